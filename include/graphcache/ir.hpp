@@ -1,0 +1,262 @@
+// The canonical in-memory graph every front end produces and the key consumes.
+//
+// Names (node, value, weight, input, output names) are carried for humans and for the weight-slot map,
+// but nothing in the key depends on them. Nodes may be stored in any order; edges are explicit
+// ValueRefs, so a different topological order is the same graph.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace graphcache::ir {
+
+// Element types. Values 0..23 follow onnx.TensorProto.DataType so ONNX maps 1:1; framework-only types
+// (PyTorch quantized and complex32) live at 100+.
+enum class DType : int32_t {
+  kUndefined = 0,
+  kFloat32 = 1,
+  kUInt8 = 2,
+  kInt8 = 3,
+  kUInt16 = 4,
+  kInt16 = 5,
+  kInt32 = 6,
+  kInt64 = 7,
+  kString = 8,
+  kBool = 9,
+  kFloat16 = 10,
+  kFloat64 = 11,
+  kUInt32 = 12,
+  kUInt64 = 13,
+  kComplex64 = 14,
+  kComplex128 = 15,
+  kBFloat16 = 16,
+  kFloat8E4M3FN = 17,
+  kFloat8E4M3FNUZ = 18,
+  kFloat8E5M2 = 19,
+  kFloat8E5M2FNUZ = 20,
+  kUInt4 = 21,
+  kInt4 = 22,
+  kFloat4E2M1 = 23,
+  kComplex32 = 100,
+  kQInt8 = 101,
+  kQUInt8 = 102,
+  kQInt32 = 103,
+  kQUInt4x2 = 104,
+  kQUInt2x4 = 105,
+  kFloat8E8M0FNU = 106,
+};
+
+const char* to_string(DType dtype) noexcept;
+// Size of one element in bits (4 for int4), 0 where not fixed (string, undefined).
+int element_bits(DType dtype) noexcept;
+
+// One dimension: a static size (value >= 0), a symbolic size (an identifier like "batch" or an
+// expression like "2*s0 + 1"), or unknown (neither). Symbols are canonicalized by the key (renaming every
+// occurrence of a symbol consistently does not change the key).
+struct Dim {
+  int64_t value = -1;
+  std::string symbol;
+
+  static Dim fixed(int64_t v) { return Dim{v, {}}; }
+  static Dim symbolic(std::string s) { return Dim{-1, std::move(s)}; }
+  static Dim unknown() { return Dim{}; }
+  bool is_static() const { return symbol.empty() && value >= 0; }
+  bool operator==(const Dim&) const = default;
+};
+
+// dtype + shape; shape nullopt means "rank unknown", dtype kUndefined means "not known".
+struct TensorType {
+  DType dtype = DType::kUndefined;
+  std::optional<std::vector<Dim>> shape;
+
+  static TensorType of(DType dtype, std::vector<Dim> dims) { return TensorType{dtype, std::move(dims)}; }
+  static TensorType of(DType dtype, std::initializer_list<int64_t> dims);
+  bool operator==(const TensorType&) const = default;
+};
+
+// A reference to a value: a node's k-th output, a graph input, a weight slot, a value captured by a
+// subgraph from its enclosing graph, or nothing (an omitted optional input).
+struct ValueRef {
+  enum class Kind : uint8_t { kNone, kNodeOutput, kGraphInput, kWeight, kCapture };
+  Kind kind = Kind::kNone;
+  uint32_t index = 0;   // node / input / weight / capture index
+  uint32_t output = 0;  // output index, kNodeOutput only
+
+  static ValueRef none() { return {}; }
+  static ValueRef node_output(uint32_t node, uint32_t out = 0) { return {Kind::kNodeOutput, node, out}; }
+  static ValueRef graph_input(uint32_t i) { return {Kind::kGraphInput, i, 0}; }
+  static ValueRef weight(uint32_t w) { return {Kind::kWeight, w, 0}; }
+  static ValueRef capture(uint32_t c) { return {Kind::kCapture, c, 0}; }
+  bool operator==(const ValueRef&) const = default;
+};
+
+struct Graph;
+
+// Where a weight's bytes live. The key never reads them; the weight fingerprint does.
+struct WeightData {
+  enum class Source : uint8_t { kNone, kFile, kMemory };
+  Source source = Source::kNone;
+  std::string path;               // kFile: absolute path
+  uint64_t offset = 0;            // kFile: byte offset in path
+  uint64_t length = 0;            // byte count (kFile, kMemory)
+  const void* pointer = nullptr;  // kMemory: host pointer, owned elsewhere
+};
+
+// A constant tensor held by value (small constants: ONNX Constant values, tensor attributes).
+struct TensorValue {
+  DType dtype = DType::kUndefined;
+  std::vector<int64_t> dims;
+  std::string bytes;  // little-endian raw data in ONNX raw_data layout; strings length-prefixed
+  bool operator==(const TensorValue&) const = default;
+};
+
+struct Device {
+  std::string type;  // "cpu", "cuda", "meta"...
+  int64_t index = -1;
+  bool operator==(const Device&) const = default;
+};
+
+// A named enumerator from a framework (torch.memory_format.contiguous_format, torch.strided, ...).
+struct EnumValue {
+  std::string type;
+  std::string name;
+  bool operator==(const EnumValue&) const = default;
+};
+
+// A symbolic integer argument (torch SymInt), canonicalized by the key like symbolic dims.
+struct SymbolicInt {
+  std::string expr;
+  bool operator==(const SymbolicInt&) const = default;
+};
+
+// The position of a tensor argument inside node.inputs; lets nested argument structures (torch's
+// cat([a, b], dim=1)) refer to operands while the edges stay in node.inputs.
+struct OperandIndex {
+  uint32_t index = 0;
+  bool operator==(const OperandIndex&) const = default;
+};
+
+struct AttrValue;
+
+struct Sequence {
+  enum class Kind : uint8_t { kList, kTuple, kSlice, kDict /* items alternate key, value */ };
+  Kind kind = Kind::kList;
+  std::vector<AttrValue> items;
+  bool operator==(const Sequence&) const;
+};
+
+using GraphPtr = std::shared_ptr<const Graph>;
+
+// Attribute / constant-argument value. Floats are hashed by their exact IEEE-754 bits: -0.0 != 0.0 and
+// NaNs with different payloads differ (never a false hit; at worst a miss).
+struct AttrValue {
+  using Variant = std::variant<std::monostate, bool, int64_t, double, std::string, DType, Device, EnumValue,
+                               SymbolicInt, TensorValue, GraphPtr, Sequence, OperandIndex>;
+  Variant value;
+
+  AttrValue() = default;
+  template <typename T>
+  requires(!std::is_same_v<std::decay_t<T>, AttrValue> && std::is_constructible_v<Variant, T>) AttrValue(T v)
+      : value(std::move(v)) {}  // NOLINT: implicit by design, keeps builders terse
+  AttrValue(int v) : value(int64_t{v}) {}
+  AttrValue(const char* s) : value(std::string(s)) {}
+  static AttrValue list(std::vector<AttrValue> items) {
+    return Sequence{Sequence::Kind::kList, std::move(items)};
+  }
+  static AttrValue ints(const std::vector<int64_t>& v);
+  static AttrValue floats(const std::vector<double>& v);
+  static AttrValue strings(const std::vector<std::string>& v);
+  bool operator==(const AttrValue& other) const;
+};
+
+struct Attribute {
+  std::string name;
+  AttrValue value;
+};
+
+// Operator identity: domain ("" = ONNX default, "aten", "com.microsoft", "prims"...), name, overload
+// ("default", "Tensor", "dim_IntList"...) and the version of its definition (ONNX since_version).
+struct OpId {
+  std::string domain;
+  std::string name;
+  std::string overload;
+  int64_t version = 0;
+  bool operator==(const OpId&) const = default;
+};
+
+struct NodeOutput {
+  std::string name;  // not part of the key
+  TensorType type;   // kUndefined/nullopt where the front end does not know it
+};
+
+struct Node {
+  OpId op;
+  std::vector<ValueRef> inputs;       // ordered operands
+  std::vector<Attribute> attributes;  // any order; the key sorts by name
+  std::vector<NodeOutput> outputs;    // the count is part of the key
+  std::vector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
+  std::string name;                   // not part of the key
+};
+
+struct GraphInput {
+  std::string name;
+  TensorType type;
+};
+
+struct WeightSlot {
+  std::string name;
+  TensorType type;
+  WeightData data;
+};
+
+struct GraphOutput {
+  ValueRef value;
+  std::string name;
+  TensorType type;  // declared type, if the front end has one
+};
+
+struct Graph {
+  std::vector<GraphInput> inputs;          // declared order is the calling convention: part of the key
+  std::vector<WeightSlot> weights;         // any order: the key numbers them by first use
+  std::vector<Node> nodes;                 // any order
+  std::vector<GraphOutput> outputs;        // order is part of the key
+  std::vector<std::string> capture_names;  // subgraphs: names of captured outer values (not in the key)
+};
+
+// Human-readable forms for messages and `graphcache diff` (long values are abbreviated).
+std::string to_string(const TensorType& type);
+std::string to_string(const AttrValue& value);
+std::string to_string(const OpId& op);
+
+// Checks every reference is in range, captures match, and the graph is acyclic; throws
+// Error(kInvalidModel) naming the first problem. Returns the nodes in one topological order.
+std::vector<uint32_t> validate(const Graph& graph);
+
+// Builds graphs from code (tests, the C++ API, other front ends).
+class GraphBuilder {
+ public:
+  ValueRef input(std::string name, TensorType type);
+  ValueRef weight(std::string name, TensorType type, WeightData data = {});
+  // Adds a node and returns references to its outputs.
+  std::vector<ValueRef> node(OpId op, std::vector<ValueRef> inputs, std::vector<Attribute> attributes = {},
+                             size_t num_outputs = 1, std::string name = {});
+  // Single-output shorthand in the default ONNX domain.
+  ValueRef op(const std::string& op_type, std::vector<ValueRef> inputs,
+              std::vector<Attribute> attributes = {});
+  void output(ValueRef value, std::string name = {}, TensorType type = {});
+  Node& last_node() { return graph_.nodes.back(); }
+  Graph& graph() { return graph_; }
+  // Validates and returns the graph.
+  Graph build() &&;
+
+ private:
+  Graph graph_;
+  size_t name_counter_ = 0;
+};
+
+}  // namespace graphcache::ir

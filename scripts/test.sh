@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test: sets up the machine, builds, runs the C++ suite (ctest) and the Python suite (pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+status=0
+(cd build && ctest --output-on-failure -j"$(nproc)") || status=1
+if [ -d tests/python ]; then
+  .venv/bin/python -m pytest -q tests/python || status=1
+fi
+exit $status

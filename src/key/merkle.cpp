@@ -1,0 +1,236 @@
+#include "merkle.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "graphcache/error.hpp"
+
+namespace graphcache::key {
+
+using ir::ValueRef;
+
+std::string SymbolTable::canonical(std::string_view expr) {
+  // Identifiers become $k; everything else (digits, operators) stays; whitespace is dropped so that
+  // "s0 + 1" and "s0+1" agree.
+  std::string out;
+  size_t i = 0;
+  auto is_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+  auto is_part = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  while (i < expr.size()) {
+    char c = expr[i];
+    if (is_start(c)) {
+      size_t j = i;
+      while (j < expr.size() && is_part(expr[j])) ++j;
+      std::string name(expr.substr(i, j - i));
+      auto [it, inserted] = ids_.emplace(name, static_cast<uint32_t>(ids_.size()));
+      out += '$' + std::to_string(it->second);
+      i = j;
+    } else {
+      if (!std::isspace(static_cast<unsigned char>(c))) out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, int depth)
+    : graph_(graph),
+      symbols_(symbols),
+      depth_(depth),
+      node_digests_(graph.nodes.size()),
+      weight_slots_(graph.weights.size(), -1) {
+  if (depth == 0) ir::validate(graph);  // ranges, cycles and nesting depth, with clear messages
+  walk();
+}
+
+void MerkleHasher::encode_type(Encoder& e, const ir::TensorType& type) {
+  e.tag('t');
+  e.i64(static_cast<int64_t>(type.dtype));
+  if (!type.shape) {
+    e.tag('?');
+    return;
+  }
+  e.u64(type.shape->size());
+  for (const auto& d : *type.shape) {
+    if (!d.symbol.empty()) {
+      e.tag('y');
+      e.str(symbols_.canonical(d.symbol));
+    } else if (d.value >= 0) {
+      e.tag('s');
+      e.i64(d.value);
+    } else {
+      e.tag('u');
+    }
+  }
+}
+
+void MerkleHasher::encode_attr(Encoder& e, const ir::AttrValue& attr) {
+  const auto& v = attr.value;
+  e.u8(static_cast<uint8_t>(v.index()));  // the alternative itself is part of the value: 1 != 1.0 != true
+  if (const auto* b = std::get_if<bool>(&v)) {
+    e.u8(*b ? 1 : 0);
+  } else if (const auto* i = std::get_if<int64_t>(&v)) {
+    e.i64(*i);
+  } else if (const auto* f = std::get_if<double>(&v)) {
+    e.f64(*f);
+  } else if (const auto* s = std::get_if<std::string>(&v)) {
+    e.str(*s);
+  } else if (const auto* dt = std::get_if<ir::DType>(&v)) {
+    e.i64(static_cast<int64_t>(*dt));
+  } else if (const auto* dev = std::get_if<ir::Device>(&v)) {
+    e.str(dev->type);
+    e.i64(dev->index);
+  } else if (const auto* en = std::get_if<ir::EnumValue>(&v)) {
+    e.str(en->type);
+    e.str(en->name);
+  } else if (const auto* sym = std::get_if<ir::SymbolicInt>(&v)) {
+    e.str(symbols_.canonical(sym->expr));
+  } else if (const auto* t = std::get_if<ir::TensorValue>(&v)) {
+    e.i64(static_cast<int64_t>(t->dtype));
+    e.u64(t->dims.size());
+    for (int64_t d : t->dims) e.i64(d);
+    e.str(t->bytes);
+  } else if (const auto* g = std::get_if<ir::GraphPtr>(&v)) {
+    MerkleHasher sub(**g, symbols_, depth_ + 1);
+    e.digest(sub.graph_digest());
+  } else if (const auto* seq = std::get_if<ir::Sequence>(&v)) {
+    e.u8(static_cast<uint8_t>(seq->kind));
+    e.u64(seq->items.size());
+    for (const auto& item : seq->items) encode_attr(e, item);
+  } else if (const auto* op = std::get_if<ir::OperandIndex>(&v)) {
+    e.u32(op->index);
+  }
+}
+
+bool MerkleHasher::encode_ref(Encoder& e, const ValueRef& ref) const {
+  switch (ref.kind) {
+    case ValueRef::Kind::kNone:
+      e.tag('z');
+      return true;
+    case ValueRef::Kind::kNodeOutput:
+      if (!node_digests_[ref.index]) return false;
+      e.tag('n');
+      e.digest(*node_digests_[ref.index]);
+      e.u32(ref.output);
+      return true;
+    case ValueRef::Kind::kGraphInput:
+      e.tag('i');
+      e.u32(ref.index);
+      return true;
+    case ValueRef::Kind::kWeight:
+      // The slot's type is hashed where the slot is first used (hash_graph_weights below).
+      if (weight_slots_[ref.index] < 0) return false;
+      e.tag('w');
+      e.u32(static_cast<uint32_t>(weight_slots_[ref.index]));
+      return true;
+    case ValueRef::Kind::kCapture:
+      e.tag('c');
+      e.u32(ref.index);
+      return true;
+  }
+  return false;
+}
+
+std::optional<Digest> MerkleHasher::value_digest(const ValueRef& ref) const {
+  Encoder e;
+  if (!encode_ref(e, ref)) return std::nullopt;
+  if (ref.kind == ValueRef::Kind::kWeight) {
+    const auto& type = graph_.weights[ref.index].type;
+    e.i64(static_cast<int64_t>(type.dtype));  // shapes are compared by diff directly
+  }
+  return sha256(e);
+}
+
+std::optional<uint32_t> MerkleHasher::weight_slot(uint32_t w) const {
+  if (w >= weight_slots_.size() || weight_slots_[w] < 0) return std::nullopt;
+  return static_cast<uint32_t>(weight_slots_[w]);
+}
+
+void MerkleHasher::note_weight(uint32_t w) {
+  if (weight_slots_[w] >= 0) return;
+  weight_slots_[w] = static_cast<int64_t>(weight_order_.size());
+  weight_order_.push_back(w);
+  Encoder scratch;  // canonicalize the slot's symbols now, in first-use order
+  encode_type(scratch, graph_.weights[w].type);
+}
+
+Digest MerkleHasher::hash_node(uint32_t index) {
+  const ir::Node& node = graph_.nodes[index];
+  Encoder e;
+  e.tag('N');
+  e.str(node.op.domain);
+  e.str(node.op.name);
+  e.str(node.op.overload);
+  e.i64(node.op.version);
+  e.u64(node.inputs.size());
+  for (const auto& ref : node.inputs) encode_ref(e, ref);
+  e.u64(node.captures.size());
+  for (const auto& ref : node.captures) encode_ref(e, ref);
+  std::vector<const ir::Attribute*> attrs;
+  attrs.reserve(node.attributes.size());
+  for (const auto& a : node.attributes) attrs.push_back(&a);
+  std::stable_sort(attrs.begin(), attrs.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  e.u64(attrs.size());
+  for (const auto* a : attrs) {
+    e.str(a->name);
+    encode_attr(e, a->value);
+  }
+  e.u64(node.outputs.size());
+  for (const auto& out : node.outputs) encode_type(e, out.type);
+  return sha256(e);
+}
+
+void MerkleHasher::walk() {
+  // Symbols of the calling convention first, in declared order.
+  Encoder inputs;
+  inputs.tag('G');
+  inputs.u64(graph_.inputs.size());
+  for (const auto& in : graph_.inputs) encode_type(inputs, in.type);
+
+  // Iterative post-order DFS (a recursive one would overflow on long chains): operands left to right.
+  struct Frame {
+    uint32_t node;
+    uint32_t next;
+  };
+  std::vector<Frame> stack;
+  std::vector<uint8_t> on_stack(graph_.nodes.size(), 0);
+  auto visit = [&](const ValueRef& ref) {
+    if (ref.kind == ValueRef::Kind::kWeight) note_weight(ref.index);
+    if (ref.kind != ValueRef::Kind::kNodeOutput || node_digests_[ref.index]) return;
+    if (on_stack[ref.index])
+      throw Error(ErrorKind::kInvalidModel, "node " + std::to_string(ref.index) + " (" +
+                                                graph_.nodes[ref.index].op.name + ") is part of a cycle");
+    on_stack[ref.index] = 1;
+    stack.push_back(Frame{ref.index, 0});
+  };
+  for (const auto& out : graph_.outputs) {
+    visit(out.value);
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      const ir::Node& node = graph_.nodes[f.node];
+      const size_t n_in = node.inputs.size();
+      if (f.next < n_in + node.captures.size()) {
+        const uint32_t k = f.next++;
+        visit(k < n_in ? node.inputs[k] : node.captures[k - n_in]);
+        continue;
+      }
+      node_digests_[f.node] = hash_node(f.node);
+      on_stack[f.node] = 0;
+      ++reachable_;
+      stack.pop_back();
+    }
+  }
+
+  Encoder e = std::move(inputs);
+  e.u64(graph_.capture_names.size());
+  e.u64(weight_order_.size());
+  for (uint32_t w : weight_order_) encode_type(e, graph_.weights[w].type);
+  e.u64(graph_.outputs.size());
+  for (const auto& out : graph_.outputs) {
+    encode_ref(e, out.value);
+    encode_type(e, out.type);
+  }
+  graph_digest_ = sha256(e);
+}
+
+}  // namespace graphcache::key

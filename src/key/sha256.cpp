@@ -1,0 +1,28 @@
+#include "sha256.hpp"
+
+#include <openssl/evp.h>
+
+#include <bit>
+#include <memory>
+
+#include "graphcache/error.hpp"
+
+namespace graphcache::key {
+
+static_assert(std::endian::native == std::endian::little, "the key encoding assumes a little-endian host");
+
+Digest sha256(std::string_view bytes) {
+  // One context per thread, reused: creating an EVP context per node would dominate small graphs.
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           &EVP_MD_CTX_free);
+  Digest out;
+  unsigned int len = 0;
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), out.bytes.data(), &len) != 1 || len != out.bytes.size()) {
+    throw Error(ErrorKind::kInternal, "OpenSSL SHA-256 failed");
+  }
+  return out;
+}
+
+}  // namespace graphcache::key
