@@ -27,3 +27,4 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-dev.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .  # graphcache + C++ extension (incremental: build-wheel/)

@@ -15,9 +15,11 @@ Digest sha256(std::string_view bytes) {
   // One context per thread, reused: creating an EVP context per node would dominate small graphs.
   thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
                                                                            &EVP_MD_CTX_free);
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up (under a lock) on every init.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   Digest out;
   unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+  if (!ctx || !md || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), out.bytes.data(), &len) != 1 || len != out.bytes.size()) {
     throw Error(ErrorKind::kInternal, "OpenSSL SHA-256 failed");

@@ -1,0 +1,55 @@
+// The CLI's argument parsing: NUL-separated arguments go through the real command definitions with
+// their actions disabled (nothing touches the cache or the file system); parsing errors must be
+// CLI11 errors or graphcache::Error, never a crash.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "graphcache/error.hpp"
+#include "key_options.hpp"
+
+namespace {
+
+void disable_actions(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    sub->callback(std::function<void()>());
+    disable_actions(*sub);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::vector<std::string> args{"graphcache"};
+  std::string current;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == 0) {
+      args.push_back(current);
+      current.clear();
+    } else {
+      current.push_back(static_cast<char>(data[i]));
+    }
+  }
+  args.push_back(current);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+
+  CLI::App app{"fuzz"};
+  graphcache::cli::register_all_commands(app);
+  disable_actions(app);
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::Error&) {
+  } catch (const graphcache::Error&) {
+  }
+  // The option values that feed a key are parsed by make_key_request: the same rule applies.
+  graphcache::cli::KeyOptionArgs options;
+  options.settings = {args.size() > 1 ? args[1] : ""};
+  options.profiles = {args.back()};
+  try {
+    (void)graphcache::cli::make_key_request(options);
+  } catch (const graphcache::Error&) {
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+// Configuration of the local engine store: where it lives and how big it may grow.
+//
+// Precedence (like ccache), highest first:
+//   1. explicit overrides (CLI flags: --cache-dir, --max-size, --max-entries, ...)
+//   2. environment: GRAPHCACHE_DIR, GRAPHCACHE_MAX_SIZE, GRAPHCACHE_MAX_ENTRIES, GRAPHCACHE_COMPRESS,
+//      GRAPHCACHE_COMPRESS_LEVEL, GRAPHCACHE_FSYNC
+//   3. config file: the --config flag, else GRAPHCACHE_CONFIG, else
+//   $XDG_CONFIG_HOME/graphcache/graphcache.conf
+//      (~/.config/graphcache/graphcache.conf); lines `name = value`, `#` comments; names as the struct
+//      fields below (cache_dir, max_size, max_entries, compress, compress_level, fsync, stale_temp_minutes)
+//   4. defaults: $XDG_CACHE_HOME/graphcache or ~/.cache/graphcache, 10G, 100000 entries, no compression.
+// Sizes accept K/M/G/T suffixes (powers of 1024; "1.5G" works); 0 means "no limit".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace graphcache {
+
+struct StoreConfig {
+  std::string cache_dir;
+  uint64_t max_size = 10ull << 30;  // bytes on disk, 0 = unlimited
+  uint64_t max_entries = 100000;    // 0 = unlimited
+  bool compress = false;            // zstd-compress engine payloads on put
+  int compress_level = 3;
+  bool fsync = true;                 // fsync entries before rename (crash durability)
+  uint64_t stale_temp_minutes = 60;  // temp files of live writers older than this are removed by gc
+  // After an automatic or `gc` eviction the cache is brought down to this fraction of the caps, so that
+  // the next few puts do not trigger another scan.
+  double gc_target = 0.9;
+};
+
+// Values given explicitly (CLI flags); unset fields fall through to env / file / defaults.
+struct StoreConfigOverrides {
+  std::optional<std::string> config_file;
+  std::optional<std::string> cache_dir;
+  std::optional<std::string> max_size;  // with suffix
+  std::optional<std::string> max_entries;
+  std::optional<std::string> compress;  // "true"/"false"/"1"/"0"/"yes"/"no"
+};
+
+// Parses "512", "64K", "10M", "1.5G", "2T" (case-insensitive, optional trailing "B"/"iB").
+// Throws Error(kInvalidArgument) naming the text on anything else.
+uint64_t parse_size(std::string_view text);
+std::string format_size(uint64_t bytes);
+
+std::string default_cache_dir();
+std::string default_config_file();
+
+// Resolves the configuration by the precedence above. `environment` defaults to the process
+// environment (tests pass their own map). Throws Error(kInvalidArgument) for malformed values, naming
+// where they came from; a missing config file is not an error unless it was named explicitly.
+StoreConfig resolve_store_config(const StoreConfigOverrides& overrides = {},
+                                 const std::map<std::string, std::string>* environment = nullptr);
+
+}  // namespace graphcache

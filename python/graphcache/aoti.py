@@ -1,0 +1,276 @@
+"""AOTInductor through graphcache: compile a weight-stripped package once, reuse it for any weights.
+
+The .pt2 package is compiled with `aot_inductor.package_constants_in_so=False`, so it holds code, not
+weights. On a hit the package is loaded and the *current* model's weights are loaded into it as
+constants (AOTICompiledModel.load_constants) through the entry's weight-slot map - the AOTInductor
+analogue of a TensorRT refit. The refit mode is therefore "refittable" and the key ignores weight values.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from . import weight_access
+from .engine_cache import BuildOutput, CacheResult, EngineCache
+
+# Inductor settings that make the package weight-stripped (checked against torch/_inductor/config.py).
+WEIGHT_STRIPPED_CONFIGS = {
+    "aot_inductor.package_constants_in_so": False,
+    "aot_inductor.package_constants_on_disk_format": None,
+}
+
+
+@dataclass
+class AotiResult:
+    runner: Any  # torch._inductor.package.AOTICompiledModel: call it like the module
+    cache: CacheResult
+    timings: Dict[str, float] = field(default_factory=dict)  # s: warmup, key, compile|fetch, load, refit
+
+
+def weight_stripped_configs() -> Dict[str, Any]:
+    """WEIGHT_STRIPPED_CONFIGS limited to the knobs this torch has; package_constants_in_so is required."""
+    import torch
+    import torch._inductor.config as inductor_config
+
+    if not hasattr(inductor_config.aot_inductor, "package_constants_in_so"):
+        raise NotImplementedError(
+            f"graphcache: torch {torch.__version__} cannot build weight-stripped AOTInductor packages "
+            "(no aot_inductor.package_constants_in_so)"
+        )
+    return {
+        name: value
+        for name, value in WEIGHT_STRIPPED_CONFIGS.items()
+        if hasattr(inductor_config.aot_inductor, name.split(".", 1)[1])
+    }
+
+
+def compile_weight_stripped(exported_program: Any, package_path: str, inductor_configs: Optional[Mapping] = None) -> str:
+    """aoti_compile_and_package with the weights left out of the package; returns the .pt2 path."""
+    import torch._inductor
+
+    configs = {**weight_stripped_configs(), **dict(inductor_configs or {})}
+    return torch._inductor.aoti_compile_and_package(
+        exported_program, package_path=package_path, inductor_configs=configs
+    )
+
+
+def program_device(exported_program: Any) -> str:
+    """The device of the program's weights ("cpu", "cuda:0"...): what the package is compiled for."""
+    for tensor in list(exported_program.state_dict.values())[:1]:
+        return str(tensor.device)
+    return "cpu"
+
+
+def aoti_settings(exported_program: Any, inductor_configs: Optional[Mapping] = None) -> Dict[str, str]:
+    """Engine-relevant settings of an AOTInductor build: backend, target device, inductor configs."""
+    settings = {"backend": "aoti", "device": program_device(exported_program).split(":")[0]}
+    for name, value in sorted({**weight_stripped_configs(), **dict(inductor_configs or {})}.items()):
+        settings[f"inductor.{name}"] = repr(value)
+    return settings
+
+
+def cache_key(cache: EngineCache, exported_program: Any, example_inputs: Any, inductor_configs: Optional[Mapping] = None):
+    """The EngineCache key of an AOTInductor build of this program (what get_or_compile looks up)."""
+    import torch
+
+    return cache.key(
+        exported_program,
+        example_inputs=example_inputs,
+        settings=aoti_settings(exported_program, inductor_configs),
+        toolchain={"torch": torch.__version__, **device_identity(exported_program)},
+        refit_mode="refittable",
+    )
+
+
+def get_or_compile(
+    cache: EngineCache,
+    exported_program: Any,
+    example_inputs: Any,
+    *,
+    weights: Optional[Mapping[str, Any]] = None,
+    inductor_configs: Optional[Mapping] = None,
+    workdir: Optional[str] = None,
+    progress: Optional[Callable[[str], None]] = None,
+    load: bool = True,
+) -> AotiResult:
+    """Key the program; on a miss compile a weight-stripped package and store it; on a hit load the
+    cached package. Either way the program's current weights (or `weights`) are loaded as constants
+    (unless load=False: then the package is only compiled / fetched and stored)."""
+    import torch
+
+    timings: Dict[str, float] = {}
+    start = time.perf_counter()
+    warm_up()
+    timings["warmup"] = time.perf_counter() - start  # reported apart: a process cost, not a cache cost
+    start = time.perf_counter()
+    info = cache_key(cache, exported_program, example_inputs, inductor_configs)
+    timings["key"] = time.perf_counter() - start
+    workdir = workdir or tempfile.mkdtemp(prefix="graphcache-aoti-")
+    package_path = os.path.join(workdir, f"{info.key if isinstance(info.key, str) else info.key.hex()}.pt2")
+    constant_names = weight_access.fqn_names(exported_program, info.weight_names)
+
+    say = progress or (lambda _stage: None)
+
+    def build(_info: Any) -> BuildOutput:
+        say("compile")
+        compile_weight_stripped(exported_program, package_path, inductor_configs)
+        return BuildOutput(engine=package_path, weight_slots=constant_names)
+
+    say("lookup")
+    start = time.perf_counter()
+    result = cache.get_or_build(info, build, model=exported_program)
+    if result.hit:
+        with open(package_path, "wb") as f:  # aoti_load_package takes a path
+            f.write(result.engine)
+        timings["fetch"] = time.perf_counter() - start
+    else:
+        timings["compile"] = result.build_seconds
+        timings["store"] = time.perf_counter() - start - result.build_seconds
+
+    if not load:  # compile-and-store only (e.g. a build farm); runner stays None
+        return AotiResult(runner=None, cache=result, timings=timings)
+    say("load")
+    start = time.perf_counter()
+    runner = load_package(package_path, program_device(exported_program))
+    timings["load"] = time.perf_counter() - start
+
+    say("refit")
+    start = time.perf_counter()
+    refit(runner, exported_program, info.weight_names, result.weight_slot_map, weights)
+    timings["refit"] = time.perf_counter() - start
+    return AotiResult(runner=runner, cache=result, timings=timings)
+
+
+def load_package(package_path: str, device: str = "cpu", loader: Optional[str] = None) -> Any:
+    """Loads a .pt2 with torch._inductor.aoti_load_package, or, with loader="runner" (or the environment
+    variable GRAPHCACHE_AOTI_LOADER=runner), by unpacking it with Python's zipfile and constructing
+    Inductor's model-container runner on the wrapper .so directly. The second path exists for torch
+    builds whose C++ package reader crashes (seen: torch 2.11.0+cu130 on the device machine segfaults
+    in AOTIModelPackageLoader.load_metadata_from_package for any package, weights or not)."""
+    import torch._inductor
+
+    loader = loader or os.environ.get("GRAPHCACHE_AOTI_LOADER", "package")
+    if loader == "runner":
+        return _RunnerModel(package_path, device)
+    return torch._inductor.aoti_load_package(package_path)
+
+
+class _RunnerModel:
+    """The parts of AOTICompiledModel that graphcache uses, over AOTIModelContainerRunner{Cpu,Cuda}."""
+
+    def __init__(self, package_path: str, device: str) -> None:
+        import zipfile
+
+        import torch
+
+        self.dir = tempfile.mkdtemp(prefix="graphcache-aoti-unpacked-")
+        with zipfile.ZipFile(package_path) as z:
+            z.extractall(self.dir)
+        libs = [os.path.join(root, f) for root, _, files in os.walk(self.dir) for f in files if f.endswith(".so")]
+        if len(libs) != 1:
+            raise RuntimeError(f"graphcache: expected one model .so in {package_path}, found {len(libs)}")
+        so_path = libs[0]
+        if device.startswith("cuda"):
+            try:
+                self.runner = torch._C._aoti.AOTIModelContainerRunnerCuda(so_path, 1, device, os.path.dirname(so_path))
+            except TypeError:  # older signature without the cubin directory
+                self.runner = torch._C._aoti.AOTIModelContainerRunnerCuda(so_path, 1, device)
+        else:
+            self.runner = torch._C._aoti.AOTIModelContainerRunnerCpu(so_path, 1)
+        # runner constant names (internal) <-> state-dict FQNs
+        self.internal_by_fqn = {fqn: name for name, fqn in self.runner.get_constant_names_to_original_fqns().items()}
+
+    def get_constant_fqns(self):
+        return list(self.internal_by_fqn)
+
+    def load_constants(self, constants_map, *, check_full_update: bool, user_managed: bool = False) -> None:
+        internal = {self.internal_by_fqn[fqn]: tensor for fqn, tensor in constants_map.items()}
+        try:
+            self.runner.update_constant_buffer(internal, False, check_full_update, user_managed)
+        except TypeError:  # older signature without user_managed
+            self.runner.update_constant_buffer(internal, False, check_full_update)
+
+    def __call__(self, *args):
+        import torch
+
+        outputs = self.runner.run([a for a in args if isinstance(a, torch.Tensor)])
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def warm_up() -> None:
+    """Per-process costs that compiling and loading both pay once, whatever the cache does: importing
+    Inductor, and its CPU vector-ISA probe (it compiles and runs ~10 probe programs; cached per process;
+    aoti_load_package runs it to compare device information)."""
+    import torch._inductor.package  # noqa: F401
+
+    try:
+        from torch._inductor.cpu_vec_isa import pick_vec_isa
+
+        pick_vec_isa()
+    except Exception:  # noqa: BLE001 - a torch without it; then the load pays for whatever it does
+        pass
+
+
+def device_identity(exported_program: Any) -> Dict[str, str]:
+    """What the compiled code depends on besides torch: the GPU (name, compute capability) or the CPU
+    (architecture and its instruction-set flags, which Inductor's vectorized C++ targets)."""
+    import platform
+
+    import torch
+
+    tensors = list(exported_program.state_dict.values())[:1]
+    device = tensors[0].device if tensors else torch.device("cpu")
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return {"gpu": f"{props.name} sm_{props.major}{props.minor}", "cuda": str(torch.version.cuda)}
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].strip() for line in f if line.startswith("flags")), "")
+    except OSError:
+        pass
+    return {"cpu": f"{platform.machine()} {' '.join(sorted(set(flags.split())))}"}
+
+
+def refit(
+    runner: Any,
+    exported_program: Any,
+    weight_names: Any,
+    weight_slot_map: Mapping[str, str],
+    weights: Optional[Mapping[str, Any]] = None,
+    zero_copy: bool = True,
+) -> None:
+    """Loads the program's weights into the runner under the cached package's constant names.
+
+    zero_copy: hand the tensors to the runner as user-managed constants (no copy: the refit costs
+    microseconds whatever the model size, and later in-place updates of those weights are seen by the
+    runner); the runner keeps references so they live as long as it does. Contiguous tensors only;
+    others, and torch versions without user-managed constants, are copied."""
+    tensors = weight_access.resolve(exported_program, weight_names, weights)
+    constants = {weight_slot_map[name]: tensor.detach() for name, tensor in zip(weight_names, tensors)}
+    needed = set(runner.get_constant_fqns())
+    missing = needed - constants.keys()
+    if missing:
+        # Constants that no output reaches (not weight slots of the key) keep their names: take them
+        # from the program by name so the package is fully initialised.
+        by_name = weight_access.named_tensors(exported_program)
+        for name in sorted(missing):
+            if name not in by_name:
+                raise KeyError(f"graphcache: the cached package needs constant {name!r}, the program has none")
+            constants[name] = by_name[name].detach()
+    unknown = constants.keys() - needed
+    for name in unknown:
+        del constants[name]
+    zero_copy = zero_copy and all(t.is_contiguous() for t in constants.values())
+    if zero_copy:
+        try:
+            runner.load_constants(constants, check_full_update=True, user_managed=True)
+            runner._graphcache_constants = constants  # keeps user-managed tensors alive with the runner
+            return
+        except TypeError:  # a torch without user_managed
+            pass
+    runner.load_constants(constants, check_full_update=True)

@@ -1,0 +1,339 @@
+"""EngineCache: get-or-build of compiled engines over the C++ store, keyed by graphcache's structural key.
+
+A hit returns the cached engine together with a weight-slot map (current graph's weight name -> the
+cached engine's weight name, matched by canonical slot index), so an isomorphic graph whose parameters
+were renamed can refit the cached engine.
+
+Refit modes (an engine-relevant key setting, recorded in the entry's metadata):
+  "refittable"       weights can be replaced after load; the key ignores weight values.
+  "refit_identical"  built for identical refit (TensorRT REFIT_IDENTICAL / weight-stripped identical);
+  "none"             weights baked in.
+For the last two the weight fingerprint is bound into the key, and a hit whose stored fingerprint differs
+from the current weights is never served (it is treated as a miss and rebuilt), because refitting such an
+engine with different weights silently gives wrong results.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+from . import weight_access as _weights
+
+REFIT_MODES = ("refittable", "refit_identical", "none")
+# Refit modes whose engines carry (or are only valid for) one set of weight values.
+WEIGHT_BOUND_MODES = frozenset({"refit_identical", "none"})
+
+REFIT_MODE_SETTING = "graphcache.refit_mode"
+WEIGHT_FINGERPRINT_SETTING = "graphcache.weight_fingerprint"
+
+EngineLike = Union[bytes, bytearray, memoryview, str, os.PathLike]
+
+
+@dataclass
+class BuildOutput:
+    """What a build_fn may return instead of bare engine bytes / a path.
+
+    weight_slots: the engine's own weight names in canonical slot order (defaults to the key's
+    weight_names, i.e. the engine uses the graph's names). extra: small caller-defined metadata strings.
+    """
+
+    engine: EngineLike
+    weight_slots: Optional[Sequence[str]] = None
+    input_names: Optional[Sequence[str]] = None
+    output_names: Optional[Sequence[str]] = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CacheKeyInfo:
+    """A graphcache KeyInfo plus what EngineCache added to it (refit mode, the settings hashed)."""
+
+    info: Any
+    refit_mode: str
+    settings: dict
+
+    key = property(lambda self: self.info.key)
+    parts = property(lambda self: self.info.parts)
+    weight_names = property(lambda self: self.info.weight_names)
+    input_names = property(lambda self: self.info.input_names)
+    output_names = property(lambda self: self.info.output_names)
+
+
+@dataclass
+class CacheResult:
+    engine: Any  # bytes-like (hit: the store's buffer; miss: what build_fn returned) or a path
+    metadata: dict
+    weight_slot_map: dict  # current weight name -> cached engine's weight name
+    hit: bool
+    refit_needed: bool
+    key: str
+    build_seconds: float = 0.0  # time spent in build_fn (0 on a hit)
+
+
+def _core():
+    from . import _core  # the C++ extension, built from src/python
+
+    return _core
+
+
+def _refit_mode_of(settings: Mapping[str, Any]) -> str:
+    mode = str(settings.get(REFIT_MODE_SETTING, "refittable"))
+    if mode not in REFIT_MODES:
+        raise ValueError(f"graphcache: unknown refit mode {mode!r}; expected one of {REFIT_MODES}")
+    return mode
+
+
+class EngineCache:
+    """Engine cache over graphcache's local store.
+
+    >>> cache = EngineCache("/tmp/engines", max_bytes=10 << 30)
+    >>> r = cache.get_or_build(exported_program, build_fn, example_inputs=(x,),
+    ...                        settings={"precision": "fp16"}, refit_mode="refittable")
+    """
+
+    def __init__(
+        self,
+        path: Union[str, os.PathLike],
+        max_bytes: Optional[int] = None,
+        max_entries: Optional[int] = None,
+        store: Any = None,
+        toolchain: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if store is None:
+            kwargs = {}
+            if max_bytes is not None:
+                kwargs["max_bytes"] = int(max_bytes)
+            if max_entries is not None:
+                kwargs["max_entries"] = int(max_entries)
+            store = _core().LocalStore(os.fspath(path), **kwargs)
+        self.store = store
+        self.path = os.fspath(path)
+        self.toolchain = dict(toolchain or {})
+
+    # ----------------------------------------------------------------------------------------------
+    def key(
+        self,
+        model: Any,
+        example_inputs: Any = None,
+        settings: Optional[Mapping[str, Any]] = None,
+        engine_relevant: Optional[Sequence[str]] = None,
+        toolchain: Optional[Mapping[str, str]] = None,
+        refit_mode: str = "refittable",
+        weights: Optional[Mapping[str, Any]] = None,
+    ):
+        """graphcache.key() with the refit mode (and, for weight-bound modes, the weight fingerprint)
+        added as engine-relevant settings."""
+        import graphcache
+
+        if refit_mode not in REFIT_MODES:
+            raise ValueError(f"graphcache: unknown refit mode {refit_mode!r}; expected one of {REFIT_MODES}")
+        all_settings = {str(k): v for k, v in (settings or {}).items()}
+        all_settings[REFIT_MODE_SETTING] = refit_mode
+        relevant = None
+        if engine_relevant is not None:
+            relevant = set(engine_relevant) | {REFIT_MODE_SETTING}
+        info = graphcache.key(
+            model,
+            example_inputs=example_inputs,
+            settings=all_settings,
+            engine_relevant=relevant,
+            toolchain={**self.toolchain, **dict(toolchain or {})},
+        )
+        if refit_mode in WEIGHT_BOUND_MODES:
+            # The weights are part of what was compiled: bind their fingerprint into the key.
+            fingerprint = _weights.fingerprint(model, info.weight_names, weights)
+            all_settings[WEIGHT_FINGERPRINT_SETTING] = fingerprint
+            if relevant is not None:
+                relevant.add(WEIGHT_FINGERPRINT_SETTING)
+            info = graphcache.key(
+                model,
+                example_inputs=example_inputs,
+                settings=all_settings,
+                engine_relevant=relevant,
+                toolchain={**self.toolchain, **dict(toolchain or {})},
+            )
+        return CacheKeyInfo(info=info, refit_mode=refit_mode, settings=all_settings)
+
+    # ----------------------------------------------------------------------------------------------
+    def get_or_build(
+        self,
+        model_or_keyinfo: Any,
+        build_fn: Callable[[Any], Union[EngineLike, BuildOutput]],
+        *,
+        example_inputs: Any = None,
+        settings: Optional[Mapping[str, Any]] = None,
+        engine_relevant: Optional[Sequence[str]] = None,
+        toolchain: Optional[Mapping[str, str]] = None,
+        refit_mode: str = "refittable",
+        weights: Optional[Mapping[str, Any]] = None,
+        model: Any = None,
+        tool_versions: Optional[Mapping[str, str]] = None,
+    ) -> CacheResult:
+        """Returns the cached engine for this model/key, or calls build_fn(keyinfo) and stores its result.
+
+        model_or_keyinfo: a torch.fx.GraphModule / torch.export.ExportedProgram, or a KeyInfo from
+        EngineCache.key() (then pass `model=` too if weight fingerprints should be compared).
+        weights: optional {weight name: tensor} overriding the model's own (e.g. new weights to refit).
+        """
+        if isinstance(model_or_keyinfo, CacheKeyInfo):
+            info = model_or_keyinfo
+            refit_mode = info.refit_mode
+        elif _is_keyinfo(model_or_keyinfo):
+            info = model_or_keyinfo
+        else:
+            model = model_or_keyinfo
+            info = self.key(model, example_inputs, settings, engine_relevant, toolchain, refit_mode, weights)
+        if refit_mode not in REFIT_MODES:
+            raise ValueError(f"graphcache: unknown refit mode {refit_mode!r}; expected one of {REFIT_MODES}")
+        key_hex = _key_hex(info)
+
+        current_fp = info.settings.get(WEIGHT_FINGERPRINT_SETTING) if isinstance(info, CacheKeyInfo) else None
+        if current_fp is None and (model is not None or weights is not None):
+            if refit_mode in WEIGHT_BOUND_MODES or _weights.has_native_fingerprint():
+                current_fp = _weights.fingerprint(model, info.weight_names, weights)
+        if current_fp is None and refit_mode in WEIGHT_BOUND_MODES:
+            raise ValueError(
+                f"graphcache: refit mode {refit_mode!r} binds the weights into the key: pass the model "
+                "(or weights=) so their fingerprint can be computed"
+            )
+
+        result = self._lookup(info, key_hex, refit_mode, current_fp)
+        if result is not None:
+            return result
+        return self._build_and_put(info, key_hex, build_fn, refit_mode, current_fp, tool_versions)
+
+    def lookup(self, info: "CacheKeyInfo", model: Any = None, weights: Optional[Mapping[str, Any]] = None):
+        """The servable cached entry for a key from EngineCache.key(), or None. Never builds."""
+        current_fp = info.settings.get(WEIGHT_FINGERPRINT_SETTING)
+        if current_fp is None and (model is not None or weights is not None) and _weights.has_native_fingerprint():
+            current_fp = _weights.fingerprint(model, info.weight_names, weights)
+        return self._lookup(info, _key_hex(info), info.refit_mode, current_fp)
+
+    def _lookup(self, info, key_hex, refit_mode, current_fp) -> Optional[CacheResult]:
+        found = self.store.get(key_hex)
+        if found is None:
+            return None
+        engine, metadata = found
+        result = self._serve_hit(info, key_hex, engine, dict(metadata), refit_mode, current_fp)
+        if result is None:
+            # Not servable (a weight-bound engine for other weights, or a slot mismatch): drop it so
+            # the rebuilt engine replaces it.
+            self.store.remove(key_hex)
+        return result
+
+    # ----------------------------------------------------------------------------------------------
+    def _serve_hit(self, info, key_hex, engine, metadata, refit_mode, current_fp) -> Optional[CacheResult]:
+        stored_mode = metadata.get("refit_mode", "")
+        if stored_mode != refit_mode:
+            _warn(f"graphcache: entry {key_hex[:16]} has refit mode {stored_mode!r}, wanted {refit_mode!r}")
+            return None
+        cached_slots = list(metadata.get("weight_slots") or [])
+        current = list(info.weight_names)
+        if len(cached_slots) != len(current):
+            _warn(
+                f"graphcache: entry {key_hex[:16]} has {len(cached_slots)} weight slots, graph has "
+                f"{len(current)}; rebuilding"
+            )
+            return None
+        stored_fp = _fp_hex(metadata.get("weight_fingerprint"))
+        if refit_mode in WEIGHT_BOUND_MODES:
+            # Never refit (or run) a weight-bound engine with weights other than its own.
+            if current_fp is None or stored_fp is None or stored_fp != current_fp:
+                _warn(
+                    f"graphcache: entry {key_hex[:16]} was built {refit_mode} for other weights; "
+                    "it is not served"
+                )
+                return None
+            refit_needed = False
+        else:
+            refit_needed = not (current_fp is not None and stored_fp is not None and stored_fp == current_fp)
+        return CacheResult(
+            engine=engine,
+            metadata=metadata,
+            weight_slot_map=dict(zip(current, cached_slots)),
+            hit=True,
+            refit_needed=refit_needed,
+            key=key_hex,
+        )
+
+    def _build_and_put(self, info, key_hex, build_fn, refit_mode, current_fp, tool_versions) -> CacheResult:
+        start = time.perf_counter()
+        built = build_fn(info)
+        build_seconds = time.perf_counter() - start
+        if not isinstance(built, BuildOutput):
+            built = BuildOutput(engine=built)
+        weight_slots = list(built.weight_slots) if built.weight_slots is not None else list(info.weight_names)
+        if len(weight_slots) != len(info.weight_names):
+            raise ValueError(
+                f"graphcache: build_fn reported {len(weight_slots)} weight slots, the graph has "
+                f"{len(info.weight_names)}"
+            )
+        metadata = {
+            "key_parts": {str(k): str(v) for k, v in dict(getattr(info, "parts", {}) or {}).items()},
+            "input_names": list(built.input_names if built.input_names is not None else info.input_names),
+            "output_names": list(built.output_names if built.output_names is not None else info.output_names),
+            "weight_slots": weight_slots,
+            "refit_mode": refit_mode,
+            "tool_versions": {**_default_tool_versions(), **dict(tool_versions or {})},
+            "extra": {str(k): str(v) for k, v in built.extra.items()},
+            "created_unix": int(time.time()),
+        }
+        if current_fp is not None:
+            metadata["weight_fingerprint"] = current_fp
+        engine = built.engine
+        payload = os.fspath(engine) if isinstance(engine, (str, os.PathLike)) else engine
+        self.store.put(key_hex, payload, metadata)
+        return CacheResult(
+            engine=engine,
+            metadata=metadata,
+            weight_slot_map={n: n2 for n, n2 in zip(info.weight_names, weight_slots)},
+            hit=False,
+            refit_needed=False,
+            key=key_hex,
+            build_seconds=build_seconds,
+        )
+
+    def stats(self):
+        return self.store.stats()
+
+
+# --------------------------------------------------------------------------------------------------
+def _is_keyinfo(obj: Any) -> bool:
+    return hasattr(obj, "key") and hasattr(obj, "weight_names") and not callable(getattr(obj, "key"))
+
+
+def _key_hex(info: Any) -> str:
+    k = info.key
+    return k if isinstance(k, str) else k.hex()
+
+
+def _fp_hex(value: Any) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else bytes(value).hex()
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _default_tool_versions() -> dict:
+    versions = {}
+    try:
+        import torch
+
+        versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    try:
+        from importlib.metadata import version
+
+        versions["graphcache"] = version("graphcache")
+    except Exception:  # noqa: BLE001 - not installed as a distribution (source tree)
+        pass
+    return versions

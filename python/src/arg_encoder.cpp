@@ -1,0 +1,200 @@
+// Python argument values -> AttrValue, and tensor metadata -> TensorType.
+#include <algorithm>
+#include <cstdlib>
+
+#include "graph_converter.hpp"
+#include "graphcache/error.hpp"
+
+namespace graphcache::py_frontend::detail {
+
+namespace {
+
+constexpr int kMaxNesting = 64;
+
+bool is_integer_text(const std::string& s) {
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  return i < s.size() && std::all_of(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+ir::AttrValue int_value(PyObject* o) {
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+  if (overflow == 0 && !(v == -1 && PyErr_Occurred())) return int64_t{v};
+  PyErr_Clear();
+  // Beyond int64: keep the exact decimal, typed apart from strings.
+  return ir::EnumValue{"int", py::str(o).cast<std::string>()};
+}
+
+ir::Dim dim_of(py::handle d) {
+  if (PyLong_Check(d.ptr())) return ir::Dim::fixed(PyLong_AsLongLong(d.ptr()));
+  std::string expr = py::str(d);  // SymInt: its sympy expression ("s0", "2*s1 + 1")
+  if (is_integer_text(expr)) return ir::Dim::fixed(std::strtoll(expr.c_str(), nullptr, 10));
+  return ir::Dim::symbolic(std::move(expr));
+}
+
+ir::AttrValue sequence_of(GraphState& s, ir::Node& node, PyObject* o, ir::Sequence::Kind kind, int depth) {
+  ir::Sequence seq{kind, {}};
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+  PyObject** items = PySequence_Fast_ITEMS(o);
+  seq.items.reserve(static_cast<size_t>(n));
+  for (Py_ssize_t i = 0; i < n; ++i) seq.items.push_back(encode_arg(s, node, items[i], depth + 1));
+  return seq;
+}
+
+ir::AttrValue dict_of(GraphState& s, ir::Node& node, PyObject* o, int depth) {
+  // String-keyed dicts are sorted (insertion order carries no meaning for kwargs-like dicts).
+  std::vector<std::pair<PyObject*, PyObject*>> items;
+  PyObject *k, *v;
+  Py_ssize_t pos = 0;
+  bool all_str = true;
+  while (PyDict_Next(o, &pos, &k, &v)) {
+    items.emplace_back(k, v);
+    all_str = all_str && PyUnicode_Check(k);
+  }
+  if (all_str)
+    std::sort(items.begin(), items.end(),
+              [](const auto& a, const auto& b) { return PyUnicode_Compare(a.first, b.first) < 0; });
+  ir::Sequence seq{ir::Sequence::Kind::kDict, {}};
+  for (const auto& [key, value] : items) {
+    seq.items.push_back(encode_arg(s, node, key, depth + 1));
+    seq.items.push_back(encode_arg(s, node, value, depth + 1));
+  }
+  return seq;
+}
+
+}  // namespace
+
+std::string utf8(PyObject* str) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(str, &size);
+  if (!data) {
+    PyErr_Clear();
+    throw Error(ErrorKind::kInvalidArgument, "a string in the graph is not valid UTF-8");
+  }
+  return std::string(data, static_cast<size_t>(size));
+}
+
+ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) {
+  if (auto it = weight_by_object.find(tensor.ptr()); it != weight_by_object.end())
+    return ir::ValueRef::weight(it->second);
+  auto type = tensor_type_of(t, tensor);
+  if (!type) throw Error(ErrorKind::kInternal, "weight '" + name + "' is not a tensor");
+  const auto index = static_cast<uint32_t>(graph.weights.size());
+  graph.weights.push_back(ir::WeightSlot{name, std::move(*type), {}});
+  weight_by_object.emplace(tensor.ptr(), index);
+  weight_by_name.emplace(name, index);
+  return ir::ValueRef::weight(index);
+}
+
+std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value) {
+  if (!t.is(value, t.tensor) && !t.is(value, t.tensor_metadata)) return std::nullopt;
+  ir::TensorType type;
+  type.dtype = t.to_dtype(value.attr(t.s_dtype));
+  py::object shape = value.attr(t.s_shape);
+  std::vector<ir::Dim> dims;
+  if (PyTuple_Check(shape.ptr())) {  // torch.Size: index the tuple directly (no iterator object)
+    const Py_ssize_t n = PyTuple_GET_SIZE(shape.ptr());
+    dims.reserve(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) dims.push_back(dim_of(PyTuple_GET_ITEM(shape.ptr(), i)));
+  } else {
+    for (py::handle d : shape) dims.push_back(dim_of(d));
+  }
+  type.shape = std::move(dims);
+  return type;
+}
+
+std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle meta) {
+  PyObject* val = nullptr;
+  if (PyDict_Check(meta.ptr())) {
+    for (const py::str* k : {&t.s_val, &t.s_tensor_meta, &t.s_example_value}) {
+      val = PyDict_GetItem(meta.ptr(), k->ptr());  // borrowed
+      if (val) break;
+    }
+  }
+  if (!val) return {ir::NodeOutput{}};
+  py::handle v(val);
+  if (auto type = tensor_type_of(t, v)) return {ir::NodeOutput{{}, std::move(*type)}};
+  if (PyTuple_Check(val) || PyList_Check(val)) {
+    std::vector<ir::NodeOutput> outs;
+    for (py::handle item : v) {
+      auto type = tensor_type_of(t, item);
+      outs.push_back(ir::NodeOutput{{}, type ? std::move(*type) : ir::TensorType{}});
+    }
+    if (outs.empty()) outs.emplace_back();
+    return outs;
+  }
+  return {ir::NodeOutput{}};
+}
+
+ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth) {
+  if (depth > kMaxNesting)
+    throw Error(ErrorKind::kUnsupported, "node '" + node.name + "': arguments nested deeper than 64 levels");
+  PyObject* o = value.ptr();
+  const TorchTypes& t = s.t;
+  if (t.is(value, t.fx_node)) {
+    auto it = s.values.find(o);
+    if (it == s.values.end())
+      throw Error(ErrorKind::kInvalidModel, "node '" + node.name + "' uses node '" +
+                                                utf8(py::str(value).ptr()) +
+                                                "' that is not defined before it in the graph");
+    node.inputs.push_back(it->second);
+    return ir::OperandIndex{static_cast<uint32_t>(node.inputs.size() - 1)};
+  }
+  if (o == Py_None) return {};
+  if (PyBool_Check(o)) return o == Py_True;
+  if (PyLong_CheckExact(o)) return int_value(o);
+  if (PyFloat_CheckExact(o)) return PyFloat_AS_DOUBLE(o);
+  if (PyUnicode_CheckExact(o)) return utf8(o);
+  if (PyTuple_Check(o)) return sequence_of(s, node, o, ir::Sequence::Kind::kTuple, depth);
+  if (PyList_Check(o)) return sequence_of(s, node, o, ir::Sequence::Kind::kList, depth);
+  if (PyDict_Check(o)) return dict_of(s, node, o, depth);
+  if (PySlice_Check(o)) {
+    auto* sl = reinterpret_cast<PySliceObject*>(o);
+    return ir::Sequence{ir::Sequence::Kind::kSlice,
+                        {encode_arg(s, node, sl->start, depth + 1), encode_arg(s, node, sl->stop, depth + 1),
+                         encode_arg(s, node, sl->step, depth + 1)}};
+  }
+  if (t.is(value, t.dtype)) return t.to_dtype(value);
+  if (t.is(value, t.device)) {
+    py::object index = value.attr(t.s_index);
+    return ir::Device{value.attr(t.s_type).cast<std::string>(), index.is_none() ? -1 : index.cast<int64_t>()};
+  }
+  if (t.is(value, t.memory_format)) return ir::EnumValue{"torch.memory_format", py::str(value)};
+  if (t.is(value, t.layout)) return ir::EnumValue{"torch.layout", py::str(value)};
+  if (t.is(value, t.sym_int)) return ir::SymbolicInt{py::str(value)};
+  if (t.is(value, t.sym_float) || t.is(value, t.sym_bool)) {
+    // Typed apart from SymInt; the expression still goes through the key's symbol canonicalization.
+    const char* kind = t.is(value, t.sym_float) ? "torch.SymFloat" : "torch.SymBool";
+    return ir::Sequence{ir::Sequence::Kind::kTuple,
+                        {ir::EnumValue{"symbolic", kind}, ir::SymbolicInt{py::str(value)}}};
+  }
+  if (t.is(value, t.enum_base))
+    return ir::EnumValue{qualified_name(py::type::handle_of(value)), value.attr("name").cast<std::string>()};
+  if (t.is(value, t.tensor)) {
+    // A tensor constant captured in the arguments: a weight slot like get_attr tensors.
+    ir::ValueRef ref = s.weight_for(value, node.name + ".constant" + std::to_string(s.graph.weights.size()));
+    node.inputs.push_back(ref);
+    return ir::OperandIndex{static_cast<uint32_t>(node.inputs.size() - 1)};
+  }
+  if (t.is(value, t.op_overload) || t.is(value, t.op_overload_packet) ||
+      t.is(value, t.higher_order_operator) || PyFunction_Check(o) || PyCFunction_Check(o)) {
+    const ir::OpId& op = resolve_function_target(s, value).op;
+    return ir::Sequence{ir::Sequence::Kind::kTuple,
+                        {ir::EnumValue{"callable", op.domain}, op.name, op.overload}};
+  }
+  if (o == Py_Ellipsis) return ir::EnumValue{"builtins", "Ellipsis"};
+  if (PyComplex_Check(o))
+    return ir::Sequence{
+        ir::Sequence::Kind::kTuple,
+        {ir::EnumValue{"builtins", "complex"}, PyComplex_RealAsDouble(o), PyComplex_ImagAsDouble(o)}};
+  if (PyLong_Check(o)) return int_value(o);
+  if (PyFloat_Check(o)) return PyFloat_AsDouble(o);
+  if (PyUnicode_Check(o)) return utf8(o);
+  throw Error(ErrorKind::kUnsupported, "node '" + node.name + "': an argument of type " +
+                                           qualified_name(py::type::handle_of(value)) +
+                                           " cannot be part of a key");
+}
+
+}  // namespace graphcache::py_frontend::detail

@@ -1,0 +1,103 @@
+#include "exported_program.hpp"
+
+#include <cctype>
+#include <map>
+
+#include "graphcache/error.hpp"
+
+namespace graphcache::py_frontend {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string attr_str(py::handle obj, const char* name) {
+  py::object v = py::getattr(obj, name, py::none());
+  return v.is_none() ? std::string() : py::str(v).cast<std::string>();
+}
+
+// "in0.d1=$0[2,int_oo];..." for every symbolic dim of the graph inputs; symbols renamed by first
+// occurrence (as the key does), each symbol's range given where it first appears.
+std::string dynamic_ranges(const ir::Graph& graph, const std::map<std::string, std::string>& ranges) {
+  std::map<std::string, size_t> ids;
+  std::string out;
+  for (size_t i = 0; i < graph.inputs.size(); ++i) {
+    const auto& shape = graph.inputs[i].type.shape;
+    if (!shape) continue;
+    for (size_t d = 0; d < shape->size(); ++d) {
+      const std::string& expr = (*shape)[d].symbol;
+      if (expr.empty()) continue;
+      out += "in" + std::to_string(i) + ".d" + std::to_string(d) + "=";
+      std::string first_seen;
+      for (size_t p = 0; p < expr.size();) {
+        if (std::isalpha(static_cast<unsigned char>(expr[p])) || expr[p] == '_') {
+          size_t q = p;
+          while (q < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[q])) || expr[q] == '_'))
+            ++q;
+          const std::string name = expr.substr(p, q - p);
+          auto [it, inserted] = ids.emplace(name, ids.size());
+          out += "$" + std::to_string(it->second);
+          if (inserted) {
+            auto r = ranges.find(name);
+            first_seen += "$" + std::to_string(it->second) + (r == ranges.end() ? "[?]" : r->second);
+          }
+          p = q;
+        } else {
+          if (!std::isspace(static_cast<unsigned char>(expr[p]))) out += expr[p];
+          ++p;
+        }
+      }
+      out += (first_seen.empty() ? "" : " " + first_seen) + ";";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
+  const TorchTypes& t = TorchTypes::get();
+  py::object signature = ep.attr("graph_signature");
+  ConvertOptions options;
+  options.node_names = node_names;
+  for (py::handle spec : signature.attr("input_specs")) {
+    const std::string kind = spec.attr("kind").attr("name").cast<std::string>();
+    const std::string name = attr_str(spec.attr("arg"), "name");
+    if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
+      options.placeholders[name] =
+          PlaceholderBinding{PlaceholderBinding::Kind::kWeight, attr_str(spec, "target")};
+    } else if (kind == "USER_INPUT" || kind == "TOKEN") {
+      options.placeholders[name] = PlaceholderBinding{PlaceholderBinding::Kind::kInput, name};
+    } else {
+      throw Error(ErrorKind::kUnsupported, "exported program input '" + name + "' of kind " + kind +
+                                               " (custom objects) cannot be keyed");
+    }
+  }
+  for (py::handle spec : signature.attr("output_specs")) {
+    const std::string kind = spec.attr("kind").attr("name").cast<std::string>();
+    if (kind == "USER_OUTPUT") {
+      options.outputs.push_back({});
+    } else {
+      options.outputs.push_back(OutputBinding{lower(kind), attr_str(spec, "target")});
+    }
+  }
+  py::object gm = ep.attr("graph_module");
+  ConvertedGraph converted = convert_fx_graph(gm, gm.attr(t.s_graph), options);
+
+  std::map<std::string, std::string> ranges;
+  py::object constraints = py::getattr(ep, "range_constraints", py::dict());
+  if (PyDict_Check(constraints.ptr())) {
+    for (auto [symbol, range] : py::reinterpret_borrow<py::dict>(constraints)) {
+      ranges[py::str(symbol)] = "[" + attr_str(range, "lower") + "," + attr_str(range, "upper") + "]";
+    }
+  }
+  std::string text = dynamic_ranges(converted.graph, ranges);
+  if (!text.empty())
+    converted.settings.push_back(Setting{"graphcache.export.dynamic_ranges", std::move(text), true});
+  return converted;
+}
+
+}  // namespace graphcache::py_frontend

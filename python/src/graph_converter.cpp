@@ -1,0 +1,393 @@
+// The walk over one fx graph: placeholders, weights, calls and outputs (mapping documented in the header).
+#include "graph_converter.hpp"
+
+#include <memory>
+#include <string_view>
+
+#include "graphcache/error.hpp"
+
+namespace graphcache::py_frontend {
+
+using detail::GraphState;
+
+namespace {
+
+enum class OpKind { kPlaceholder, kGetAttr, kCallFunction, kCallMethod, kCallModule, kOutput };
+
+OpKind op_kind(const std::string& op) {
+  if (op == "call_function") return OpKind::kCallFunction;
+  if (op == "placeholder") return OpKind::kPlaceholder;
+  if (op == "get_attr") return OpKind::kGetAttr;
+  if (op == "call_method") return OpKind::kCallMethod;
+  if (op == "call_module") return OpKind::kCallModule;
+  if (op == "output") return OpKind::kOutput;
+  throw Error(ErrorKind::kInvalidModel, "unknown fx node op '" + op + "'");
+}
+
+py::object resolve_attr_path(py::handle owner, const std::string& target) {
+  py::object obj = py::reinterpret_borrow<py::object>(owner);
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = target.find('.', start);
+    const std::string part = target.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!py::hasattr(obj, part.c_str()))
+      throw Error(ErrorKind::kInvalidModel, "fx target '" + target + "' does not exist on the module");
+    obj = obj.attr(part.c_str());
+    if (dot == std::string::npos) return obj;
+    start = dot + 1;
+  }
+}
+
+// The value node.meta describes (FakeTensor, TensorMetadata, SymInt, tuple...), borrowed; null if none.
+PyObject* meta_value(const TorchTypes& t, py::handle meta) {
+  if (!PyDict_Check(meta.ptr())) return nullptr;
+  for (const py::str* k : {&t.s_val, &t.s_tensor_meta, &t.s_example_value}) {
+    if (PyObject* v = PyDict_GetItem(meta.ptr(), k->ptr())) return v;
+  }
+  return nullptr;
+}
+
+bool ends_with_inplace_underscore(const std::string& name) {
+  return name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_';
+}
+
+class Converter {
+ public:
+  Converter(py::handle owner, const ConvertOptions& options)
+      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, {}, false}, options_(options) {}
+
+  ConvertedGraph run(py::handle fx_graph) {
+    const TorchTypes& t = s_.t;
+    py::object root = fx_graph.attr(t.s_root);
+    const auto size = static_cast<size_t>(py::len(fx_graph.attr("nodes")));
+    s_.graph.nodes.reserve(size + 8);
+    s_.values.reserve(size);
+    bool saw_output = false;
+    for (py::object n = root.attr(t.s_next); !n.is(root); n = n.attr(t.s_next)) {
+      py::object op = n.attr(t.s_op);
+      // fx op names are interned literals: one pointer compare for the common case.
+      const OpKind kind =
+          op.ptr() == call_function_.ptr() ? OpKind::kCallFunction : op_kind(detail::utf8(op.ptr()));
+      const bool named = options_.node_names || kind == OpKind::kPlaceholder || kind == OpKind::kGetAttr;
+      std::string name = named ? node_name(n) : std::string();
+      if (saw_output)
+        throw Error(ErrorKind::kInvalidModel, "node '" + node_name(n) + "' follows the output node");
+      switch (kind) {
+        case OpKind::kPlaceholder:
+          placeholder(n, std::move(name));
+          break;
+        case OpKind::kGetAttr:
+          get_attr(n, std::move(name));
+          break;
+        case OpKind::kOutput:
+          output(n);
+          saw_output = true;
+          break;
+        default:
+          try {
+            call(n, kind, std::move(name));
+          } catch (const Error& e) {
+            if (named) throw;
+            throw Error(e.kind(), "node '" + node_name(n) + "': " + e.what());
+          }
+          break;
+      }
+    }
+    if (!saw_output) throw Error(ErrorKind::kInvalidModel, "the fx graph has no output node");
+    finish();
+    out_.graph = std::move(s_.graph);
+    return std::move(out_);
+  }
+
+ private:
+  std::string node_name(py::handle n) const { return detail::utf8(n.attr(s_.t.s_name).ptr()); }
+
+  void placeholder(py::handle n, std::string name) {
+    const TorchTypes& t = s_.t;
+    PyObject* val = meta_value(t, n.attr(t.s_meta));
+    std::optional<ir::TensorType> type = val ? detail::tensor_type_of(t, val) : std::nullopt;
+    if (!options_.placeholders.empty()) {
+      auto it = options_.placeholders.find(name);
+      if (it == options_.placeholders.end())
+        throw Error(ErrorKind::kInvalidModel, "placeholder '" + name + "' is not in the graph signature");
+      if (it->second.kind == PlaceholderBinding::Kind::kWeight) {
+        if (!type)
+          throw Error(ErrorKind::kInvalidModel, "weight placeholder '" + name + "' has no tensor metadata");
+        const auto index = static_cast<uint32_t>(s_.graph.weights.size());
+        s_.graph.weights.push_back(ir::WeightSlot{it->second.name, std::move(*type), {}});
+        s_.weight_by_name.emplace(it->second.name, index);
+        s_.values.emplace(n.ptr(), ir::ValueRef::weight(index));
+        return;
+      }
+      name = it->second.name;
+    }
+    const size_t position = s_.graph.inputs.size();
+    if (!val) {
+      if (position < options_.input_types.size() && options_.input_types[position]) {
+        type = options_.input_types[position];
+      } else if (options_.require_input_types) {
+        throw Error(
+            ErrorKind::kInvalidArgument,
+            "graph input '" + name +
+                "' has no dtype/shape: node.meta has no 'val'/'tensor_meta' and no example input describes "
+                "it; pass example_inputs (tensors or input specs) or trace with shape metadata");
+      }
+    }
+    s_.values.emplace(n.ptr(), ir::ValueRef::graph_input(static_cast<uint32_t>(position)));
+    s_.graph.inputs.push_back(ir::GraphInput{name, type ? std::move(*type) : ir::TensorType{}});
+    out_.input_names.push_back(std::move(name));
+  }
+
+  void get_attr(py::handle n, std::string name) {
+    const TorchTypes& t = s_.t;
+    const std::string target = detail::utf8(n.attr(t.s_target).ptr());
+    py::object obj = resolve_attr_path(s_.owner, target);
+    if (t.is(obj, t.tensor)) {
+      s_.values.emplace(n.ptr(), s_.weight_for(obj, target));
+      return;
+    }
+    if (t.is(obj, t.fx_graph_module)) {
+      // A subgraph (control-flow branch, wrapped region): keyed structurally, names ignored.
+      ConvertOptions sub_options;
+      sub_options.require_input_types = false;
+      ConvertedGraph sub = convert_fx_graph(obj, obj.attr(t.s_graph), sub_options);
+      ir::Node node;
+      node.op = ir::OpId{"fx", "subgraph", "", 0};
+      node.name = std::move(name);
+      node.attributes.push_back(
+          {"graph", ir::GraphPtr(std::make_shared<const ir::Graph>(std::move(sub.graph)))});
+      for (auto& setting : sub.settings) node.attributes.push_back({setting.name, std::move(setting.value)});
+      node.outputs.emplace_back();
+      add_node(n, std::move(node));
+      return;
+    }
+    throw Error(ErrorKind::kUnsupported, "get_attr '" + target + "' is a " +
+                                             qualified_name(py::type::handle_of(obj)) +
+                                             ", not a tensor or GraphModule; it cannot be keyed");
+  }
+
+  void call(py::handle n, OpKind kind, std::string name) {
+    const TorchTypes& t = s_.t;
+    ir::Node node;
+    node.name = std::move(name);
+    py::object target = n.attr(t.s_target);
+    bool mutating = false;
+    if (kind == OpKind::kCallFunction) {
+      const detail::TargetInfo& info = detail::resolve_function_target(s_, target);
+      node.op = info.op;
+      mutating = info.mutating;
+    } else if (kind == OpKind::kCallMethod) {
+      std::string method = detail::utf8(target.ptr());
+      mutating = ends_with_inplace_underscore(method);
+      node.op = ir::OpId{"method", std::move(method), "", 0};
+    }
+    py::object args = n.attr(t.s_args);
+    const Py_ssize_t nargs = PyTuple_Check(args.ptr()) ? PyTuple_GET_SIZE(args.ptr()) : 0;
+    node.attributes.reserve(static_cast<size_t>(nargs) + 2);
+    for (Py_ssize_t i = 0; i < nargs; ++i)
+      node.attributes.push_back(
+          {std::to_string(i), detail::encode_arg(s_, node, PyTuple_GET_ITEM(args.ptr(), i))});
+    py::object kwargs = n.attr(t.s_kwargs);
+    if (PyDict_Check(kwargs.ptr()) && PyDict_GET_SIZE(kwargs.ptr()) > 0) {
+      PyObject *k, *v;
+      Py_ssize_t pos = 0;
+      while (PyDict_Next(kwargs.ptr(), &pos, &k, &v)) {
+        std::string key = detail::utf8(k);
+        if (key == "inplace" && v == Py_True) mutating = true;
+        node.attributes.push_back({std::move(key), detail::encode_arg(s_, node, v)});
+      }
+    }
+    if (kind == OpKind::kCallModule) {
+      const std::string path = detail::utf8(target.ptr());
+      py::object module = resolve_attr_path(s_.owner, path);
+      if (!t.is(module, t.nn_module))
+        throw Error(ErrorKind::kInvalidModel, "call_module target '" + path + "' is not a torch.nn.Module");
+      node.op = ir::OpId{"module", qualified_name(py::type::handle_of(module)), "", 0};
+      // ExportedProgram.module() checks its inputs with a generated GuardsFn: input checks derived from
+      // the placeholders' types, which the key already covers; its state is generated code.
+      if (node.op.name != "torch.export._unlift.GuardsFn")
+        node.attributes.push_back({"$module", detail::encode_module(s_, node, module, path, mutating)});
+    }
+    node.outputs = detail::outputs_from_meta(t, n.attr(t.s_meta));
+    s_.mutates = s_.mutates || mutating;
+    add_node(n, std::move(node));
+  }
+
+  void add_node(py::handle n, ir::Node node) {
+    const auto index = static_cast<uint32_t>(s_.graph.nodes.size());
+    s_.graph.nodes.push_back(std::move(node));
+    s_.values.emplace(n.ptr(), ir::ValueRef::node_output(index));
+  }
+
+  void output(py::handle n) {
+    effect_candidates_ = s_.graph.nodes.size();  // nodes added from here on are synthetic
+    py::object args = n.attr(s_.t.s_args);
+    if (!PyTuple_Check(args.ptr()) || PyTuple_GET_SIZE(args.ptr()) != 1)
+      throw Error(ErrorKind::kInvalidModel, "the fx output node must have exactly one argument");
+    std::string tree;
+    flatten_output(PyTuple_GET_ITEM(args.ptr(), 0), tree, 0);
+    out_.settings.push_back(Setting{"graphcache.fx.output_tree", std::move(tree), true});
+  }
+
+  void flatten_output(py::handle v, std::string& tree, int depth) {
+    const TorchTypes& t = s_.t;
+    if (depth > 64) throw Error(ErrorKind::kUnsupported, "graph outputs nested deeper than 64 levels");
+    PyObject* o = v.ptr();
+    if (t.is(v, t.fx_node)) {
+      auto it = s_.values.find(o);
+      if (it == s_.values.end())
+        throw Error(ErrorKind::kInvalidModel, "the output uses a node outside the graph");
+      leaves_.push_back({it->second, detail::utf8(v.attr(t.s_name).ptr())});
+      tree += '*';
+    } else if (o == Py_None) {
+      leaves_.push_back({ir::ValueRef::none(), ""});
+      tree += 'N';
+    } else if (PyTuple_Check(o) || PyList_Check(o)) {
+      tree += PyTuple_Check(o) ? '(' : '[';
+      bool first = true;
+      for (py::handle item : v) {
+        if (!first) tree += ',';
+        first = false;
+        flatten_output(item, tree, depth + 1);
+      }
+      tree += PyTuple_Check(o) ? ')' : ']';
+    } else if (PyDict_Check(o)) {
+      tree += '{';
+      PyObject *k, *item;
+      Py_ssize_t pos = 0;
+      bool first = true;
+      while (PyDict_Next(o, &pos, &k, &item)) {
+        if (!first) tree += ',';
+        first = false;
+        tree += py::repr(k).cast<std::string>() + ':';
+        flatten_output(item, tree, depth + 1);
+      }
+      tree += '}';
+    } else {
+      // A constant output: a node that produces exactly that value.
+      ir::Node node;
+      node.op = ir::OpId{"fx", "constant", "", 0};
+      node.name = "output_constant" + std::to_string(leaves_.size());
+      node.attributes.push_back({"value", detail::encode_arg(s_, node, v)});
+      node.outputs.emplace_back();
+      const auto index = static_cast<uint32_t>(s_.graph.nodes.size());
+      s_.graph.nodes.push_back(std::move(node));
+      leaves_.push_back({ir::ValueRef::node_output(index), ""});
+      tree += '*';
+    }
+  }
+
+  void finish() {
+    const auto& bindings = options_.outputs;
+    if (!bindings.empty() && bindings.size() != leaves_.size())
+      throw Error(ErrorKind::kInvalidModel, "the graph signature lists " + std::to_string(bindings.size()) +
+                                                " outputs, the graph has " + std::to_string(leaves_.size()));
+    for (size_t i = 0; i < leaves_.size(); ++i) {
+      if (bindings.empty() || bindings[i].kind.empty()) {
+        s_.graph.outputs.push_back(ir::GraphOutput{leaves_[i].ref, leaves_[i].name, {}});
+        out_.output_names.push_back(leaves_[i].name);
+        continue;
+      }
+      // A mutation or other non-user output: which state it updates is part of the meaning.
+      const OutputBinding& b = bindings[i];
+      ir::Node node;
+      node.op = ir::OpId{"export", b.kind, "", 0};
+      node.name = b.kind + ":" + b.target;
+      node.inputs.push_back(leaves_[i].ref);
+      node.inputs.push_back(target_ref(b.target, node));
+      node.outputs.emplace_back();
+      const auto index = static_cast<uint32_t>(s_.graph.nodes.size());
+      s_.graph.nodes.push_back(std::move(node));
+      s_.graph.outputs.push_back(
+          ir::GraphOutput{ir::ValueRef::node_output(index), b.kind + ":" + b.target, {}});
+      out_.output_names.push_back(b.kind + ":" + b.target);
+    }
+    // Nodes nothing uses (fx: no users): side effects such as asserts and in-place updates.
+    const size_t fx_nodes = effect_candidates_;
+    std::vector<uint8_t> used(fx_nodes, 0);
+    auto mark = [&](const ir::ValueRef& r) {
+      if (r.kind == ir::ValueRef::Kind::kNodeOutput && r.index < fx_nodes) used[r.index] = 1;
+    };
+    for (const auto& node : s_.graph.nodes) {
+      for (const auto& r : node.inputs) mark(r);
+    }
+    for (const auto& leaf : leaves_) mark(leaf.ref);
+    std::vector<uint32_t> effects;
+    for (uint32_t i = 0; i < fx_nodes; ++i) {
+      if (!used[i]) effects.push_back(i);
+    }
+    for (uint32_t e : effects) {
+      s_.graph.outputs.push_back(
+          ir::GraphOutput{ir::ValueRef::node_output(e), "$effect:" + s_.graph.nodes[e].name, {}});
+    }
+    if (s_.mutates) {
+      for (size_t i = 0; i < s_.graph.nodes.size(); ++i)
+        s_.graph.nodes[i].attributes.push_back({"$position", static_cast<int64_t>(i)});
+    }
+  }
+
+  ir::ValueRef target_ref(const std::string& target, ir::Node& node) {
+    if (target.empty()) return ir::ValueRef::none();
+    if (auto it = s_.weight_by_name.find(target); it != s_.weight_by_name.end())
+      return ir::ValueRef::weight(it->second);
+    for (size_t i = 0; i < out_.input_names.size(); ++i) {
+      if (out_.input_names[i] == target) return ir::ValueRef::graph_input(static_cast<uint32_t>(i));
+    }
+    node.attributes.push_back({"target", target});  // neither a weight nor an input: keep the name itself
+    return ir::ValueRef::none();
+  }
+
+  struct OutputLeaf {
+    ir::ValueRef ref;
+    std::string name;
+  };
+
+  GraphState s_;
+  const ConvertOptions& options_;
+  ConvertedGraph out_;
+  py::object call_function_ = [] {
+    PyObject* p = PyUnicode_InternFromString("call_function");
+    if (!p) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(p);
+  }();
+  size_t effect_candidates_ = 0;  // the IR nodes that come from fx nodes (those before the output)
+  std::vector<OutputLeaf> leaves_;
+};
+
+}  // namespace
+
+namespace {
+
+// While a graph is walked, torch-function dispatch for tensor subclasses (FakeTensor) is off - it halves
+// the cost of reading .shape / .dtype and changes nothing that is read - and the cyclic GC is paused:
+// the walk allocates many short-lived tuples (torch.Size) but creates no cycles.
+class WalkScope {
+ public:
+  WalkScope() : gc_was_enabled_(PyGC_Disable() == 1) {
+    guard_ = py::module_::import("torch._C").attr("DisableTorchFunctionSubclass")();
+    guard_.attr("__enter__")();
+  }
+  ~WalkScope() {
+    try {
+      guard_.attr("__exit__")(py::none(), py::none(), py::none());
+    } catch (const py::error_already_set&) {
+      // Leaving the guard cannot fail in practice; never throw from a destructor.
+    }
+    if (gc_was_enabled_) PyGC_Enable();
+  }
+  WalkScope(const WalkScope&) = delete;
+  WalkScope& operator=(const WalkScope&) = delete;
+
+ private:
+  bool gc_was_enabled_;
+  py::object guard_;
+};
+
+}  // namespace
+
+ConvertedGraph convert_fx_graph(py::handle owner, py::handle fx_graph, const ConvertOptions& options) {
+  WalkScope scope;
+  return Converter(owner, options).run(fx_graph);
+}
+
+}  // namespace graphcache::py_frontend

@@ -1,0 +1,117 @@
+// torch.fx graph -> ir::Graph, walked in C++ through the Python C API (no Python-level loop per node).
+//
+// Mapping (the key is only as sound as this mapping; every choice below errs towards a miss):
+//  - placeholder: graph input in fx order (or, for an ExportedProgram, a weight slot when its signature
+//    lifts a parameter / buffer / constant tensor); types from node.meta["val"] (FakeTensor, SymInt dims
+//    as symbols) or meta["tensor_meta"] / meta["example_value"], else the caller's example inputs.
+//  - get_attr: a weight slot (dtype/shape only, bytes never read), deduplicated by tensor identity so tied
+//    weights share a slot; a GraphModule attribute (control-flow branches) becomes a subgraph attribute.
+//  - call_function: OpOverload -> OpId{namespace, name, overload}; OpOverloadPacket -> overload "";
+//    HigherOrderOperator -> domain "higher_order"; other callables -> domain "python", name
+//    "module.qualname" (lambdas and local functions are refused: their names do not identify the code).
+//  - call_method: domain "method", name = method name.
+//  - call_module: domain "module", name = qualified class name; the module's whole state except tensor
+//    bytes is an attribute: every instance attribute (hyper-parameters, training flag, private fields),
+//    its parameters/buffers as weight operands, its children recursively. Hooks, or attributes that
+//    cannot be encoded, are refused (Error kUnsupported) - flatten such modules (torch.export, or a
+//    Tracer whose is_leaf_module returns False) instead. Exception: the input-guard module that
+//    ExportedProgram.module() inserts (torch.export._unlift.GuardsFn) is keyed by its class only; it
+//    checks input types that the key already covers.
+//  - args: positional arguments are attributes "0", "1"...; kwargs by name; nested tuple/list/dict/slice
+//    and scalars map to AttrValue; fx nodes inside become OperandIndex entries into node.inputs.
+//  - outputs: the leaves of the output node's (nested) args in order; the nesting itself is recorded in
+//    the setting "graphcache.fx.output_tree".
+//  - side effects: nodes without users (asserts, in-place updates) are appended as extra outputs named
+//    "$effect:<node>", so they stay in the key; if any node mutates (in-place method/op, inplace=True),
+//    every node also gets its fx position as attribute "$position", since order then carries meaning.
+//  - bound methods (obj.method as a call target) are refused: the object's state is invisible.
+// Works for symbolic_trace graphs, ExportedProgram (via exported_program.hpp), ExportedProgram.module()
+// and Dynamo (torch.compile backend) GraphModules. During the walk torch-function dispatch for tensor
+// subclasses and the cyclic GC are paused (see WalkScope): both only cost time here.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "graphcache/ir.hpp"
+#include "graphcache/key.hpp"
+#include "torch_types.hpp"
+
+namespace graphcache::py_frontend {
+
+// How one placeholder is bound (an ExportedProgram's signature lifts weights to placeholders).
+struct PlaceholderBinding {
+  enum class Kind { kInput, kWeight };
+  Kind kind = Kind::kInput;
+  std::string name;  // user input name or weight FQN
+};
+
+// What one flattened graph output means (ExportedProgram output specs).
+struct OutputBinding {
+  std::string kind;    // "" for a user output, else e.g. "buffer_mutation"
+  std::string target;  // mutated buffer / input name, if any
+};
+
+struct ConvertOptions {
+  // Per placeholder in order: the type to use when node.meta has none (from example inputs).
+  std::vector<std::optional<ir::TensorType>> input_types;
+  // Export only: bindings by placeholder name; output meanings by flattened output position.
+  std::unordered_map<std::string, PlaceholderBinding> placeholders;
+  std::vector<OutputBinding> outputs;
+  // Refuse graph inputs whose type is unknown (a key without input shapes would be unsound).
+  bool require_input_types = true;
+  // Copy fx node names into the IR (for diff explanations); the key never reads them.
+  bool node_names = true;
+};
+
+struct ConvertedGraph {
+  ir::Graph graph;
+  std::vector<std::string> input_names, output_names;
+  std::vector<Setting> settings;  // structure facts kept outside the IR (output tree, dynamic ranges)
+};
+
+// `owner` is the GraphModule whose attributes get_attr / call_module targets name.
+ConvertedGraph convert_fx_graph(py::handle owner, py::handle fx_graph, const ConvertOptions& options);
+
+namespace detail {
+
+struct TargetInfo {
+  ir::OpId op;
+  bool mutating = false;
+};
+
+// State of one graph conversion, shared by the argument and module encoders.
+struct GraphState {
+  const TorchTypes& t;
+  py::handle owner;
+  ir::Graph graph;
+  std::unordered_map<PyObject*, ir::ValueRef> values;  // fx node -> its value
+  std::unordered_map<PyObject*, uint32_t> weight_by_object;
+  std::unordered_map<std::string, uint32_t> weight_by_name;
+  std::unordered_map<PyObject*, TargetInfo> targets;  // resolved call_function targets
+  std::vector<py::object> keep_alive;                 // keys of `targets`
+  bool mutates = false;
+
+  // The weight slot for a tensor object (tied tensors share one), created on first use.
+  ir::ValueRef weight_for(py::handle tensor, const std::string& name);
+};
+
+// Encodes one argument; fx nodes and tensors inside become operands appended to node.inputs.
+ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth = 0);
+// dtype/shape of a tensor, FakeTensor or TensorMetadata; nullopt if `value` is none of them.
+std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value);
+// Output types of a node from node.meta (one output per element when the value is a tuple/list).
+std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle meta);
+const TargetInfo& resolve_function_target(GraphState& s, py::handle target);
+// The state of a called submodule as one attribute value (see the header comment); sets `mutating`
+// when the module works in place.
+ir::AttrValue encode_module(GraphState& s, ir::Node& node, py::handle module, const std::string& path,
+                            bool& mutating);
+std::string utf8(PyObject* str);
+
+}  // namespace detail
+}  // namespace graphcache::py_frontend

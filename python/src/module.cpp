@@ -1,0 +1,247 @@
+// graphcache._core: the C++ side of the Python package (pybind11; no libtorch linkage).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "errors.hpp"
+#include "exported_program.hpp"
+#include "graph_converter.hpp"
+#include "graphcache/error.hpp"
+#include "graphcache/key.hpp"
+
+#ifdef GRAPHCACHE_HAS_LOCAL_STORE
+#include "store_bindings.hpp"
+#endif
+
+namespace graphcache::py_frontend {
+
+namespace {
+
+constexpr const char* kModuleDoc =
+    R"doc(graphcache._core - keys for torch.fx / torch.export graphs, computed in C++.
+
+The graph is walked through the Python C API (no per-node Python loop, no libtorch link, weight bytes
+never read) into graphcache's IR and hashed there (Merkle hash, SHA-256). Use the `graphcache` package
+for the friendly API; these functions are its building blocks.
+
+key_fx(gm, settings=[], toolchain={}, input_types=None, input_specs=None) -> dict
+key_export(ep, settings=[], toolchain={}, input_specs=None) -> dict
+    settings:    list of (name: str, value: str, engine_relevant: bool); irrelevant ones are not hashed.
+    toolchain:   dict str -> str (compiler / GPU identity), hashed as its own key part.
+    input_types: per graph input, None or (torch.dtype or None, shape or None) with shape items int,
+                 str (a symbol) or None (unknown); used only where node.meta has no 'val'/'tensor_meta'.
+                 A GraphModule without shape metadata needs it (else InvalidArgumentError).
+    input_specs: list of (input_index, min_shape, opt_shape, max_shape) optimization-profile ranges.
+    Returns {"key": hex, "parts": {"structure", "input_specs", "settings", "toolchain": hex},
+             "weights": [weight names in canonical slot order], "inputs": [graph input names],
+             "outputs": [graph output names], "nodes": int, "reachable_nodes": int,
+             "structural_settings": [(name, value)]  # facts added by the front end, hashed as settings}
+diff(a, b, input_types_a=None, input_types_b=None) -> list[str]
+    a, b: GraphModule or ExportedProgram. Explains why their structural keys differ ([] if they agree).
+diff_fx(a, b, ...) -> list[str]: the same, kept for symmetry with key_fx.
+graph_stats(model, input_types=None) -> dict: converts without hashing (nodes, weights, inputs, outputs).
+LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None): the local disk store,
+    get/put/remove/list/stats/gc/verify/clear/entry_path (see python/src/store_bindings.hpp).
+
+Structure facts the front end adds as engine-relevant settings (names reserved):
+    graphcache.fx.output_tree        nesting of the output node's args, e.g. "(*,[*,*])"
+    graphcache.export.dynamic_ranges per symbolic input dim, its canonical symbol and range
+
+Errors: graphcache.Error and its subclasses InvalidArgumentError, InvalidModelError, UnsupportedError,
+IoError, CorruptError, InternalError (see graph_converter.hpp for what is refused and why).
+)doc";
+
+std::optional<ir::TensorType> parse_input_type(py::handle item) {
+  if (item.is_none()) return std::nullopt;
+  auto pair = item.cast<py::tuple>();
+  if (pair.size() != 2)
+    throw Error(ErrorKind::kInvalidArgument, "input_types items are (dtype, shape) or None");
+  ir::TensorType type;
+  if (!pair[0].is_none()) type.dtype = TorchTypes::get().to_dtype(pair[0]);
+  if (!pair[1].is_none()) {
+    std::vector<ir::Dim> dims;
+    for (py::handle d : pair[1]) {
+      if (d.is_none()) {
+        dims.push_back(ir::Dim::unknown());
+      } else if (PyUnicode_Check(d.ptr())) {
+        dims.push_back(ir::Dim::symbolic(d.cast<std::string>()));
+      } else {
+        const auto v = d.cast<int64_t>();
+        if (v < 0) throw Error(ErrorKind::kInvalidArgument, "input_types: negative dimension");
+        dims.push_back(ir::Dim::fixed(v));
+      }
+    }
+    type.shape = std::move(dims);
+  }
+  return type;
+}
+
+std::vector<std::optional<ir::TensorType>> parse_input_types(py::handle types) {
+  std::vector<std::optional<ir::TensorType>> out;
+  if (types.is_none()) return out;
+  for (py::handle item : types) out.push_back(parse_input_type(item));
+  return out;
+}
+
+KeyRequest parse_request(py::handle settings, py::handle toolchain, py::handle input_specs) {
+  KeyRequest request;
+  if (!settings.is_none()) {
+    for (py::handle s : settings) {
+      auto t = s.cast<py::tuple>();
+      if (t.size() != 3)
+        throw Error(ErrorKind::kInvalidArgument, "settings items are (name, value, engine_relevant)");
+      if (!PyUnicode_Check(t[0].ptr()) || !PyUnicode_Check(t[1].ptr()))
+        throw Error(ErrorKind::kInvalidArgument, "setting names and values must be str");
+      request.settings.push_back(
+          Setting{t[0].cast<std::string>(), t[1].cast<std::string>(), t[2].cast<bool>()});
+    }
+  }
+  if (!toolchain.is_none()) {
+    for (auto [k, v] : toolchain.cast<py::dict>()) {
+      if (!PyUnicode_Check(k.ptr()) || !PyUnicode_Check(v.ptr()))
+        throw Error(ErrorKind::kInvalidArgument, "toolchain names and values must be str");
+      request.toolchain[k.cast<std::string>()] = v.cast<std::string>();
+    }
+  }
+  if (!input_specs.is_none()) {
+    for (py::handle s : input_specs) {
+      auto t = s.cast<py::tuple>();
+      if (t.size() != 4)
+        throw Error(ErrorKind::kInvalidArgument, "input_specs items are (input, min, opt, max)");
+      request.input_specs.push_back(InputSpec{t[0].cast<uint32_t>(), t[1].cast<std::vector<int64_t>>(),
+                                              t[2].cast<std::vector<int64_t>>(),
+                                              t[3].cast<std::vector<int64_t>>()});
+    }
+  }
+  return request;
+}
+
+ConvertedGraph convert_any(py::handle model, py::handle input_types) {
+  const TorchTypes& t = TorchTypes::get();
+  if (t.is(model, t.exported_program)) return convert_exported_program(model);
+  if (t.is(model, t.fx_graph_module)) {
+    ConvertOptions options;
+    options.input_types = parse_input_types(input_types);
+    return convert_fx_graph(model, model.attr(t.s_graph), options);
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              "expected a torch.fx.GraphModule or torch.export.ExportedProgram, got " +
+                  qualified_name(py::type::handle_of(model)));
+}
+
+py::dict key_result(ConvertedGraph converted, KeyRequest request) {
+  for (const auto& s : converted.settings) {
+    for (const auto& user : request.settings) {
+      if (user.name == s.name)
+        throw Error(ErrorKind::kInvalidArgument, "setting name '" + s.name + "' is reserved");
+    }
+    request.settings.push_back(s);
+  }
+  KeyResult result;
+  {
+    py::gil_scoped_release unlocked;  // pure C++ from here: other Python threads may run
+    result = compute_key(converted.graph, request);
+  }
+  py::dict parts;
+  parts["structure"] = result.parts.structure.hex();
+  parts["input_specs"] = result.parts.input_specs.hex();
+  parts["settings"] = result.parts.settings.hex();
+  parts["toolchain"] = result.parts.toolchain.hex();
+  py::list weights;
+  for (uint32_t w : result.structure.weight_order) weights.append(converted.graph.weights[w].name);
+  py::list structural;
+  for (const auto& s : converted.settings) structural.append(py::make_tuple(s.name, s.value));
+  py::dict out;
+  out["key"] = result.key.hex();
+  out["parts"] = parts;
+  out["weights"] = weights;
+  out["inputs"] = converted.input_names;
+  out["outputs"] = converted.output_names;
+  out["nodes"] = converted.graph.nodes.size();
+  out["reachable_nodes"] = result.structure.reachable_nodes;
+  out["structural_settings"] = structural;
+  return out;
+}
+
+std::vector<std::string> diff_models(py::handle a, py::handle b, py::handle types_a, py::handle types_b) {
+  ConvertedGraph ga = convert_any(a, types_a);
+  ConvertedGraph gb = convert_any(b, types_b);
+  std::vector<std::string> lines;
+  // Structure facts outside the IR first: they are as much part of the key as the graph.
+  for (const auto& sa : ga.settings) {
+    bool found = false;
+    for (const auto& sb : gb.settings) {
+      if (sb.name != sa.name) continue;
+      found = true;
+      if (sb.value != sa.value)
+        lines.push_back(sa.name + ": '" + sa.value + "' in A, '" + sb.value + "' in B");
+    }
+    if (!found) lines.push_back(sa.name + ": only A has it ('" + sa.value + "')");
+  }
+  py::gil_scoped_release unlocked;
+  auto structural = explain_difference(ga.graph, gb.graph);
+  lines.insert(lines.end(), structural.begin(), structural.end());
+  return lines;
+}
+
+}  // namespace
+
+}  // namespace graphcache::py_frontend
+
+PYBIND11_MODULE(_core, m) {
+  namespace gp = graphcache::py_frontend;
+  namespace py = pybind11;
+  m.doc() = gp::kModuleDoc;
+  gp::register_errors(m);
+  m.def(
+      "key_fx",
+      [](py::handle gm, py::handle settings, py::handle toolchain, py::handle input_types,
+         py::handle input_specs) {
+        const auto& t = gp::TorchTypes::get();
+        if (!t.is(gm, t.fx_graph_module))
+          throw graphcache::Error(graphcache::ErrorKind::kInvalidArgument,
+                                  "expected a torch.fx.GraphModule or torch.export.ExportedProgram, got " +
+                                      gp::qualified_name(py::type::handle_of(gm)) +
+                                      " (trace it first: torch.fx.symbolic_trace or torch.export.export)");
+        auto request = gp::parse_request(settings, toolchain, input_specs);
+        gp::ConvertOptions options;
+        options.input_types = gp::parse_input_types(input_types);
+        options.node_names = false;
+        return gp::key_result(gp::convert_fx_graph(gm, gm.attr(t.s_graph), options), std::move(request));
+      },
+      py::arg("gm"), py::arg("settings") = py::none(), py::arg("toolchain") = py::none(),
+      py::arg("input_types") = py::none(), py::arg("input_specs") = py::none(),
+      "Key of a torch.fx.GraphModule (see the module docstring).");
+  m.def(
+      "key_export",
+      [](py::handle ep, py::handle settings, py::handle toolchain, py::handle input_specs) {
+        const auto& t = gp::TorchTypes::get();
+        if (!t.is(ep, t.exported_program))
+          throw graphcache::Error(graphcache::ErrorKind::kInvalidArgument,
+                                  "key_export expects a torch.export.ExportedProgram");
+        auto request = gp::parse_request(settings, toolchain, input_specs);
+        return gp::key_result(gp::convert_exported_program(ep, /*node_names=*/false), std::move(request));
+      },
+      py::arg("ep"), py::arg("settings") = py::none(), py::arg("toolchain") = py::none(),
+      py::arg("input_specs") = py::none(),
+      "Key of a torch.export.ExportedProgram (see the module docstring).");
+  m.def(
+      "graph_stats",
+      [](py::handle model, py::handle input_types) {
+        gp::ConvertedGraph g = gp::convert_any(model, input_types);
+        py::dict d;
+        d["nodes"] = g.graph.nodes.size();
+        d["weights"] = g.graph.weights.size();
+        d["inputs"] = g.graph.inputs.size();
+        d["outputs"] = g.graph.outputs.size();
+        return d;
+      },
+      py::arg("model"), py::arg("input_types") = py::none(),
+      "Converts a model to the IR without hashing it: counts of nodes, weights, inputs, outputs.");
+  m.def("diff", &gp::diff_models, py::arg("a"), py::arg("b"), py::arg("input_types_a") = py::none(),
+        py::arg("input_types_b") = py::none(), "Why two models' structural keys differ; [] when they agree.");
+  m.def("diff_fx", &gp::diff_models, py::arg("a"), py::arg("b"), py::arg("input_types_a") = py::none(),
+        py::arg("input_types_b") = py::none(), "Alias of diff().");
+#ifdef GRAPHCACHE_HAS_LOCAL_STORE
+  gp::bind_local_store(m);
+#endif
+}

@@ -1,0 +1,262 @@
+#include "store_bindings.hpp"
+
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+
+#include "graphcache/error.hpp"
+#include "graphcache/local_store.hpp"
+
+namespace graphcache::py_frontend {
+
+namespace py = pybind11;
+
+namespace {
+
+// Warnings raised inside store calls (without the GIL) are queued and emitted as Python warnings after
+// the call, so that `-W error` turns them into exceptions at the Python boundary, not inside C++.
+class WarningQueue {
+ public:
+  void push(const std::string& message) {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(message);
+  }
+  void flush() {
+    std::vector<std::string> messages;
+    {
+      std::lock_guard lock(mutex_);
+      messages.swap(pending_);
+    }
+    for (const auto& m : messages) {
+      if (PyErr_WarnEx(PyExc_RuntimeWarning, ("graphcache: " + m).c_str(), 1) < 0)
+        throw py::error_already_set();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> pending_;
+};
+
+struct PyLocalStore {
+  std::shared_ptr<WarningQueue> warnings = std::make_shared<WarningQueue>();
+  std::unique_ptr<LocalStore> store;
+};
+
+// Keeps an entry's engine bytes alive for as long as a memoryview of them exists.
+struct EngineView {
+  std::shared_ptr<const EngineBlob> blob;
+};
+
+template <typename F>
+auto without_gil(PyLocalStore& s, F&& f) {
+  struct Flush {
+    PyLocalStore& s;
+    ~Flush() noexcept(false) {
+      if (!std::uncaught_exceptions()) s.warnings->flush();
+    }
+  } flush{s};
+  py::gil_scoped_release unlocked;
+  return f();
+}
+
+std::map<std::string, std::string> str_map(py::handle v, const char* field) {
+  std::map<std::string, std::string> out;
+  if (v.is_none()) return out;
+  if (!PyDict_Check(v.ptr()))
+    throw Error(ErrorKind::kInvalidArgument, std::string("metadata '") + field + "' must be a dict");
+  for (auto [k, x] : v.cast<py::dict>()) out[py::str(k)] = py::str(x);
+  return out;
+}
+
+std::vector<std::string> str_list(py::handle v) {
+  std::vector<std::string> out;
+  if (v.is_none()) return out;
+  for (py::handle x : v) out.push_back(py::str(x));
+  return out;
+}
+
+EntryMetadata metadata_from(py::handle dict) {
+  EntryMetadata m;
+  if (dict.is_none()) return m;
+  if (!PyDict_Check(dict.ptr())) throw Error(ErrorKind::kInvalidArgument, "metadata must be a dict");
+  for (auto [k, v] : dict.cast<py::dict>()) {
+    const std::string name = py::str(k);
+    if (name == "key_parts")
+      m.key_parts = str_map(v, "key_parts");
+    else if (name == "input_names")
+      m.input_names = str_list(v);
+    else if (name == "output_names")
+      m.output_names = str_list(v);
+    else if (name == "weight_slots")
+      m.weight_slots = str_list(v);
+    else if (name == "weight_fingerprint") {
+      if (!v.is_none()) m.weight_fingerprint = Digest::from_hex(py::str(v).cast<std::string>());
+    } else if (name == "refit_mode")
+      m.refit_mode = py::str(v);
+    else if (name == "tool_versions")
+      m.tool_versions = str_map(v, "tool_versions");
+    else if (name == "extra")
+      m.extra = str_map(v, "extra");
+    else if (name == "created_unix")
+      m.created_unix = v.cast<int64_t>();
+    else
+      throw Error(ErrorKind::kInvalidArgument, "unknown metadata field '" + name + "'");
+  }
+  return m;
+}
+
+py::dict metadata_to(const EntryMetadata& m) {
+  py::dict d;
+  d["key_parts"] = m.key_parts;
+  d["input_names"] = m.input_names;
+  d["output_names"] = m.output_names;
+  d["weight_slots"] = m.weight_slots;
+  d["weight_fingerprint"] =
+      m.weight_fingerprint ? py::object(py::str(m.weight_fingerprint->hex())) : py::none();
+  d["refit_mode"] = m.refit_mode;
+  d["tool_versions"] = m.tool_versions;
+  d["extra"] = m.extra;
+  d["created_unix"] = m.created_unix;
+  return d;
+}
+
+py::dict stats_to(const StoreStats& s) {
+  py::dict d;
+  d["hits"] = s.hits;
+  d["misses"] = s.misses;
+  d["puts"] = s.puts;
+  d["evictions"] = s.evictions;
+  d["corrupt"] = s.corrupt;
+  d["errors"] = s.errors;
+  d["bytes_read"] = s.bytes_read;
+  d["bytes_written"] = s.bytes_written;
+  d["entries"] = s.entries;
+  d["stored_bytes"] = s.stored_bytes;
+  return d;
+}
+
+std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, py::object max_entries,
+                                         py::object compress, py::object fsync) {
+  StoreConfigOverrides overrides;
+  overrides.cache_dir = py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
+  StoreConfig config = resolve_store_config(overrides);
+  if (!max_bytes.is_none()) config.max_size = max_bytes.cast<uint64_t>();
+  if (!max_entries.is_none()) config.max_entries = max_entries.cast<uint64_t>();
+  if (!compress.is_none()) config.compress = compress.cast<bool>();
+  if (!fsync.is_none()) config.fsync = fsync.cast<bool>();
+  auto s = std::make_unique<PyLocalStore>();
+  std::weak_ptr<WarningQueue> queue = s->warnings;
+  s->store = std::make_unique<LocalStore>(config, [queue](const std::string& message) {
+    if (auto q = queue.lock()) q->push(message);
+  });
+  return s;
+}
+
+}  // namespace
+
+void bind_local_store(py::module_& m) {
+  py::class_<EngineView>(m, "EngineView", py::buffer_protocol(), "Read-only engine bytes of a cache entry.")
+      .def_buffer([](EngineView& v) {
+        return py::buffer_info(const_cast<uint8_t*>(v.blob->data()), 1,
+                               py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(v.blob->size())}, {1}, /*readonly=*/true);
+      })
+      .def("__len__", [](const EngineView& v) { return v.blob->size(); });
+
+  py::class_<PyLocalStore>(m, "LocalStore",
+                           "The local disk tier of the engine cache (see store_bindings.hpp).")
+      .def(py::init(&make_store), py::arg("path"), py::arg("max_bytes") = py::none(),
+           py::arg("max_entries") = py::none(), py::arg("compress") = py::none(),
+           py::arg("fsync") = py::none())
+      .def(
+          "get",
+          [](PyLocalStore& s, const std::string& key_hex) -> py::object {
+            const Key key = Digest::from_hex(key_hex);
+            auto entry = without_gil(s, [&] { return s.store->get(key); });
+            if (!entry) return py::none();
+            py::object view = py::cast(EngineView{entry->engine});
+            return py::make_tuple(py::memoryview(view), metadata_to(entry->metadata));
+          },
+          py::arg("key"), "None on a miss (corrupt entries are misses), else (memoryview, metadata dict).")
+      .def(
+          "put",
+          [](PyLocalStore& s, const std::string& key_hex, py::object engine, py::object metadata) {
+            const Key key = Digest::from_hex(key_hex);
+            const EntryMetadata md = metadata_from(metadata);
+            if (PyUnicode_Check(engine.ptr()) || py::hasattr(engine, "__fspath__")) {
+              const std::string path = py::str(py::module_::import("os").attr("fspath")(engine));
+              without_gil(s, [&] { s.store->put(key, EngineSource::from_file(path), md); });
+              return;
+            }
+            if (!PyObject_CheckBuffer(engine.ptr()))
+              throw Error(ErrorKind::kInvalidArgument, "engine must be bytes-like or a file path");
+            py::buffer_info info = py::reinterpret_borrow<py::buffer>(engine).request();
+            if (info.ndim > 1 && !PyBuffer_IsContiguous(info.view(), 'C'))
+              throw Error(ErrorKind::kInvalidArgument, "engine buffer must be contiguous");
+            const auto bytes = static_cast<uint64_t>(info.size * info.itemsize);
+            without_gil(s, [&] { s.store->put(key, EngineSource::from_memory(info.ptr, bytes), md); });
+          },
+          py::arg("key"), py::arg("engine"), py::arg("metadata") = py::none())
+      .def(
+          "remove",
+          [](PyLocalStore& s, const std::string& key_hex) {
+            const Key key = Digest::from_hex(key_hex);
+            return without_gil(s, [&] { return s.store->remove(key); });
+          },
+          py::arg("key"))
+      .def("list",
+           [](PyLocalStore& s) {
+             auto entries = without_gil(s, [&] { return s.store->list(); });
+             py::list out;
+             for (const auto& e : entries) {
+               py::dict d;
+               d["key"] = e.key.hex();
+               d["stored_bytes"] = e.stored_bytes;
+               d["engine_bytes"] = e.engine_bytes;
+               d["created_unix"] = e.created_unix;
+               d["last_used_unix"] = e.last_used_unix;
+               out.append(d);
+             }
+             return out;
+           })
+      .def("stats",
+           [](PyLocalStore& s) { return stats_to(without_gil(s, [&] { return s.store->stats(); })); })
+      .def(
+          "gc",
+          [](PyLocalStore& s, uint64_t max_bytes, uint64_t max_entries) {
+            GcReport r = without_gil(s, [&] { return s.store->gc(max_bytes, max_entries); });
+            py::dict d;
+            d["entries_before"] = r.entries_before;
+            d["bytes_before"] = r.bytes_before;
+            d["entries_after"] = r.entries_after;
+            d["bytes_after"] = r.bytes_after;
+            d["evicted"] = r.evicted;
+            d["stale_temps_removed"] = r.stale_temps_removed;
+            return d;
+          },
+          py::arg("max_bytes") = 0, py::arg("max_entries") = 0)
+      .def("verify",
+           [](PyLocalStore& s) {
+             VerifyReport r = without_gil(s, [&] { return s.store->verify(); });
+             py::dict d;
+             d["checked"] = r.checked;
+             d["ok"] = r.ok;
+             d["corrupt"] = r.corrupt;
+             d["stale_temps_removed"] = r.stale_temps_removed;
+             d["entries"] = r.entries;
+             d["stored_bytes"] = r.stored_bytes;
+             return d;
+           })
+      .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.store->clear(); }); })
+      .def("entry_path",
+           [](PyLocalStore& s, const std::string& key_hex) {
+             return s.store->entry_path(Digest::from_hex(key_hex));
+           })
+      .def_property_readonly("path", [](PyLocalStore& s) { return s.store->config().cache_dir; })
+      .def_property_readonly("max_bytes", [](PyLocalStore& s) { return s.store->config().max_size; })
+      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.store->config().max_entries; });
+}
+
+}  // namespace graphcache::py_frontend

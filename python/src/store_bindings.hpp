@@ -1,0 +1,21 @@
+// graphcache._core.LocalStore: the C++ local disk store for Python.
+//
+// LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None)
+//   Other options come from the environment / config file (store_config.hpp precedence).
+// get(key_hex) -> None | (engine: memoryview (read-only, may map the entry file), metadata: dict)
+// put(key_hex, engine: bytes-like | str | os.PathLike (streamed from the file), metadata: dict)
+// remove(key_hex) -> bool;  list() -> [dict];  stats() -> dict;  gc(max_bytes=0, max_entries=0) -> dict;
+// verify() -> dict;  clear() -> int;  entry_path(key_hex) -> str;  path, max_bytes, max_entries (read-only)
+// metadata dict keys: key_parts, input_names, output_names, weight_slots, weight_fingerprint (hex or None),
+//   refit_mode, tool_versions, extra (str -> str), created_unix. Unknown keys raise InvalidArgumentError.
+// Keys are validated (64 hex digits) before they touch the file system. Corrupt entries are misses and
+// are reported as RuntimeWarning after the call; the GIL is released during disk I/O.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace graphcache::py_frontend {
+
+void bind_local_store(pybind11::module_& m);
+
+}  // namespace graphcache::py_frontend

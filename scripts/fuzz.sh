@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (preset "fuzz": clang + ASan + UBSan) and runs each for SECONDS
+# (default 60) on seed corpora: the ONNX test models, real cache entries, valid/invalid keys and CLI
+# argument vectors. Crashes are kept under build-fuzz/crashes/ and fail the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-60}
+bash scripts/setup.sh
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j"$(nproc)"
+OUT=build-fuzz/corpora
+mkdir -p "$OUT" build-fuzz/crashes
+
+seed_dir() { mkdir -p "$OUT/$1"; echo "$OUT/$1"; }
+d=$(seed_dir onnx)
+find /usr/share/libonnx-testdata/data -name '*.onnx' -size -64k | head -400 | while read -r f; do
+  cp "$f" "$d/$(echo "$f" | md5sum | cut -c1-16).onnx"
+done
+cp models/*.onnx "$d/"
+d=$(seed_dir hex)
+printf '%064d' 0 >"$d/zeros"; printf 'ab%.0s' {1..32} >"$d/ab"; printf '../../etc/passwd' >"$d/path"
+d=$(seed_dir cli)
+printf 'key\0models/tiny_cnn.onnx\0--setting\0a=b\0--profile\0000:1x3:2x3:4x3' >"$d/key"
+printf 'diff\0a.onnx\0b.onnx' >"$d/diff"
+printf 'get\0%064d\0out' 0 >"$d/get"
+printf 'exec\0--input\0m.onnx\0--output\0e.plan\0--\0trtexec\0--onnx=m.onnx' >"$d/exec"
+if [ -x build-fuzz/fuzz/fuzz_entry_reader ]; then
+  d=$(seed_dir entry)
+  tmp=$(mktemp -d)
+  build/src/cli/graphcache --cache-dir "$tmp" put "$(printf 'cd%.0s' {1..32})" models/tiny_cnn.onnx >/dev/null 2>&1 || true
+  find "$tmp" -type f ! -name '*.lock' ! -name '*stats*' -exec cp {} "$d/" \; 2>/dev/null || true
+  rm -rf "$tmp"
+fi
+
+status=0
+for target in key_hex:hex onnx_loader:onnx cli_args:cli entry_reader:entry; do
+  bin=build-fuzz/fuzz/fuzz_${target%%:*}
+  corpus=$OUT/${target##*:}
+  [ -x "$bin" ] || continue
+  echo "== fuzz ${target%%:*} for ${SECONDS_EACH}s"
+  if ! "$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -max_len=1048576 \
+       -artifact_prefix=build-fuzz/crashes/ "$corpus" 2>&1 | tail -3; then
+    status=1
+  fi
+done
+exit $status

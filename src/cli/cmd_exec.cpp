@@ -1,0 +1,160 @@
+// `graphcache exec --input MODEL --output ENGINE [key options] -- COMPILER ARGS...`: the ccache pattern for
+// engine compilers. Key = the model's structural key + settings/toolchain options + the compiler's
+// identity (resolved path, size, SHA-256 of its bytes) + its arguments with the model and engine paths
+// replaced by placeholders. Hit: ENGINE is written from the cache and the compiler does not run. Miss:
+// the compiler runs with our stdio; if it succeeds ENGINE is stored, if it fails nothing is. Exit status
+// is the compiler's (128 + signal if it was killed). If no key can be computed (unreadable model,
+// unusable cache) the compiler still runs, uncached, with a warning: a cache must never break a build.
+//
+// Not keyed: environment variables and files the compiler reads other than MODEL (e.g. plugins or
+// calibration caches passed as arguments are keyed by path only) - pass them as --setting/--toolchain.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "exec_identity.hpp"
+#include "graphcache/error.hpp"
+#include "graphcache/fingerprint.hpp"
+#include "graphcache/key.hpp"
+#include "graphcache/onnx.hpp"
+#include "key_options.hpp"
+#include "store_options.hpp"
+
+namespace graphcache::cli {
+namespace {
+
+struct ExecArgs {
+  std::string input, output;
+  KeyOptionArgs key_options;
+  std::vector<std::string> command;
+  bool verbose = false;
+};
+
+void warn(const std::string& message) {
+  std::fprintf(stderr, "graphcache: warning: %s\n", message.c_str());
+}
+
+// Runs the command with inherited stdio; returns its exit status the way a shell reports it.
+int run_compiler(const std::vector<std::string>& command) {
+  std::vector<char*> argv;
+  for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(ErrorKind::kIo, std::string("cannot fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::execvp(argv[0], argv.data());
+    std::fprintf(stderr, "graphcache: cannot run '%s': %s\n", argv[0], std::strerror(errno));
+    ::_exit(errno == ENOENT ? 127 : 126);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      throw Error(ErrorKind::kIo, std::string("cannot wait for the compiler: ") + std::strerror(errno));
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+struct CacheContext {
+  std::unique_ptr<Store> store;  // the local store, layered over the remote tier when one is configured
+  KeyResult key;
+  EntryMetadata metadata;
+};
+
+// Everything that needs the model and the cache; nullopt (after a warning) when either is unusable.
+std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
+  try {
+    CacheContext c;
+    const ir::Graph graph = load_onnx_file(a.input);
+    KeyRequest request = make_key_request(a.key_options);
+    const CompilerIdentity compiler = identify_compiler(a.command.front());
+    const std::vector<std::string> args =
+        normalize_arguments({a.command.begin() + 1, a.command.end()}, a.input, a.output);
+    request.settings.push_back({"exec.arguments", nlohmann::json(args).dump(), true});
+    request.toolchain["exec.compiler.path"] = compiler.path;
+    request.toolchain["exec.compiler.size"] = std::to_string(compiler.size);
+    request.toolchain["exec.compiler.sha256"] = compiler.sha256;
+    // The compiler bakes the weights into ENGINE (exec cannot refit), so their fingerprint is a key
+    // part: same structure with new weights must miss. Weights are read once, at memory bandwidth.
+    const StructuralInfo structure = structural_hash(graph);
+    const Digest weights = fingerprint_graph_weights(graph, structure.weight_order);
+    request.settings.push_back({"exec.weights", weights.hex(), true});
+    c.key = compute_key(graph, request);
+    c.metadata.weight_fingerprint = weights;
+
+    c.metadata.key_parts = {{"structure", c.key.parts.structure.hex()},
+                            {"input_specs", c.key.parts.input_specs.hex()},
+                            {"settings", c.key.parts.settings.hex()},
+                            {"toolchain", c.key.parts.toolchain.hex()}};
+    for (const auto& in : graph.inputs) c.metadata.input_names.push_back(in.name);
+    for (const auto& out : graph.outputs) c.metadata.output_names.push_back(out.name);
+    for (uint32_t w : c.key.structure.weight_order) c.metadata.weight_slots.push_back(graph.weights[w].name);
+    c.metadata.tool_versions = {{"compiler", compiler.path}, {"compiler.sha256", compiler.sha256}};
+    c.metadata.extra = {{"command", nlohmann::json(args).dump()}};
+    for (const auto& s : request.settings) c.metadata.extra["setting." + s.name] = s.value;
+    c.store = open_store();
+    return c;
+  } catch (const Error& e) {
+    warn(std::string(e.what()) + "; running the compiler without the cache");
+    return std::nullopt;
+  }
+}
+
+int run_exec(const ExecArgs& a) {
+  std::optional<CacheContext> cache = prepare_cache(a);
+  if (cache) {
+    std::optional<Entry> hit = cache->store->get(cache->key.key);
+    if (hit) {
+      write_output_file(a.output, hit->engine->data(), hit->engine->size());
+      if (a.verbose) std::fprintf(stderr, "graphcache: hit %s\n", cache->key.key.hex().c_str());
+      return 0;
+    }
+    if (a.verbose) std::fprintf(stderr, "graphcache: miss %s\n", cache->key.key.hex().c_str());
+  }
+  const int status = run_compiler(a.command);
+  if (status != 0 || !cache) return status;
+  struct stat st;
+  if (::stat(a.output.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    warn("the compiler succeeded but did not write '" + a.output + "'; nothing cached");
+    return status;
+  }
+  try {
+    cache->store->put(cache->key.key, EngineSource::from_file(a.output), cache->metadata);
+  } catch (const Error& e) {
+    warn(std::string("cannot cache the engine: ") + e.what());
+  }
+  return status;
+}
+
+}  // namespace
+
+void register_exec_commands(CLI::App& app) {
+  auto a = std::make_shared<ExecArgs>();
+  auto* exec = app.add_subcommand(
+      "exec",
+      "Run an engine compiler through the cache: graphcache exec --input M --output E -- COMPILER ARGS...");
+  exec->add_option("--input,-i", a->input, "ONNX model the compiler reads")->required();
+  exec->add_option("--output,-o", a->output, "engine file the compiler writes")->required();
+  exec->add_flag("--verbose,-v", a->verbose, "Report hit/miss on stderr");
+  add_key_options(*exec, a->key_options);
+  add_store_options(*exec);
+  // Repeatable options take one value per occurrence, so "--setting a=b -- compiler ..." cannot
+  // swallow the "--" that starts the compiler's command line.
+  for (CLI::Option* option : exec->get_options()) option->allow_extra_args(false);
+  exec->add_option("command", a->command, "compiler and its arguments (after --)")->required();
+  exec->callback([a] {
+    const int status = run_exec(*a);
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace graphcache::cli

@@ -1,0 +1,15 @@
+// Each group of `graphcache` subcommands lives in its own file and registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace graphcache::cli {
+
+void register_key_commands(CLI::App& app);  // key, diff
+void register_store_commands(CLI::App& app);  // put, get, ls, stats, gc, verify, rm, clear + --cache-dir
+void register_exec_commands(CLI::App& app);   // exec
+
+// Registers every group above (commands.cpp); main.cpp and the CLI fuzz target call only this.
+void register_all_commands(CLI::App& app);
+
+}  // namespace graphcache::cli

@@ -1,0 +1,117 @@
+#include "store_options.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "graphcache/error.hpp"
+#include "graphcache/layered_store.hpp"
+#include "graphcache/redis_store.hpp"
+
+namespace graphcache::cli {
+namespace {
+
+std::optional<std::string> given(const std::string& value) {
+  return value.empty() ? std::nullopt : std::optional<std::string>(value);
+}
+
+void write_all(int fd, const uint8_t* data, uint64_t size, const std::string& path) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, std::min<uint64_t>(size, 1 << 30));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
+    }
+    data += n;
+    size -= static_cast<uint64_t>(n);
+  }
+}
+
+}  // namespace
+
+StoreOptionArgs& store_option_args() {
+  static StoreOptionArgs args;
+  return args;
+}
+
+void add_store_options(CLI::App& command) {
+  StoreOptionArgs& a = store_option_args();
+  command.add_option("--cache-dir", a.cache_dir, "Cache directory (env GRAPHCACHE_DIR)");
+  command.add_option("--config", a.config_file, "Config file (env GRAPHCACHE_CONFIG)");
+  command.add_option("--max-size", a.max_size,
+                     "Size cap, e.g. 20G; K/M/G/T suffixes (env GRAPHCACHE_MAX_SIZE)");
+  command.add_option("--max-entries", a.max_entries, "Entry cap (env GRAPHCACHE_MAX_ENTRIES)");
+  command.add_option("--compress", a.compress,
+                     "zstd-compress new entries: true/false (env GRAPHCACHE_COMPRESS)");
+  command.add_option(
+      "--remote", a.remote,
+      "Shared Redis tier: redis://[:password@]host:port/db[?prefix=..&ttl=..] (env GRAPHCACHE_REMOTE)");
+  command.add_flag("--remote-read-only", a.remote_read_only,
+                   "Read from the remote tier but never write to it (env GRAPHCACHE_REMOTE_READ_ONLY=1)");
+}
+
+StoreConfig resolve_cli_store_config() {
+  const StoreOptionArgs& a = store_option_args();
+  StoreConfigOverrides o;
+  o.config_file = given(a.config_file);
+  o.cache_dir = given(a.cache_dir);
+  o.max_size = given(a.max_size);
+  o.max_entries = given(a.max_entries);
+  o.compress = given(a.compress);
+  return resolve_store_config(o);
+}
+
+std::unique_ptr<LocalStore> open_local_store() {
+  return std::make_unique<LocalStore>(resolve_cli_store_config());
+}
+
+std::unique_ptr<Store> open_store() {
+  const StoreOptionArgs& a = store_option_args();
+  const char* env_remote = std::getenv("GRAPHCACHE_REMOTE");
+  const std::string url = !a.remote.empty() ? a.remote : env_remote ? env_remote : "";
+  if (url.empty()) return open_local_store();
+  const std::string env_read_only =
+      std::getenv("GRAPHCACHE_REMOTE_READ_ONLY") ? std::getenv("GRAPHCACHE_REMOTE_READ_ONLY") : "";
+  LayeredStoreOptions options;
+  options.remote_read_only =
+      a.remote_read_only || env_read_only == "1" || env_read_only == "true" || env_read_only == "yes";
+  WarningSink warn = [](const std::string& message) { std::fprintf(stderr, "%s\n", message.c_str()); };
+  return std::make_unique<LayeredStore>(std::shared_ptr<Store>(open_local_store()),
+                                        std::make_shared<RedisStore>(RedisConfig::from_url(url), warn),
+                                        options, warn);
+}
+
+void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {
+  if (path == "-") {
+    write_all(STDOUT_FILENO, data, size, "stdout");
+    return;
+  }
+  std::filesystem::path target(path);
+  std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  std::string temp =
+      (dir / (".graphcache-" + std::to_string(::getpid()) + "-" + target.filename().string())).string();
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp + "': " + std::strerror(errno));
+  try {
+    write_all(fd, data, size, path);
+    if (::close(fd) != 0) {
+      fd = -1;
+      throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
+    }
+    fd = -1;
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+      throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
+    }
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+}  // namespace graphcache::cli

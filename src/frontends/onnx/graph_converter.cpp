@@ -1,0 +1,424 @@
+#include "graph_converter.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "attribute_convert.hpp"
+#include "capture_order.hpp"
+#include "external_data.hpp"
+#include "graphcache/error.hpp"
+#include "op_resolver.hpp"
+#include "tensor_convert.hpp"
+
+namespace graphcache::onnx_frontend {
+
+namespace {
+
+using ir::ValueRef;
+
+// The node that owns a subgraph: collects the enclosing-graph values its bodies read.
+struct CaptureSink {
+  std::vector<ValueRef> refs;
+  std::vector<std::string> names;
+  std::unordered_map<std::string, uint32_t> index;
+};
+
+// Names visible in one graph; misses go to the enclosing graph and become captures.
+struct Scope {
+  Scope* parent = nullptr;
+  CaptureSink* sink = nullptr;  // set together with parent
+  std::unordered_map<std::string, ValueRef> names;
+
+  std::optional<ValueRef> resolve(const std::string& name) {
+    if (const auto it = names.find(name); it != names.end()) return it->second;
+    if (parent == nullptr) return std::nullopt;
+    if (const auto it = sink->index.find(name); it != sink->index.end()) return ValueRef::capture(it->second);
+    const std::optional<ValueRef> outer = parent->resolve(name);
+    if (!outer) return std::nullopt;
+    const auto capture = static_cast<uint32_t>(sink->refs.size());
+    sink->refs.push_back(*outer);
+    sink->names.push_back(name);
+    sink->index.emplace(name, capture);
+    return ValueRef::capture(capture);
+  }
+};
+
+struct Shared {
+  const ModelLocation& location;
+  const OnnxLoadOptions& options;
+  const ErrorSource& source;
+  OpResolver resolver;
+};
+
+template <typename Message>
+Message parse_span(Span span, const ErrorSource& source, const std::string& where) {
+  Message message;
+  if (!message.ParseFromArray(span.data, static_cast<int>(span.size)))
+    source.fail("malformed protobuf", where);
+  return message;
+}
+
+bool is_constant_op(const std::string& domain, const std::string& op_type) {
+  return OpResolver::normalize_domain(domain).empty() && op_type == "Constant";
+}
+
+class GraphConverter {
+ public:
+  GraphConverter(Shared& shared, const WireGraph& wire, Scope* parent, CaptureSink* sink, std::string where)
+      : shared_(shared), source_(shared.source), wire_(wire), where_(std::move(where)) {
+    scope_.parent = parent;
+    scope_.sink = sink;
+  }
+
+  ir::Graph convert() {
+    declare_inputs();
+    declare_initializers();
+    declare_nodes();
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      if (pending_[i] != nullptr) graph_.nodes[i] = convert_node(*pending_[i], node_where_[i]);
+    }
+    bind_outputs();
+    check_acyclic();
+    return std::move(graph_);
+  }
+
+ private:
+  void define(const std::string& name, ValueRef ref, const std::string& where) {
+    if (name.empty()) source_.fail("a value has an empty name", where);
+    if (!scope_.names.emplace(name, ref).second) source_.fail("value '" + name + "' is defined twice", where);
+  }
+
+  void declare_inputs() {
+    for (size_t i = 0; i < wire_.inputs.size(); ++i) {
+      const onnx::ValueInfoProto& info = wire_.inputs[i];
+      const std::string where = where_ + ".input[" + std::to_string(i) + "] ('" + info.name() + "')";
+      ir::GraphInput input{info.name(), {}};
+      ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
+      if (info.has_type()) {
+        input.type = to_tensor_type(info.type(), source_, where);
+        ref = wrap_container(ref, info, where);
+      }
+      define(info.name(), ref, where);
+      graph_.inputs.push_back(std::move(input));
+    }
+  }
+
+  // The IR's TensorType has no sequence/optional/map/sparse types. So that a sequence input never keys
+  // like a tensor input, a non-tensor value passes through a marker node naming its container type.
+  ValueRef wrap_container(ValueRef value, const onnx::ValueInfoProto& info, const std::string& where) {
+    std::string signature = container_signature(info.type());
+    if (signature.empty()) return value;
+    ir::Node marker;
+    marker.op = ir::OpId{"graphcache.onnx", "ContainerType", "", 1};
+    marker.inputs.push_back(value);
+    marker.attributes.push_back({"type", std::move(signature)});
+    marker.outputs.push_back({info.name(), {}});
+    marker.name = info.name();
+    graph_.nodes.push_back(std::move(marker));
+    pending_.push_back(nullptr);
+    node_where_.resize(graph_.nodes.size());
+    node_where_.back() = where;
+    return ValueRef::node_output(static_cast<uint32_t>(graph_.nodes.size() - 1));
+  }
+
+  void declare_initializers() {
+    std::unordered_set<std::string> seen;
+    for (size_t i = 0; i < wire_.initializers.size(); ++i) {
+      const WireTensor& tensor = wire_.initializers[i];
+      const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + tensor.name + "')";
+      if (!seen.insert(tensor.name).second)
+        source_.fail("initializer '" + tensor.name + "' is defined twice", where);
+      const auto existing = scope_.names.find(tensor.name);
+      if (existing != scope_.names.end() && existing->second.kind == ValueRef::Kind::kGraphInput) {
+        // An overridable default of a graph input: the input stays an input; its declared type wins.
+        ir::GraphInput& input = graph_.inputs[existing->second.index];
+        if (input.type.dtype == ir::DType::kUndefined && !input.type.shape)
+          input.type = tensor_type_of(tensor, where);
+        continue;
+      }
+      if (keep_by_value(tensor, where)) {
+        const ir::TensorValue value =
+            to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
+        define(tensor.name, ValueRef::node_output(add_constant_node(value, tensor.name, where)), where);
+      } else {
+        define(tensor.name, add_weight(tensor, tensor.name, where), where);
+      }
+    }
+    for (size_t i = 0; i < wire_.sparse_initializers.size(); ++i) {
+      const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
+      const std::string& name = sparse.values().name();
+      const std::string where = where_ + ".sparse_initializer[" + std::to_string(i) + "] ('" + name + "')";
+      if (!seen.insert(name).second) source_.fail("initializer '" + name + "' is defined twice", where);
+      ir::WeightSlot slot{name, {}, {}};
+      slot.type.dtype = to_dtype(sparse.values().data_type(), source_, where);
+      std::vector<ir::Dim> dims;
+      for (int64_t dim : sparse.dims()) {
+        if (dim < 0) source_.fail("negative dimension", where);
+        dims.push_back(ir::Dim::fixed(dim));
+      }
+      slot.type.shape = std::move(dims);
+      graph_.weights.push_back(std::move(slot));  // data: values + indices, no single byte range
+      define(name, ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1)), where);
+    }
+  }
+
+  void declare_nodes() {
+    for (size_t j = 0; j < wire_.nodes.size(); ++j) {
+      const WireNode& node = wire_.nodes[j];
+      std::string where = where_ + ".node[" + std::to_string(j) + "] (" +
+                          (node.name.empty() ? "" : "'" + node.name + "', ") + node.op_type + ")";
+      if (const WireTensor* big = large_constant(node, where); big != nullptr) {
+        if (node.outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
+        define(node.outputs[0], add_weight(*big, node.outputs[0], where), where);
+        continue;
+      }
+      const auto index = static_cast<uint32_t>(graph_.nodes.size());
+      graph_.nodes.emplace_back();
+      pending_.push_back(&node);
+      node_where_.resize(graph_.nodes.size());
+      for (size_t k = 0; k < node.outputs.size(); ++k) {
+        if (!node.outputs[k].empty())
+          define(node.outputs[k], ValueRef::node_output(index, static_cast<uint32_t>(k)), where);
+      }
+      node_where_[index] = std::move(where);
+    }
+  }
+
+  // A Constant whose tensor is too large to key by value (or lives in an external file): a weight slot.
+  const WireTensor* large_constant(const WireNode& node, const std::string& where) const {
+    if (!is_constant_op(node.domain, node.op_type)) return nullptr;
+    for (const WireAttribute& attribute : node.attributes) {
+      if (attribute.proto.name() != "value" || !attribute.tensor) continue;
+      const WireTensor& tensor = *attribute.tensor;
+      if (tensor.external) return &tensor;
+      const std::optional<uint64_t> bytes = raw_byte_size(to_dtype(tensor.data_type, source_, where),
+                                                          element_count(tensor.dims, source_, where));
+      if (bytes.value_or(tensor.whole.size) > shared_.options.max_constant_bytes) return &tensor;
+    }
+    return nullptr;
+  }
+
+  bool keep_by_value(const WireTensor& tensor, const std::string& where) const {
+    if (tensor.external || tensor.segmented) return false;
+    const ir::DType dtype = to_dtype(tensor.data_type, source_, where);
+    const uint64_t count = element_count(tensor.dims, source_, where);
+    const std::optional<uint64_t> bytes = raw_byte_size(dtype, count);
+    if (count <= shared_.options.max_elements_by_value) return true;
+    return is_integer_or_bool(dtype) && bytes && *bytes <= shared_.options.max_integer_initializer_bytes;
+  }
+
+  ir::TensorType tensor_type_of(const WireTensor& tensor, const std::string& where) const {
+    ir::TensorType type{to_dtype(tensor.data_type, source_, where), std::vector<ir::Dim>{}};
+    for (int64_t dim : tensor.dims) {
+      if (dim < 0) source_.fail("negative tensor dimension " + std::to_string(dim), where);
+      type.shape->push_back(ir::Dim::fixed(dim));
+    }
+    return type;
+  }
+
+  uint32_t add_constant_node(ir::TensorValue value, const std::string& name, const std::string& where) {
+    ir::Node node;
+    node.op = ir::OpId{"", "Constant", "", 0};
+    node.attributes.push_back({"value", std::move(value)});
+    node.outputs.push_back({name, {}});
+    node.name = name;
+    if (shared_.resolver.imports("")) shared_.resolver.resolve(node, where);
+    graph_.nodes.push_back(std::move(node));
+    pending_.push_back(nullptr);
+    node_where_.resize(graph_.nodes.size());
+    node_where_.back() = where;
+    return static_cast<uint32_t>(graph_.nodes.size() - 1);
+  }
+
+  ValueRef add_weight(const WireTensor& tensor, const std::string& name, const std::string& where) {
+    if (tensor.segmented)
+      throw Error(ErrorKind::kUnsupported, source_.label + ": segmented tensors: " + where);
+    ir::WeightSlot slot{name, tensor_type_of(tensor, where), {}};
+    if (slot.type.dtype == ir::DType::kUndefined) source_.fail("tensor has no data_type", where);
+    const uint64_t count = element_count(tensor.dims, source_, where);
+    const std::optional<uint64_t> expected = raw_byte_size(slot.type.dtype, count);
+    const ir::DType dtype = slot.type.dtype;
+    const bool raw_layout = tensor.payload_field == 9 ||
+                            (tensor.payload_packed && tensor.payload_field == 4 &&
+                             (dtype == ir::DType::kFloat32 || dtype == ir::DType::kComplex64)) ||
+                            (tensor.payload_packed && tensor.payload_field == 10 &&
+                             (dtype == ir::DType::kFloat64 || dtype == ir::DType::kComplex128));
+    if (tensor.external) {
+      const ExternalRange range =
+          resolve_external_data(tensor.external_data, shared_.location.base_dir, expected, source_, where);
+      slot.data =
+          ir::WeightData{ir::WeightData::Source::kFile, range.path, range.offset, range.length, nullptr};
+    } else if (tensor.payload_occurrences == 0) {
+      if (count != 0) source_.fail("tensor has " + std::to_string(count) + " elements but no data", where);
+    } else if (tensor.payload_occurrences == 1 && raw_layout) {
+      if (!expected || *expected != tensor.payload.size) {
+        source_.fail("tensor data holds " + std::to_string(tensor.payload.size) +
+                         " bytes but its dims need " +
+                         (expected ? std::to_string(*expected) : std::string("a fixed-size type")),
+                     where);
+      }
+      if (shared_.location.model_path.empty()) {
+        slot.data = ir::WeightData{ir::WeightData::Source::kMemory, "", tensor.payload.offset,
+                                   tensor.payload.size, shared_.location.base + tensor.payload.offset};
+      } else {
+        slot.data = ir::WeightData{ir::WeightData::Source::kFile, shared_.location.model_path,
+                                   tensor.payload.offset, tensor.payload.size, nullptr};
+      }
+    }
+    // Otherwise the payload is varint-encoded typed data: no byte range holds it in raw layout, so the slot
+    // has no data locator (Source::kNone).
+    graph_.weights.push_back(std::move(slot));
+    return ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1));
+  }
+
+  ir::Node convert_node(const WireNode& wire, const std::string& where) {
+    if (wire.op_type.empty()) source_.fail("node has no op_type", where);
+    ir::Node node;
+    node.name = wire.name;
+    node.op = ir::OpId{OpResolver::normalize_domain(wire.domain), wire.op_type, "", 0};
+    for (const std::string& name : wire.inputs) {
+      if (name.empty()) {
+        node.inputs.push_back(ValueRef::none());
+        continue;
+      }
+      const std::optional<ValueRef> ref = scope_.resolve(name);
+      if (!ref)
+        source_.fail("input '" + name + "' is not defined by any node, graph input or initializer", where);
+      node.inputs.push_back(*ref);
+    }
+    for (const std::string& name : wire.outputs) node.outputs.push_back({name, {}});
+    convert_attributes(wire, node, where);
+    shared_.resolver.resolve(node, where);
+    return node;
+  }
+
+  void convert_attributes(const WireNode& wire, ir::Node& node, const std::string& where) {
+    struct GraphAttribute {
+      size_t attribute;
+      std::vector<std::unique_ptr<ir::Graph>> bodies;
+      bool list;
+    };
+    std::vector<GraphAttribute> graph_attributes;
+    CaptureSink sink;
+    std::unordered_set<std::string> names;
+    for (const WireAttribute& attribute : wire.attributes) {
+      const onnx::AttributeProto& proto = attribute.proto;
+      const std::string at = where + " attribute '" + proto.name() + "'";
+      if (proto.name().empty()) source_.fail("attribute has no name", where);
+      if (!names.insert(proto.name()).second) source_.fail("attribute appears twice", at);
+      if (!proto.ref_attr_name().empty())
+        source_.fail("reference to a function attribute outside a function", at);
+      const auto kind =
+          attribute_kind(proto, attribute.tensor.has_value(), attribute.has_g, attribute.has_graphs);
+      if (kind == onnx::AttributeProto::GRAPH || kind == onnx::AttributeProto::GRAPHS) {
+        const bool list = kind == onnx::AttributeProto::GRAPHS;
+        if (!list && !attribute.has_g) source_.fail("graph attribute holds no graph", at);
+        GraphAttribute converted{node.attributes.size(), {}, list};
+        for (size_t g = 0; g < attribute.graphs.size(); ++g) {
+          GraphConverter body(shared_, *attribute.graphs[g], &scope_, &sink,
+                              at + (list ? "[" + std::to_string(g) + "]" : std::string()));
+          converted.bodies.push_back(std::make_unique<ir::Graph>(body.convert()));
+        }
+        node.attributes.push_back({proto.name(), {}});
+        graph_attributes.push_back(std::move(converted));
+      } else if (kind == onnx::AttributeProto::TENSOR) {
+        if (!attribute.tensor) source_.fail("tensor attribute holds no tensor", at);
+        node.attributes.push_back({proto.name(), to_tensor_value(parse_span<onnx::TensorProto>(
+                                                                     attribute.tensor->whole, source_, at),
+                                                                 source_, at)});
+      } else {
+        node.attributes.push_back({proto.name(), convert_attribute(proto, kind, source_, at)});
+      }
+    }
+    if (graph_attributes.empty()) return;
+
+    std::sort(graph_attributes.begin(), graph_attributes.end(), [&](const auto& a, const auto& b) {
+      return node.attributes[a.attribute].name < node.attributes[b.attribute].name;
+    });
+    std::vector<ir::Graph*> bodies;
+    for (auto& attribute : graph_attributes) {
+      for (auto& body : attribute.bodies) bodies.push_back(body.get());
+    }
+    canonicalize_captures(bodies, sink.refs, sink.names);
+    node.captures = std::move(sink.refs);
+    for (auto& attribute : graph_attributes) {
+      std::vector<ir::AttrValue> graphs;
+      for (auto& body : attribute.bodies) graphs.emplace_back(ir::GraphPtr(std::move(body)));
+      node.attributes[attribute.attribute].value =
+          attribute.list ? ir::AttrValue::list(std::move(graphs)) : std::move(graphs.front());
+    }
+  }
+
+  void bind_outputs() {
+    for (size_t i = 0; i < wire_.outputs.size(); ++i) {
+      const onnx::ValueInfoProto& info = wire_.outputs[i];
+      const std::string where = where_ + ".output[" + std::to_string(i) + "] ('" + info.name() + "')";
+      if (info.name().empty()) source_.fail("graph output has no name", where);
+      const std::optional<ValueRef> ref = scope_.resolve(info.name());
+      if (!ref) source_.fail("graph output is not produced by any node, graph input or initializer", where);
+      ir::GraphOutput output{*ref, info.name(), {}};
+      if (info.has_type()) {
+        output.type = to_tensor_type(info.type(), source_, where);
+        output.value = wrap_container(output.value, info, where);
+      }
+      graph_.outputs.push_back(std::move(output));
+    }
+  }
+
+  // Kahn's algorithm over node-output edges (operands and captures).
+  void check_acyclic() const {
+    const size_t count = graph_.nodes.size();
+    std::vector<uint32_t> pending_inputs(count, 0);
+    std::vector<std::vector<uint32_t>> consumers(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      const ir::Node& node = graph_.nodes[i];
+      for (const auto* refs : {&node.inputs, &node.captures}) {
+        for (const ValueRef& ref : *refs) {
+          if (ref.kind != ValueRef::Kind::kNodeOutput) continue;
+          consumers[ref.index].push_back(i);
+          ++pending_inputs[i];
+        }
+      }
+    }
+    std::vector<uint32_t> ready;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (pending_inputs[i] == 0) ready.push_back(i);
+    }
+    size_t done = 0;
+    while (!ready.empty()) {
+      const uint32_t node = ready.back();
+      ready.pop_back();
+      ++done;
+      for (uint32_t consumer : consumers[node]) {
+        if (--pending_inputs[consumer] == 0) ready.push_back(consumer);
+      }
+    }
+    if (done == count) return;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (pending_inputs[i] != 0) source_.fail("the graph has a cycle", node_where_[i]);
+    }
+  }
+
+  Shared& shared_;
+  const ErrorSource& source_;
+  const WireGraph& wire_;
+  std::string where_;
+  Scope scope_;
+  ir::Graph graph_;
+  std::vector<const WireNode*> pending_;  // per IR node: the wire node to convert (null: already built)
+  std::vector<std::string> node_where_;
+};
+
+}  // namespace
+
+ir::Graph convert_model(const WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
+                        const ErrorSource& source) {
+  if (!model.graph) source.fail("model has no graph", "model");
+  Shared shared{location, options, source, OpResolver(model.opset_import, model.functions, source)};
+  return GraphConverter(shared, *model.graph, nullptr, nullptr, "graph").convert();
+}
+
+}  // namespace graphcache::onnx_frontend

@@ -1,0 +1,43 @@
+// Public entry points of the ONNX front end (include/graphcache/onnx.hpp).
+#include <filesystem>
+#include <system_error>
+
+#include "graph_converter.hpp"
+#include "graphcache/error.hpp"
+#include "graphcache/onnx.hpp"
+#include "mapped_file.hpp"
+#include "wire_model.hpp"
+
+namespace graphcache {
+
+namespace fs = std::filesystem;
+using namespace onnx_frontend;
+
+ir::Graph load_onnx_file(const std::string& path, const OnnxLoadOptions& options) {
+  const MappedFile file(path);
+  std::error_code ec;
+  const fs::path model_path = fs::canonical(path, ec);
+  const fs::path folder = fs::canonical(fs::absolute(fs::path(path)).parent_path(), ec);
+  if (ec) throw Error(ErrorKind::kIo, path + ": cannot resolve the model's folder: " + ec.message());
+  const ErrorSource source{path};
+  const WireModel model = scan_model(Span{file.data(), file.size(), 0}, source);
+  const ModelLocation location{model_path.string(), file.data(), folder.string()};
+  return convert_model(model, location, options, source);
+}
+
+ir::Graph load_onnx_bytes(std::string_view bytes, const std::string& base_dir,
+                          const OnnxLoadOptions& options) {
+  std::string folder;
+  if (!base_dir.empty()) {
+    std::error_code ec;
+    folder = fs::canonical(base_dir, ec).string();
+    if (ec) throw Error(ErrorKind::kIo, base_dir + ": cannot resolve the model's folder: " + ec.message());
+  }
+  const ErrorSource source{"<memory>"};
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const WireModel model = scan_model(Span{data, bytes.size(), 0}, source);
+  const ModelLocation location{"", data, folder};
+  return convert_model(model, location, options, source);
+}
+
+}  // namespace graphcache

@@ -1,0 +1,45 @@
+// Operator identity and schema defaults.
+//
+// Version rule: a node's OpId.version is the since_version of the schema its model's opset selects, so two
+// models importing opsets 13 and 14 share keys for ops unchanged between them. When the model imports an
+// opset newer than this libonnx knows, the schema we would pick may be outdated: we then use the imported
+// opset version itself and fill no defaults (never a false hit; at worst a miss).
+// Unknown ops: in a known ONNX domain (ai.onnx, ai.onnx.ml, training) with an opset we fully know, an op
+// without a schema is an invalid model (a typo or a model for another runtime) and is refused. In any
+// other domain ops are custom (legal); they are kept with the domain's imported opset version (0 when the
+// model imports none).
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "graphcache/ir.hpp"
+#include "wire_model.hpp"
+
+namespace graphcache::onnx_frontend {
+
+class OpResolver {
+ public:
+  OpResolver(const std::vector<std::pair<std::string, int64_t>>& opset_import,
+             const std::vector<onnx::FunctionProto>& functions, const ErrorSource& source);
+
+  // Sets node.op.version and appends the schema's default attributes the node does not set. Model-local
+  // functions add their serialized body as attribute "onnx.function" (the body defines the op).
+  void resolve(ir::Node& node, const std::string& where) const;
+
+  bool imports(const std::string& domain) const { return opsets_.count(domain) != 0; }
+
+  // "ai.onnx" and "" name the same domain.
+  static std::string normalize_domain(const std::string& domain);
+
+ private:
+  std::unordered_map<std::string, int64_t> opsets_;
+  std::map<std::pair<std::string, std::string>, std::string> function_bodies_;
+  const ErrorSource& source_;
+};
+
+}  // namespace graphcache::onnx_frontend

@@ -1,0 +1,80 @@
+// The on-disk entry format, version 1 (all integers little-endian):
+//
+//   offset size  field
+//        0    8  magic "GCENGINE"
+//        8    4  format version (1)
+//       12    4  flags (bit 0: payload is one zstd frame)
+//       16   32  key (raw digest bytes; must match the file name)
+//       48    8  created (unix seconds)
+//       56    8  metadata size M
+//       64    8  payload size P (as stored)
+//       72    8  engine size (uncompressed)
+//       80    8  payload checksum: XXH3-64 of the P stored payload bytes
+//       88    8  header checksum: XXH3-64 of bytes [0, 88) followed by the M metadata bytes
+//       96    M  metadata (JSON object, see serialize_metadata)
+//     96+M    P  payload
+// The file is exactly 96 + M + P bytes; anything else is truncated or padded, i.e. corrupt.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "graphcache/store.hpp"
+
+namespace graphcache::store {
+
+inline constexpr std::string_view kEntryMagic{"GCENGINE", 8};
+inline constexpr uint32_t kEntryFormatVersion = 1;
+inline constexpr uint32_t kFlagZstd = 1u;
+inline constexpr size_t kEntryHeaderSize = 96;
+
+struct EntryHeader {
+  uint32_t version = kEntryFormatVersion;
+  uint32_t flags = 0;
+  Key key;
+  int64_t created_unix = 0;
+  uint64_t metadata_size = 0;
+  uint64_t payload_size = 0;
+  uint64_t engine_size = 0;
+  uint64_t payload_checksum = 0;
+  uint64_t header_checksum = 0;
+};
+
+std::string serialize_metadata(const EntryMetadata& metadata);
+// Throws Error(kCorrupt) if `json` is not a metadata object of the expected shape.
+EntryMetadata parse_metadata(std::string_view json);
+
+// Reads the fixed header from the first kEntryHeaderSize bytes of `data` (size >= kEntryHeaderSize) and
+// checks magic and version. Throws Error(kCorrupt) naming the problem. Checksums are not checked here.
+EntryHeader parse_header(const uint8_t* data, uint64_t size);
+
+struct WriteOptions {
+  bool compress = false;
+  int compress_level = 3;
+};
+
+// Writes a complete entry to `fd` (positioned at 0, empty), streaming the engine from memory or from its
+// file. Returns the bytes written. Throws Error(kIo) on any read/write failure (ENOSPC included) and
+// Error(kInvalidArgument) if the engine file cannot be opened.
+uint64_t write_entry(int fd, const Key& key, const EngineSource& engine, EntryMetadata metadata,
+                     const WriteOptions& options);
+
+struct DecodedEntry {
+  EntryHeader header;
+  EntryMetadata metadata;
+  const uint8_t* payload = nullptr;  // points into the caller's buffer
+};
+
+// Checks an entire entry held in memory (e.g. mapped): sizes, both checksums, and that it is the entry
+// for `expected_key`. Throws Error(kCorrupt) naming the first problem found.
+DecodedEntry decode_entry(const uint8_t* data, uint64_t size, const Key& expected_key);
+
+// Returns the engine bytes of a decoded entry: a view into `mapping` when stored uncompressed (keeping
+// the mapping alive), or a freshly decompressed buffer. Throws Error(kCorrupt) if decompression fails or
+// yields a different size than recorded.
+std::shared_ptr<const EngineBlob> engine_blob(const DecodedEntry& entry,
+                                              std::shared_ptr<const EngineBlob> mapping);
+
+}  // namespace graphcache::store

@@ -1,0 +1,396 @@
+#include "graphcache/local_store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <new>
+
+#include "entry_format.hpp"
+#include "graphcache/error.hpp"
+#include "local_layout.hpp"
+#include "stats_file.hpp"
+
+namespace graphcache {
+namespace {
+
+using store::CounterDelta;
+
+// Last use is refreshed at most this often per entry, so hot entries do not write inodes on every hit.
+constexpr int64_t kAtimeGranularitySeconds = 60;
+
+int64_t now_unix() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+void make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    throw Error(ErrorKind::kIo, "cannot create directory '" + path + "': " + errno_text(errno));
+  }
+}
+
+void make_dirs(const std::string& path) {
+  for (size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    make_dir(path.substr(0, pos));
+  }
+  make_dir(path);
+}
+
+void fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// A whole entry file mapped read-only. Its lifetime keeps the pages valid even after the file is
+// unlinked (eviction, remove) or replaced by rename (a newer put).
+class MappedFile final : public EngineBlob {
+ public:
+  MappedFile(void* base, uint64_t size) : base_(base), size_(size) {}
+  ~MappedFile() override {
+    if (base_ != nullptr) ::munmap(base_, size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const override { return static_cast<const uint8_t*>(base_); }
+  uint64_t size() const override { return size_; }
+
+ private:
+  void* base_;
+  uint64_t size_;
+};
+
+struct FdCloser {
+  int fd = -1;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+struct LocalStore::Impl {
+  StoreConfig config;
+  WarningSink warnings;
+  store::StatsFiles stats;
+
+  Impl(StoreConfig c, WarningSink w)
+      : config(std::move(c)),
+        warnings(std::move(w)),
+        stats((make_dirs(config.cache_dir), config.cache_dir + "/stats")) {
+    if (!warnings) {
+      warnings = [](const std::string& message) {
+        std::fprintf(stderr, "graphcache: warning: %s\n", message.c_str());
+      };
+    }
+  }
+
+  void warn(const std::string& message) noexcept {
+    try {
+      warnings(message);
+    } catch (...) {
+      // A throwing sink must not turn a miss into a failure.
+    }
+  }
+
+  // Removes `path` if it is still the file we found broken (a concurrent put may have renamed a good
+  // entry over it meanwhile; that one is kept).
+  void discard_corrupt(const std::string& path, const struct stat& seen, const std::string& why) {
+    warn("corrupt cache entry " + path + ": " + why + "; removed");
+    struct stat now;
+    if (::stat(path.c_str(), &now) == 0 && now.st_ino == seen.st_ino && now.st_dev == seen.st_dev &&
+        ::unlink(path.c_str()) == 0) {
+      stats.add_usage(-1, -static_cast<int64_t>(seen.st_size));
+    }
+  }
+
+  // Opens, maps and fully checks the entry at `path`. nullopt: missing (ENOENT) or corrupt (already
+  // reported, counted and removed). Never throws.
+  // `mark_used` refreshes the entry's last use (get does; verify must not reorder the LRU).
+  std::optional<Entry> load(const std::string& path, const Key& key, CounterDelta& delta,
+                            bool mark_used) noexcept {
+    FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | (mark_used ? 0 : O_NOATIME))};
+    if (fd.fd < 0 && errno == EPERM) fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // not the owner
+    if (fd.fd < 0) {
+      if (errno != ENOENT) {
+        warn("cannot open cache entry " + path + ": " + errno_text(errno));
+        ++delta.errors;
+      }
+      return std::nullopt;
+    }
+    struct stat st;
+    if (::fstat(fd.fd, &st) != 0) {
+      warn("cannot stat cache entry " + path + ": " + errno_text(errno));
+      ++delta.errors;
+      return std::nullopt;
+    }
+    try {
+      const auto size = static_cast<uint64_t>(st.st_size);
+      if (size < store::kEntryHeaderSize) {
+        throw Error(ErrorKind::kCorrupt, "truncated: " + std::to_string(size) + " bytes");
+      }
+      void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd.fd, 0);
+      if (base == MAP_FAILED) {
+        warn("cannot map cache entry " + path + ": " + errno_text(errno));
+        ++delta.errors;
+        return std::nullopt;
+      }
+      auto mapping = std::make_shared<MappedFile>(base, size);
+      store::DecodedEntry decoded = store::decode_entry(mapping->data(), size, key);
+      Entry entry{std::move(decoded.metadata), store::engine_blob(decoded, mapping)};
+      if (mark_used && now_unix() - st.st_atime >= kAtimeGranularitySeconds) {
+        const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+        ::futimens(fd.fd, times);  // best effort: a read-only cache still serves hits
+      }
+      return entry;
+    } catch (const Error& e) {
+      ++delta.corrupt;
+      discard_corrupt(path, st, e.what());
+    } catch (const std::bad_alloc&) {
+      warn("out of memory reading cache entry " + path);
+      ++delta.errors;
+    } catch (const std::exception& e) {
+      warn("cannot read cache entry " + path + ": " + e.what());
+      ++delta.errors;
+    }
+    return std::nullopt;
+  }
+
+  bool over_caps(uint64_t entries, uint64_t bytes, uint64_t max_size, uint64_t max_entries) const {
+    return (max_size != 0 && bytes > max_size) || (max_entries != 0 && entries > max_entries);
+  }
+
+  GcReport collect(uint64_t max_size, uint64_t max_entries, bool wait_for_lock) {
+    GcReport report;
+    FdCloser lock{::open((config.cache_dir + "/gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)};
+    if (lock.fd < 0)
+      throw Error(ErrorKind::kIo, "cannot open gc lock in " + config.cache_dir + ": " + errno_text(errno));
+    while (::flock(lock.fd, wait_for_lock ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK && !wait_for_lock) return report;  // someone else is collecting
+      if (errno != EINTR)
+        throw Error(ErrorKind::kIo, "cannot lock " + config.cache_dir + "/gc.lock: " + errno_text(errno));
+    }
+    store::ScanResult scan = store::scan_store(config.cache_dir);
+    report.stale_temps_removed = remove_stale_temps(scan);
+    report.entries_before = scan.entries.size();
+    report.bytes_before = scan.entry_bytes;
+    uint64_t entries = scan.entries.size(), bytes = scan.entry_bytes;
+    if (over_caps(entries, bytes, max_size, max_entries)) {
+      // 0 means "no cap", so a nonzero cap never shrinks to 0 here.
+      auto target = [&](uint64_t cap) {
+        return cap == 0 ? 0
+                        : std::max<uint64_t>(
+                              1, static_cast<uint64_t>(static_cast<double>(cap) * config.gc_target));
+      };
+      const uint64_t target_size = target(max_size), target_entries = target(max_entries);
+      std::sort(scan.entries.begin(), scan.entries.end(), [](const auto& x, const auto& y) {
+        return std::tie(x.atime, x.mtime, x.path) < std::tie(y.atime, y.mtime, y.path);
+      });
+      for (const store::ScannedFile& f : scan.entries) {
+        if (!over_caps(entries, bytes, target_size, target_entries)) break;
+        if (::unlink(f.path.c_str()) != 0) continue;  // already gone (remove, another gc)
+        --entries;
+        bytes -= f.size;
+        ++report.evicted;
+      }
+    }
+    report.entries_after = entries;
+    report.bytes_after = bytes;
+    stats.set_usage({static_cast<int64_t>(entries), static_cast<int64_t>(bytes)});
+    if (report.evicted) stats.add(CounterDelta{.evictions = report.evicted});
+    return report;
+  }
+
+  uint64_t remove_stale_temps(const store::ScanResult& scan) {
+    uint64_t removed = 0;
+    const int64_t now = now_unix();
+    const auto max_age = static_cast<int64_t>(config.stale_temp_minutes * 60);
+    for (const store::ScannedFile& t : scan.temps) {
+      const std::string name = t.path.substr(t.path.rfind('/') + 1);
+      if (store::is_stale_temp(name, t.mtime, now, max_age) && ::unlink(t.path.c_str()) == 0) ++removed;
+    }
+    return removed;
+  }
+
+  // Runs after a put has succeeded, so a failure here is a warning, not a failed put.
+  void maybe_collect() noexcept {
+    if (config.max_size == 0 && config.max_entries == 0) return;
+    store::Usage u = stats.usage();
+    if (!over_caps(static_cast<uint64_t>(u.entries), static_cast<uint64_t>(u.bytes), config.max_size,
+                   config.max_entries)) {
+      return;
+    }
+    try {
+      collect(config.max_size, config.max_entries, /*wait_for_lock=*/false);
+    } catch (const std::exception& e) {
+      warn(std::string("automatic gc failed: ") + e.what());
+    }
+  }
+};
+
+LocalStore::LocalStore(StoreConfig config, WarningSink warnings) {
+  if (config.cache_dir.empty()) throw Error(ErrorKind::kInvalidArgument, "cache directory is empty");
+  if (config.gc_target <= 0 || config.gc_target > 1) {
+    throw Error(ErrorKind::kInvalidArgument, "gc_target must be in (0, 1]");
+  }
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(warnings));
+  if (::access(impl_->config.cache_dir.c_str(), W_OK) != 0) {
+    throw Error(ErrorKind::kIo,
+                "cache directory '" + impl_->config.cache_dir + "' is not writable: " + errno_text(errno));
+  }
+}
+
+LocalStore::~LocalStore() = default;
+
+const StoreConfig& LocalStore::config() const {
+  return impl_->config;
+}
+
+std::string LocalStore::entry_path(const Key& key) const {
+  return store::entry_file(impl_->config.cache_dir, key);
+}
+
+std::optional<Entry> LocalStore::get(const Key& key) {
+  CounterDelta delta;
+  std::optional<Entry> entry = impl_->load(entry_path(key), key, delta, /*mark_used=*/true);
+  if (entry) {
+    ++delta.hits;
+    delta.bytes_read = entry->engine->size();
+  } else {
+    ++delta.misses;
+  }
+  impl_->stats.add(delta);
+  return entry;
+}
+
+void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
+  const std::string dir = store::fanout_dir(impl_->config.cache_dir, key);
+  const std::string final_path = dir + "/" + key.hex();
+  const std::string temp_path = dir + "/" + store::temp_file_name();
+  try {
+    make_dirs(dir);
+    FdCloser fd{::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+    if (fd.fd < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
+    uint64_t written = store::write_entry(fd.fd, key, engine, metadata,
+                                          {impl_->config.compress, impl_->config.compress_level});
+    if (impl_->config.fsync && ::fsync(fd.fd) != 0) {
+      throw Error(ErrorKind::kIo, "cannot fsync '" + temp_path + "': " + errno_text(errno));
+    }
+    const int close_result = ::close(fd.fd);
+    fd.fd = -1;
+    if (close_result != 0)
+      throw Error(ErrorKind::kIo, "cannot close '" + temp_path + "': " + errno_text(errno));
+
+    struct stat old;
+    const bool replacing = ::stat(final_path.c_str(), &old) == 0;
+    if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+      throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
+    }
+    if (impl_->config.fsync) fsync_dir(dir);
+    impl_->stats.add(CounterDelta{.puts = 1, .bytes_written = written});
+    impl_->stats.add_usage(replacing ? 0 : 1, static_cast<int64_t>(written) -
+                                                  (replacing ? static_cast<int64_t>(old.st_size) : 0));
+  } catch (const Error& e) {
+    ::unlink(temp_path.c_str());
+    impl_->stats.add(CounterDelta{.errors = 1});
+    if (e.kind() == ErrorKind::kIo || e.kind() == ErrorKind::kInvalidArgument) throw;
+    throw Error(ErrorKind::kIo, std::string("cannot store entry: ") + e.what());
+  } catch (const std::exception& e) {
+    ::unlink(temp_path.c_str());
+    impl_->stats.add(CounterDelta{.errors = 1});
+    throw Error(ErrorKind::kIo, std::string("cannot store entry: ") + e.what());
+  }
+  impl_->maybe_collect();
+}
+
+bool LocalStore::remove(const Key& key) {
+  const std::string path = entry_path(key);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    throw Error(ErrorKind::kIo, "cannot remove '" + path + "': " + errno_text(errno));
+  }
+  impl_->stats.add_usage(-1, -static_cast<int64_t>(st.st_size));
+  return true;
+}
+
+std::vector<EntryInfo> LocalStore::list() {
+  std::vector<EntryInfo> out;
+  for (const store::ScannedFile& f : store::scan_store(impl_->config.cache_dir).entries) {
+    EntryInfo info{f.key, f.size, 0, 0, f.atime};
+    FdCloser fd{::open(f.path.c_str(), O_RDONLY | O_CLOEXEC)};
+    uint8_t header[store::kEntryHeaderSize];
+    if (fd.fd >= 0 && ::pread(fd.fd, header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
+      try {
+        store::EntryHeader h = store::parse_header(header, sizeof(header));
+        info.engine_bytes = h.engine_size;
+        info.created_unix = h.created_unix;
+      } catch (const Error&) {
+        // Listed as found; `verify` or the next get reports and removes it.
+      }
+    }
+    out.push_back(info);
+  }
+  std::sort(out.begin(), out.end(), [](const EntryInfo& a, const EntryInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+StoreStats LocalStore::stats() {
+  return impl_->stats.read();
+}
+
+void LocalStore::zero_stats() {
+  impl_->stats.zero();
+}
+
+GcReport LocalStore::gc(uint64_t max_size, uint64_t max_entries) {
+  return impl_->collect(max_size ? max_size : impl_->config.max_size,
+                        max_entries ? max_entries : impl_->config.max_entries, /*wait_for_lock=*/true);
+}
+
+VerifyReport LocalStore::verify() {
+  VerifyReport report;
+  store::ScanResult scan = store::scan_store(impl_->config.cache_dir);
+  report.stale_temps_removed = impl_->remove_stale_temps(scan);
+  CounterDelta delta;
+  for (const store::ScannedFile& f : scan.entries) {
+    ++report.checked;
+    const uint64_t corrupt_before = delta.corrupt;
+    if (impl_->load(f.path, f.key, delta, /*mark_used=*/false)) {
+      ++report.ok;
+      ++report.entries;
+      report.stored_bytes += f.size;
+    } else if (delta.corrupt != corrupt_before) {
+      ++report.corrupt;
+    }
+  }
+  impl_->stats.add(CounterDelta{.corrupt = delta.corrupt, .errors = delta.errors});
+  impl_->stats.set_usage({static_cast<int64_t>(report.entries), static_cast<int64_t>(report.stored_bytes)});
+  return report;
+}
+
+uint64_t LocalStore::clear() {
+  store::ScanResult scan = store::scan_store(impl_->config.cache_dir);
+  uint64_t removed = 0;
+  for (const store::ScannedFile& f : scan.entries) {
+    if (::unlink(f.path.c_str()) == 0) ++removed;
+  }
+  impl_->remove_stale_temps(scan);
+  impl_->stats.set_usage({});
+  return removed;
+}
+
+}  // namespace graphcache

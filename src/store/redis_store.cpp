@@ -1,0 +1,502 @@
+// RedisStore: chunked engine entries in Redis. See include/graphcache/redis_store.hpp for the layout.
+#include "graphcache/redis_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <random>
+
+#include "graphcache/error.hpp"
+#include "redis_connection.hpp"
+#include "redis_manifest.hpp"
+
+namespace graphcache {
+namespace {
+
+using redis::Args;
+using redis::Connection;
+using redis::Manifest;
+using redis::Reply;
+
+// Deletes a key only while it still holds the value we judged corrupt, so a reader never deletes an
+// entry that a concurrent put has just replaced.
+constexpr std::string_view kDeleteIfEqualScript =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+class BufferBlob final : public EngineBlob {
+ public:
+  explicit BufferBlob(uint64_t size)
+      : bytes_(std::make_unique_for_overwrite<uint8_t[]>(std::max<uint64_t>(size, 1))), size_(size) {}
+  const uint8_t* data() const override { return bytes_.get(); }
+  uint64_t size() const override { return size_; }
+  uint8_t* mutable_data() { return bytes_.get(); }
+
+ private:
+  std::unique_ptr<uint8_t[]> bytes_;
+  uint64_t size_;
+};
+
+// Streams the engine of a put chunk by chunk, from memory or from a file (never loaded whole).
+class ChunkReader {
+ public:
+  ChunkReader(const EngineSource& source, uint64_t chunk_bytes) : source_(source) {
+    if (source.file_path.empty()) {
+      size_ = source.size;
+      if (size_ != 0 && source.data == nullptr)
+        throw Error(ErrorKind::kInvalidArgument, "engine data is null");
+      return;
+    }
+    fd_ = ::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(ErrorKind::kInvalidArgument, "cannot open engine file " + source.file_path);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw Error(ErrorKind::kIo, "cannot stat engine file " + source.file_path);
+    size_ = static_cast<uint64_t>(st.st_size);
+    buffer_.resize(std::min(chunk_bytes, size_));
+  }
+  ~ChunkReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  uint64_t size() const { return size_; }
+
+  std::string_view chunk(uint64_t offset, uint64_t length) {
+    if (fd_ < 0) return {reinterpret_cast<const char*>(source_.data) + offset, length};
+    uint64_t done = 0;
+    while (done < length) {
+      const ssize_t n = ::pread(fd_, buffer_.data() + done, length - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw Error(ErrorKind::kIo, "cannot read engine file " + source_.file_path + " (changed size?)");
+      done += static_cast<uint64_t>(n);
+    }
+    return {buffer_.data(), length};
+  }
+
+ private:
+  const EngineSource& source_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string buffer_;
+};
+
+std::string hex_u64(uint64_t value) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, value >>= 4) out[static_cast<size_t>(i)] = kDigits[value & 15];
+  return out;
+}
+
+// SCAN MATCH treats * ? [ ] \ specially; a prefix containing them must match literally.
+std::string glob_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+int64_t now_unix() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+class RedisStore::Impl {
+ public:
+  Impl(const RedisConfig& config, WarningSink warn) : config_(config), warn_(std::move(warn)) {}
+
+  // Runs `op` on a live connection under the store's lock. A transport failure drops the connection
+  // (the next operation reconnects), is counted, and propagates as Error(kIo).
+  template <typename Op>
+  auto with_connection(Op&& op) {
+    std::lock_guard lock(mutex_);
+    try {
+      if (!connection_ || connection_->broken()) {
+        connection_.reset();
+        connection_ = std::make_unique<Connection>(config_);
+      }
+      return op(*connection_);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kIo) {
+        ++local_errors_;
+        if (connection_ && connection_->broken()) connection_.reset();
+      }
+      throw;
+    }
+  }
+
+  std::string manifest_key(const Key& key) const { return config_.key_prefix + "m:" + key.hex(); }
+  std::string chunk_key(const std::string& hex, uint64_t generation, size_t index) const {
+    return config_.key_prefix + "c:" + hex + ":" + hex_u64(generation) + ":" + std::to_string(index);
+  }
+  std::string stats_key() const { return config_.key_prefix + "stats"; }
+  std::string ttl_ms() const { return std::to_string(config_.ttl.count() * 1000); }
+
+  void warn(const std::string& message) const {
+    if (warn_) warn_("graphcache: redis: " + message);
+  }
+
+  // Queues HINCRBY for each counter and reads the replies (one round trip for all of them).
+  void count(Connection& c, std::initializer_list<std::pair<const char*, uint64_t>> counters) {
+    const std::string key = stats_key();
+    size_t queued = 0;
+    std::vector<std::string> values;
+    values.reserve(counters.size());
+    for (const auto& [field, amount] : counters) {
+      if (amount == 0) continue;
+      values.push_back(std::to_string(amount));
+      c.append({"HINCRBY", key, field, values.back()});
+      ++queued;
+    }
+    for (size_t i = 0; i < queued; ++i) c.read_reply();
+  }
+
+  std::vector<std::string> chunk_keys(const Manifest& manifest) const {
+    std::vector<std::string> keys;
+    const std::string hex = manifest.key.hex();
+    for (size_t i = 0; i < manifest.chunk_checksums.size(); ++i)
+      keys.push_back(chunk_key(hex, manifest.generation, i));
+    return keys;
+  }
+
+  void delete_keys(Connection& c, const std::vector<std::string>& keys) {
+    constexpr size_t kBatch = 512;
+    for (size_t start = 0; start < keys.size(); start += kBatch) {
+      Args args{"UNLINK"};
+      for (size_t i = start; i < std::min(keys.size(), start + kBatch); ++i) args.push_back(keys[i]);
+      c.command(args);
+    }
+  }
+
+  // Chunks whose manifest is unreadable: find them by pattern (rare path; SCAN never blocks the server).
+  void delete_chunks_by_scan(Connection& c, const std::string& hex, std::optional<uint64_t> keep_generation) {
+    const std::string pattern = glob_escape(config_.key_prefix) + "c:" + hex + ":*";
+    const std::string keep = keep_generation ? chunk_key(hex, *keep_generation, 0) : std::string();
+    const std::string keep_stem = keep.substr(0, keep.rfind(':') + 1);
+    std::vector<std::string> doomed;
+    std::string cursor = "0";
+    do {
+      Reply reply = c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      cursor = std::string(redis::as_bytes(*reply->element[0]));
+      const redisReply& keys = *reply->element[1];
+      for (size_t i = 0; i < keys.elements; ++i) {
+        std::string name(redis::as_bytes(*keys.element[i]));
+        if (keep_stem.empty() || !name.starts_with(keep_stem)) doomed.push_back(std::move(name));
+      }
+    } while (cursor != "0");
+    delete_keys(c, doomed);
+  }
+
+  // A manifest or chunk failed its check: warn, count, and remove the entry unless it changed meanwhile.
+  void drop_corrupt(Connection& c, const Key& key, const std::string& manifest_bytes,
+                    const std::optional<Manifest>& manifest, const std::string& why) {
+    warn("corrupt entry " + key.hex() + " (" + why + "); treated as a miss and removed");
+    const std::string mkey = manifest_key(key);
+    const Reply removed = c.command({"EVAL", kDeleteIfEqualScript, "1", mkey, manifest_bytes});
+    if (redis::as_integer(*removed) == 1) {
+      if (manifest) {
+        delete_keys(c, chunk_keys(*manifest));
+      } else {
+        delete_chunks_by_scan(c, key.hex(), std::nullopt);
+      }
+    }
+    count(c, {{"corrupt", 1}, {"misses", 1}});
+  }
+
+  enum class ChunkResult { kOk, kMissing, kCorrupt };
+
+  // Fetches every chunk straight into `out`, several requests in flight so the server sends the next
+  // chunk while we receive this one; each chunk is hashed piece by piece as it arrives. On the first bad
+  // chunk the reply already in flight is still read, so the connection stays in sync.
+  ChunkResult fetch_chunks(Connection& c, const Manifest& manifest, uint8_t* out, std::string& why) {
+    const std::vector<std::string> keys = chunk_keys(manifest);
+    // Redis copies each reply into the client's output buffer, so bound the bytes in flight, not the count.
+    constexpr uint64_t kInFlightBytes = 128ull << 20;
+    const size_t kInFlight =
+        static_cast<size_t>(std::max<uint64_t>(2, kInFlightBytes / manifest.chunk_bytes));
+    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hasher(XXH3_createState(), XXH3_freeState);
+    std::vector<uint8_t> scratch;  // destination for replies read after a failure
+    size_t sent = 0;
+    ChunkResult result = ChunkResult::kOk;
+    // After a bad chunk no more GETs are sent; only the one already in flight is drained.
+    for (size_t i = 0; i < keys.size() && (result == ChunkResult::kOk || i < sent); ++i) {
+      while (result == ChunkResult::kOk && sent < keys.size() && sent < i + kInFlight)
+        c.append({"GET", keys[sent++]});
+      const uint64_t expected = manifest.chunk_size(i);
+      uint8_t* destination = out + i * manifest.chunk_bytes;
+      if (result != ChunkResult::kOk) {
+        scratch.resize(expected);
+        destination = scratch.data();
+      }
+      XXH3_64bits_reset(hasher.get());
+      uint64_t actual = 0;
+      const auto status = c.read_bulk_into(
+          destination, expected, [&](const uint8_t* p, size_t n) { XXH3_64bits_update(hasher.get(), p, n); },
+          &actual);
+      if (result != ChunkResult::kOk) continue;  // draining
+      const std::string which = "chunk " + std::to_string(i);
+      switch (status) {
+        case Connection::BulkStatus::kNil:
+          result = ChunkResult::kMissing;
+          why = which + " is missing";
+          break;
+        case Connection::BulkStatus::kNotString:
+          result = ChunkResult::kCorrupt;
+          why = which + " is not a string";
+          break;
+        case Connection::BulkStatus::kWrongSize:
+          result = ChunkResult::kCorrupt;
+          why = which + " has " + std::to_string(actual) + " bytes, expected " + std::to_string(expected);
+          break;
+        case Connection::BulkStatus::kOk:
+          if (XXH3_64bits_digest(hasher.get()) != manifest.chunk_checksums[i]) {
+            result = ChunkResult::kCorrupt;
+            why = which + " checksum mismatch";
+          }
+          break;
+      }
+    }
+    return result;
+  }
+
+  // Keeps recently used entries alive when a TTL is configured (an LRU-ish policy for shared caches).
+  void refresh_ttl(Connection& c, const std::string& mkey, const Manifest& manifest) {
+    if (config_.ttl.count() <= 0) return;
+    const std::string ttl = ttl_ms();
+    std::vector<std::string> keys = chunk_keys(manifest);
+    keys.push_back(mkey);
+    for (const std::string& k : keys) c.append({"PEXPIRE", k, ttl});
+    for (size_t i = 0; i < keys.size(); ++i) c.read_reply();
+  }
+
+  std::optional<Entry> get(Connection& c, const Key& key) {
+    const std::string mkey = manifest_key(key);
+    // A put may replace the entry (and delete the old chunks) while we read: retry with the new manifest.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      Reply reply = c.command({"GET", mkey});
+      if (redis::is_nil(*reply)) {
+        count(c, {{"misses", 1}});
+        return std::nullopt;
+      }
+      const std::string manifest_bytes(redis::as_bytes(*reply));
+      reply.reset();
+      std::optional<Manifest> manifest;
+      try {
+        manifest = redis::decode_manifest(manifest_bytes, key);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kCorrupt) throw;
+        drop_corrupt(c, key, manifest_bytes, std::nullopt, e.what());
+        return std::nullopt;
+      }
+      auto blob = std::make_shared<BufferBlob>(manifest->engine_size);
+      std::string why;
+      const ChunkResult result = fetch_chunks(c, *manifest, blob->mutable_data(), why);
+      if (result == ChunkResult::kMissing) {
+        Reply again = c.command({"GET", mkey});
+        if (!redis::is_nil(*again) && redis::as_bytes(*again) != manifest_bytes) continue;  // replaced
+      }
+      if (result != ChunkResult::kOk) {
+        drop_corrupt(c, key, manifest_bytes, manifest, why);
+        return std::nullopt;
+      }
+      refresh_ttl(c, mkey, *manifest);
+      count(c, {{"hits", 1}, {"bytes_read", manifest->engine_size}});
+      return Entry{std::move(manifest->metadata), std::move(blob)};
+    }
+    warn("entry " + key.hex() + " kept changing while being read; treated as a miss");
+    count(c, {{"misses", 1}});
+    return std::nullopt;
+  }
+
+  void put(Connection& c, const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
+    ChunkReader reader(engine, config_.chunk_bytes);
+    Manifest manifest;
+    manifest.key = key;
+    manifest.metadata = metadata;
+    manifest.created_unix = metadata.created_unix != 0 ? metadata.created_unix : now_unix();
+    manifest.metadata.created_unix = manifest.created_unix;
+    manifest.engine_size = reader.size();
+    manifest.chunk_bytes = config_.chunk_bytes;
+    manifest.generation = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+    const uint32_t chunk_count = Manifest::chunk_count_for(manifest.engine_size, manifest.chunk_bytes);
+
+    const std::string hex = key.hex();
+    const bool expire = config_.ttl.count() > 0;
+    const std::string ttl = ttl_ms();
+    std::vector<std::string> written;
+    try {
+      for (uint32_t i = 0; i < chunk_count; ++i) {
+        const uint64_t size = manifest.chunk_size(i);
+        const std::string_view bytes = reader.chunk(i * manifest.chunk_bytes, size);
+        manifest.chunk_checksums.push_back(redis::chunk_checksum(bytes.data(), bytes.size()));
+        written.push_back(chunk_key(hex, manifest.generation, i));
+        c.send_with_payload({"SET", written.back()}, bytes, expire ? Args{"PX", ttl} : Args{});
+        if (const Reply reply = c.read_reply(); reply->type == REDIS_REPLY_ERROR) {
+          throw Error(ErrorKind::kIo, "redis: SET of chunk " + std::to_string(i) +
+                                          " failed: " + std::string(reply->str, reply->len));
+        }
+      }
+      // The manifest goes last: until it is set, readers see the old entry or none, never a partial one.
+      const std::string encoded = redis::encode_manifest(manifest);
+      const std::string mkey = manifest_key(key);
+      Args set_manifest{"SET", mkey, encoded, "GET"};
+      if (expire) set_manifest.insert(set_manifest.end(), {"PX", ttl});
+      Reply previous = c.command(set_manifest);
+      written.clear();
+      if (!redis::is_nil(*previous)) {
+        try {
+          const Manifest old = redis::decode_manifest(redis::as_bytes(*previous), key);
+          if (old.generation != manifest.generation) delete_keys(c, chunk_keys(old));
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::kCorrupt) throw;
+          delete_chunks_by_scan(c, hex, manifest.generation);
+        }
+      }
+      count(c, {{"puts", 1}, {"bytes_written", manifest.engine_size}});
+    } catch (...) {
+      if (!written.empty() && !c.broken()) {
+        try {
+          delete_keys(c, written);
+        } catch (const Error&) {
+          // Best effort; the chunks have no manifest, so no reader can see them (and a TTL expires them).
+        }
+      }
+      throw;
+    }
+  }
+
+  bool remove(Connection& c, const Key& key) {
+    const std::string mkey = manifest_key(key);
+    Reply reply = c.command({"GET", mkey});
+    if (redis::is_nil(*reply)) return false;
+    const std::string manifest_bytes(redis::as_bytes(*reply));
+    const Reply removed = c.command({"EVAL", kDeleteIfEqualScript, "1", mkey, manifest_bytes});
+    if (redis::as_integer(*removed) != 1) return true;  // replaced meanwhile: the newer entry stays
+    try {
+      delete_keys(c, chunk_keys(redis::decode_manifest(manifest_bytes, key)));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kCorrupt) throw;
+      delete_chunks_by_scan(c, key.hex(), std::nullopt);
+    }
+    return true;
+  }
+
+  std::vector<EntryInfo> list(Connection& c) {
+    const std::string manifest_prefix = config_.key_prefix + "m:";
+    const std::string pattern = glob_escape(manifest_prefix) + "*";
+    std::vector<EntryInfo> entries;
+    const int64_t now = now_unix();
+    std::string cursor = "0";
+    do {
+      Reply page = c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+      cursor = std::string(redis::as_bytes(*page->element[0]));
+      std::vector<Key> keys;
+      std::vector<std::string> names;
+      const redisReply& found = *page->element[1];
+      for (size_t i = 0; i < found.elements; ++i) {
+        const std::string_view name = redis::as_bytes(*found.element[i]);
+        const std::string_view hex = name.substr(manifest_prefix.size());
+        if (!Digest::is_valid_hex(hex)) continue;  // not ours
+        keys.push_back(Digest::from_hex(hex));
+        names.emplace_back(name);
+      }
+      for (const std::string& name : names) {
+        c.append({"GET", name});
+        c.append({"OBJECT", "IDLETIME", name});
+      }
+      for (size_t i = 0; i < names.size(); ++i) {
+        Reply manifest_reply = c.read_reply();
+        Reply idle = c.read_reply();
+        if (manifest_reply->type != REDIS_REPLY_STRING) continue;  // removed since the SCAN
+        try {
+          const Manifest manifest = redis::decode_manifest(redis::as_bytes(*manifest_reply), keys[i]);
+          EntryInfo info;
+          info.key = keys[i];
+          info.engine_bytes = manifest.engine_size;
+          info.stored_bytes = manifest.engine_size + manifest_reply->len;
+          info.created_unix = manifest.created_unix;
+          info.last_used_unix =
+              idle->type == REDIS_REPLY_INTEGER ? now - idle->integer : manifest.created_unix;
+          entries.push_back(info);
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::kCorrupt) throw;  // corrupt ones are dropped by the next get
+        }
+      }
+    } while (cursor != "0");
+    return entries;
+  }
+
+  StoreStats stats(Connection& c) {
+    StoreStats stats;
+    Reply all = c.command({"HGETALL", stats_key()});
+    for (size_t i = 0; i + 1 < all->elements; i += 2) {
+      const std::string_view field = redis::as_bytes(*all->element[i]);
+      const uint64_t value =
+          std::strtoull(std::string(redis::as_bytes(*all->element[i + 1])).c_str(), nullptr, 10);
+      if (field == "hits") stats.hits = value;
+      if (field == "misses") stats.misses = value;
+      if (field == "puts") stats.puts = value;
+      if (field == "corrupt") stats.corrupt = value;
+      if (field == "bytes_read") stats.bytes_read = value;
+      if (field == "bytes_written") stats.bytes_written = value;
+      if (field == "evictions") stats.evictions = value;
+    }
+    for (const EntryInfo& info : list(c)) {
+      ++stats.entries;
+      stats.stored_bytes += info.stored_bytes;
+    }
+    stats.errors = local_errors_;
+    return stats;
+  }
+
+  uint64_t local_errors() {
+    std::lock_guard lock(mutex_);
+    return local_errors_;
+  }
+
+ private:
+  RedisConfig config_;
+  WarningSink warn_;
+  std::mutex mutex_;
+  std::unique_ptr<Connection> connection_;
+  uint64_t local_errors_ = 0;  // failures to reach the server cannot be counted in it
+};
+
+RedisStore::RedisStore(RedisConfig config, WarningSink warn)
+    : config_(std::move(config)), impl_(std::make_unique<Impl>(config_, std::move(warn))) {
+  if (config_.chunk_bytes == 0) throw Error(ErrorKind::kInvalidArgument, "redis chunk size must be > 0");
+}
+
+RedisStore::~RedisStore() = default;
+
+std::optional<Entry> RedisStore::get(const Key& key) {
+  return impl_->with_connection([&](Connection& c) { return impl_->get(c, key); });
+}
+
+void RedisStore::put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
+  impl_->with_connection([&](Connection& c) { impl_->put(c, key, engine, metadata); });
+}
+
+bool RedisStore::remove(const Key& key) {
+  return impl_->with_connection([&](Connection& c) { return impl_->remove(c, key); });
+}
+
+std::vector<EntryInfo> RedisStore::list() {
+  return impl_->with_connection([&](Connection& c) { return impl_->list(c); });
+}
+
+StoreStats RedisStore::stats() {
+  return impl_->with_connection([&](Connection& c) { return impl_->stats(c); });
+}
+
+void RedisStore::ping() {
+  impl_->with_connection([](Connection& c) { c.command({"PING"}); });
+}
+
+}  // namespace graphcache

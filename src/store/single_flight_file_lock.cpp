@@ -1,0 +1,74 @@
+// FileLockService: flock() on <dir>/<hex>.lock. The holder unlinks the file before unlocking so the
+// directory does not fill with lock files; an acquirer therefore checks that the file it locked is still
+// the one at the path (else it locked a just-unlinked inode and retries).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "graphcache/error.hpp"
+#include "graphcache/single_flight.hpp"
+
+namespace graphcache {
+namespace {
+
+class FileBuildLock final : public BuildLock {
+ public:
+  FileBuildLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~FileBuildLock() override {
+    ::unlink(path_.c_str());
+    ::close(fd_);  // drops the flock
+  }
+  bool still_held() const override { return true; }  // flock has no expiry
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+bool same_file(int fd, const std::string& path) {
+  struct stat by_fd {
+  }, by_path{};
+  if (::fstat(fd, &by_fd) != 0 || ::stat(path.c_str(), &by_path) != 0) return false;
+  return by_fd.st_dev == by_path.st_dev && by_fd.st_ino == by_path.st_ino;
+}
+
+}  // namespace
+
+FileLockService::FileLockService(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw Error(ErrorKind::kIo, "cannot create lock directory " + dir_ + ": " + ec.message());
+}
+
+std::unique_ptr<BuildLock> FileLockService::try_acquire(const Key& key) {
+  const std::string path = dir_ + "/" + key.hex() + ".lock";
+  for (;;) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error(ErrorKind::kIo, "cannot open lock file " + path + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      if (error == EWOULDBLOCK) return nullptr;
+      if (error == EINTR) continue;
+      throw Error(ErrorKind::kIo, "cannot lock " + path + ": " + std::strerror(error));
+    }
+    if (same_file(fd, path)) return std::make_unique<FileBuildLock>(fd, path);
+    ::close(fd);  // the previous holder unlinked it between our open and flock: try the new file
+  }
+}
+
+bool FileLockService::is_held(const Key& key) {
+  const std::string path = dir_ + "/" + key.hex() + ".lock";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // no file: nobody holds it
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return held;
+}
+
+}  // namespace graphcache

@@ -1,0 +1,43 @@
+// Cross-process counters of a local store: 16 shard files of fixed-size u64 slots, each updated under
+// flock (a process picks shard pid % 16, so processes rarely contend), summed on read. Files are opened
+// per update, so every update has its own open file description: flock then excludes threads of one
+// process and forked children alike. A "usage" file holds the current entry count and stored bytes,
+// maintained incrementally by put/remove and reset to exact values by gc/verify.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "graphcache/store.hpp"
+
+namespace graphcache::store {
+
+struct CounterDelta {
+  uint64_t hits = 0, misses = 0, puts = 0, evictions = 0, corrupt = 0, errors = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+};
+
+struct Usage {
+  int64_t entries = 0;
+  int64_t bytes = 0;
+};
+
+class StatsFiles {
+ public:
+  explicit StatsFiles(std::string stats_dir);  // creates the directory; throws Error(kIo) on failure
+
+  // Counter updates never throw: a cache must not fail a build because a counter could not be written.
+  // They return false if the update was lost.
+  bool add(const CounterDelta& delta) noexcept;
+  bool add_usage(int64_t entries, int64_t bytes) noexcept;
+  bool set_usage(Usage usage) noexcept;
+  Usage usage() const noexcept;
+  // Counters summed over all shards (entries / stored_bytes from the usage file).
+  StoreStats read() const noexcept;
+  void zero() noexcept;
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace graphcache::store

@@ -1,0 +1,570 @@
+// ONNX loader edge cases: mapping to the IR, schema defaults, weights and external data, subgraph
+// captures, and every kind of malformed input.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "graphcache/error.hpp"
+#include "onnx_test_util.hpp"
+
+namespace graphcache::onnx_test {
+namespace {
+
+namespace fs = std::filesystem;
+using ir::ValueRef;
+
+// Runs `load` and checks it throws graphcache::Error of `kind` whose message contains `needle`.
+template <typename Load>
+void expect_error(Load load, ErrorKind kind, const std::string& needle) {
+  try {
+    load();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+const ir::Attribute* find_attribute(const ir::Node& node, const std::string& name) {
+  for (const auto& attribute : node.attributes) {
+    if (attribute.name == name) return &attribute;
+  }
+  return nullptr;
+}
+
+onnx::ModelProto relu_model() {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "x");
+  add_node(graph, "Relu", {"x"}, {"y"});
+  add_output(graph, "y");
+  return model;
+}
+
+TEST(OnnxLoader, MapsNodesEdgesTypesAndOpVersion) {
+  const ir::Graph graph = load(relu_model());
+  ASSERT_EQ(graph.nodes.size(), 1u);
+  EXPECT_EQ(graph.nodes[0].op, (ir::OpId{"", "Relu", "", 14}));
+  EXPECT_EQ(graph.nodes[0].inputs, std::vector<ValueRef>{ValueRef::graph_input(0)});
+  ASSERT_EQ(graph.inputs.size(), 1u);
+  EXPECT_EQ(graph.inputs[0].type, ir::TensorType::of(ir::DType::kFloat32, {2, 3}));
+  ASSERT_EQ(graph.outputs.size(), 1u);
+  EXPECT_EQ(graph.outputs[0].value, ValueRef::node_output(0, 0));
+  EXPECT_EQ(graph.outputs[0].name, "y");
+}
+
+TEST(OnnxLoader, SymbolicAndUnknownDims) {
+  onnx::ModelProto model = relu_model();
+  auto* shape =
+      model.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->mutable_dim(0)->set_dim_param("batch");
+  shape->mutable_dim(1)->clear_dim_value();
+  const ir::Graph graph = load(model);
+  ASSERT_TRUE(graph.inputs[0].type.shape);
+  EXPECT_EQ((*graph.inputs[0].type.shape)[0], ir::Dim::symbolic("batch"));
+  EXPECT_EQ((*graph.inputs[0].type.shape)[1], ir::Dim::unknown());
+}
+
+TEST(OnnxLoader, AiOnnxDomainIsTheDefaultDomain) {
+  onnx::ModelProto model = relu_model();
+  model.mutable_graph()->mutable_node(0)->set_domain("ai.onnx");
+  EXPECT_EQ(load(model).nodes[0].op.domain, "");
+  EXPECT_EQ(key_of(model), key_of(relu_model()));
+}
+
+onnx::ModelProto gemm_model() {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "a", 1, {2, 3});
+  add_input(graph, "b", 1, {3, 4});
+  add_node(graph, "Gemm", {"a", "b"}, {"y"});
+  add_output(graph, "y");
+  return model;
+}
+
+TEST(OnnxLoader, FillsSchemaDefaultsSoExplicitDefaultEqualsOmitted) {
+  const ir::Graph graph = load(gemm_model());
+  const ir::Attribute* alpha = find_attribute(graph.nodes[0], "alpha");
+  ASSERT_NE(alpha, nullptr);
+  EXPECT_EQ(alpha->value, ir::AttrValue(1.0));
+  const ir::Attribute* trans_a = find_attribute(graph.nodes[0], "transA");
+  ASSERT_NE(trans_a, nullptr);
+  EXPECT_EQ(trans_a->value, ir::AttrValue(int64_t{0}));
+
+  onnx::ModelProto explicit_default = gemm_model();
+  add_float_attribute(explicit_default.mutable_graph()->mutable_node(0), "alpha", 1.0f);
+  EXPECT_EQ(key_of(explicit_default), key_of(gemm_model()));
+
+  onnx::ModelProto other_value = gemm_model();
+  add_float_attribute(other_value.mutable_graph()->mutable_node(0), "alpha", 2.0f);
+  EXPECT_NE(key_of(other_value), key_of(gemm_model()));
+}
+
+TEST(OnnxLoader, OmittedOptionalInputIsNone) {
+  onnx::ModelProto min_only = make_model();
+  auto* graph = min_only.mutable_graph();
+  add_input(graph, "x");
+  add_input(graph, "bound", 1, {});
+  add_node(graph, "Clip", {"x", "bound", ""}, {"y"});
+  add_output(graph, "y");
+  const ir::Graph loaded = load(min_only);
+  EXPECT_EQ(loaded.nodes[0].inputs,
+            (std::vector<ValueRef>{ValueRef::graph_input(0), ValueRef::graph_input(1), ValueRef::none()}));
+
+  onnx::ModelProto max_only = min_only;
+  max_only.mutable_graph()->mutable_node(0)->set_input(1, "");
+  max_only.mutable_graph()->mutable_node(0)->set_input(2, "bound");
+  EXPECT_NE(key_of(min_only), key_of(max_only));
+}
+
+onnx::ModelProto matmul_with_weight(const std::vector<int64_t>& weight_dims) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "x", 1, {2, weight_dims[0]});
+  *graph->add_initializer() = float_tensor("W", weight_dims);
+  add_node(graph, "MatMul", {"x", "W"}, {"y"});
+  add_output(graph, "y");
+  return model;
+}
+
+std::string read_range(const std::string& path, uint64_t offset, uint64_t length) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string bytes(length, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(length));
+  return bytes;
+}
+
+TEST(OnnxLoader, EmbeddedInitializerIsAWeightSlotPointingIntoTheFile) {
+  TempDir dir;
+  const onnx::ModelProto model = matmul_with_weight({4, 8});
+  write_file(dir.file("m.onnx"), model.SerializeAsString());
+  const ir::Graph graph = load_onnx_file(dir.file("m.onnx"));
+  ASSERT_EQ(graph.weights.size(), 1u);
+  const ir::WeightSlot& slot = graph.weights[0];
+  EXPECT_EQ(slot.name, "W");
+  EXPECT_EQ(slot.type, ir::TensorType::of(ir::DType::kFloat32, {4, 8}));
+  EXPECT_EQ(slot.data.source, ir::WeightData::Source::kFile);
+  EXPECT_EQ(slot.data.path, fs::canonical(dir.file("m.onnx")).string());
+  EXPECT_EQ(slot.data.length, 4u * 8u * sizeof(float));
+  EXPECT_EQ(read_range(slot.data.path, slot.data.offset, slot.data.length),
+            model.graph().initializer(0).raw_data());
+  EXPECT_EQ(graph.nodes[0].inputs[1], ValueRef::weight(0));
+
+  // In memory: the slot points into the caller's buffer.
+  const std::string bytes = model.SerializeAsString();
+  const ir::Graph in_memory = load_onnx_bytes(bytes, "");
+  ASSERT_EQ(in_memory.weights[0].data.source, ir::WeightData::Source::kMemory);
+  EXPECT_EQ(std::string(static_cast<const char*>(in_memory.weights[0].data.pointer),
+                        in_memory.weights[0].data.length),
+            model.graph().initializer(0).raw_data());
+  EXPECT_EQ(compute_key(graph).key, compute_key(in_memory).key);
+}
+
+TEST(OnnxLoader, WeightValuesDoNotChangeTheKeyButShapesDo) {
+  onnx::ModelProto other_values = matmul_with_weight({4, 8});
+  (*other_values.mutable_graph()->mutable_initializer(0)->mutable_raw_data())[5] ^= 0x7f;
+  EXPECT_EQ(key_of(other_values), key_of(matmul_with_weight({4, 8})));
+  EXPECT_NE(key_of(matmul_with_weight({8, 4})), key_of(matmul_with_weight({4, 8})));
+}
+
+TEST(OnnxLoader, SmallIntegerInitializersAreKeyedByValue) {
+  const auto reshape = [](int64_t rows) {
+    onnx::ModelProto model = make_model();
+    auto* graph = model.mutable_graph();
+    add_input(graph, "x", 1, {2, 3});
+    onnx::TensorProto* shape = graph->add_initializer();
+    shape->set_name("shape");
+    shape->set_data_type(onnx::TensorProto::INT64);
+    shape->add_dims(2);
+    shape->add_int64_data(rows);
+    shape->add_int64_data(6 / rows);
+    add_node(graph, "Reshape", {"x", "shape"}, {"y"});
+    add_output(graph, "y");
+    return model;
+  };
+  const ir::Graph graph = load(reshape(3));
+  EXPECT_TRUE(graph.weights.empty());
+  ASSERT_EQ(graph.nodes.size(), 2u);
+  const ValueRef shape_ref =
+      graph.nodes[1].op.name == "Reshape" ? graph.nodes[1].inputs[1] : graph.nodes[0].inputs[1];
+  ASSERT_EQ(shape_ref.kind, ValueRef::Kind::kNodeOutput);
+  EXPECT_EQ(graph.nodes[shape_ref.index].op.name, "Constant");
+  EXPECT_NE(key_of(reshape(3)), key_of(reshape(2)));
+}
+
+TEST(OnnxLoader, GraphInputWithInitializerStaysAGraphInput) {
+  onnx::ModelProto model = matmul_with_weight({3, 4});
+  add_input(model.mutable_graph(), "W", 1, {3, 4});
+  const ir::Graph graph = load(model);
+  EXPECT_TRUE(graph.weights.empty());
+  ASSERT_EQ(graph.inputs.size(), 2u);
+  EXPECT_EQ(graph.nodes[0].inputs[1], ValueRef::graph_input(1));
+}
+
+onnx::ModelProto external_weight_model(const std::string& location, int64_t offset, int64_t length) {
+  onnx::ModelProto model = matmul_with_weight({4, 8});
+  onnx::TensorProto* weight = model.mutable_graph()->mutable_initializer(0);
+  weight->clear_raw_data();
+  weight->set_data_location(onnx::TensorProto::EXTERNAL);
+  const auto add_entry = [&](const std::string& key, const std::string& value) {
+    auto* entry = weight->add_external_data();
+    entry->set_key(key);
+    entry->set_value(value);
+  };
+  add_entry("location", location);
+  if (offset >= 0) add_entry("offset", std::to_string(offset));
+  if (length >= 0) add_entry("length", std::to_string(length));
+  return model;
+}
+
+TEST(OnnxLoader, ExternalDataIsAWeightSlotInTheExternalFile) {
+  TempDir dir;
+  write_file(dir.file("weights.bin"), std::string(64, 'p') + std::string(128, 'w'));
+  write_file(dir.file("m.onnx"), external_weight_model("weights.bin", 64, 128).SerializeAsString());
+  const ir::Graph graph = load_onnx_file(dir.file("m.onnx"));
+  ASSERT_EQ(graph.weights.size(), 1u);
+  EXPECT_EQ(graph.weights[0].data.source, ir::WeightData::Source::kFile);
+  EXPECT_EQ(graph.weights[0].data.path, fs::canonical(dir.file("weights.bin")).string());
+  EXPECT_EQ(graph.weights[0].data.offset, 64u);
+  EXPECT_EQ(graph.weights[0].data.length, 128u);
+  // Same structure as the embedded model: same key.
+  EXPECT_EQ(compute_key(graph).key, key_of(matmul_with_weight({4, 8})));
+  // Without 'length' the payload is the tensor's size.
+  write_file(dir.file("m2.onnx"), external_weight_model("weights.bin", 64, -1).SerializeAsString());
+  EXPECT_EQ(load_onnx_file(dir.file("m2.onnx")).weights[0].data.length, 128u);
+}
+
+TEST(OnnxLoader, ExternalDataOutsideTheModelFolderIsRefused) {
+  TempDir dir;
+  fs::create_directory(dir.path() / "model");
+  fs::create_directory(dir.path() / "model" / "sub");
+  write_file(dir.file("outside.bin"), std::string(128, 'x'));
+  fs::create_symlink(dir.path() / "outside.bin", dir.path() / "model" / "link.bin");
+  const std::string model_path = (dir.path() / "model" / "m.onnx").string();
+  const auto attempt = [&](const std::string& location, const std::string& needle) {
+    write_file(model_path, external_weight_model(location, 0, 128).SerializeAsString());
+    expect_error([&] { load_onnx_file(model_path); }, ErrorKind::kInvalidModel, needle);
+  };
+  attempt("../outside.bin", "escapes the model's folder");
+  attempt("sub/../../outside.bin", "escapes the model's folder");
+  attempt((dir.path() / "outside.bin").string(), "is absolute");
+  attempt("/etc/passwd", "is absolute");
+  attempt("link.bin", "resolves outside the model's folder");
+  attempt("missing.bin", "cannot be opened");
+  attempt("", "has no 'location'");
+  attempt("sub", "not a regular file");
+  // In-memory models have no folder: external data is refused.
+  expect_error([&] { load_onnx_bytes(external_weight_model("w.bin", 0, 128).SerializeAsString(), ""); },
+               ErrorKind::kInvalidModel, "needs the model's folder");
+}
+
+TEST(OnnxLoader, ExternalDataRangesAreChecked) {
+  TempDir dir;
+  write_file(dir.file("weights.bin"), std::string(100, 'w'));
+  const auto attempt = [&](int64_t offset, int64_t length, const std::string& needle) {
+    write_file(dir.file("m.onnx"), external_weight_model("weights.bin", offset, length).SerializeAsString());
+    expect_error([&] { load_onnx_file(dir.file("m.onnx")); }, ErrorKind::kInvalidModel, needle);
+  };
+  attempt(0, 128, "runs past the end");
+  attempt(200, 128, "past the end");
+  attempt(0, 64, "the tensor needs 128");
+}
+
+TEST(OnnxLoader, MissingFileIsAnIoError) {
+  expect_error([] { load_onnx_file("/nonexistent/graphcache/model.onnx"); }, ErrorKind::kIo,
+               "/nonexistent/graphcache/model.onnx");
+  TempDir dir;
+  expect_error([&] { load_onnx_file(dir.path().string()); }, ErrorKind::kIo, "not a regular file");
+}
+
+TEST(OnnxLoader, TruncatedModelsAreRefusedNeverCrash) {
+  const std::string bytes = matmul_with_weight({4, 8}).SerializeAsString();
+  size_t refused = 0;
+  for (size_t length = 0; length < bytes.size(); ++length) {
+    try {
+      load_onnx_bytes(std::string_view(bytes).substr(0, length), "");
+    } catch (const Error& e) {
+      ++refused;
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidModel) << e.what();
+    }
+  }
+  // Every cut inside the graph field (which spans almost the whole model) must be refused.
+  EXPECT_GE(refused, bytes.size() - 8);
+  TempDir dir;
+  write_file(dir.file("cut.onnx"), bytes.substr(0, bytes.size() / 2));
+  expect_error([&] { load_onnx_file(dir.file("cut.onnx")); }, ErrorKind::kInvalidModel, "truncated protobuf");
+  write_file(dir.file("empty.onnx"), "");
+  expect_error([&] { load_onnx_file(dir.file("empty.onnx")); }, ErrorKind::kInvalidModel,
+               "model has no graph");
+}
+
+TEST(OnnxLoader, GarbageBytesAreRefusedNeverCrash) {
+  std::mt19937 rng(1234);
+  size_t refused = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(rng() % 256, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    try {
+      load_onnx_bytes(bytes, "");
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 1900u);
+  // Random bytes spliced into a valid model.
+  const std::string valid = gemm_model().SerializeAsString();
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes = valid;
+    for (int flips = 0; flips < 3; ++flips) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    try {
+      load_onnx_bytes(bytes, "");
+    } catch (const Error&) {
+    }
+  }
+  expect_error([] { load_onnx_bytes("\xff\xff\xff\xff", ""); }, ErrorKind::kInvalidModel, "<memory>: ");
+}
+
+TEST(OnnxLoader, CyclicGraphIsRefused) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "x");
+  add_node(graph, "Add", {"x", "b"}, {"a"});
+  add_node(graph, "Relu", {"a"}, {"b"});
+  add_output(graph, "a");
+  expect_error([&] { load(model); }, ErrorKind::kInvalidModel, "cycle");
+}
+
+TEST(OnnxLoader, NodesMayBeListedInAnyOrder) {
+  onnx::ModelProto ordered = make_model();
+  auto* graph = ordered.mutable_graph();
+  add_input(graph, "x");
+  add_node(graph, "Relu", {"x"}, {"a"});
+  add_node(graph, "Neg", {"a"}, {"b"});
+  add_output(graph, "b");
+  onnx::ModelProto reversed = ordered;
+  reversed.mutable_graph()->mutable_node()->SwapElements(0, 1);
+  EXPECT_EQ(key_of(ordered), key_of(reversed));
+}
+
+TEST(OnnxLoader, UndefinedAndDuplicateNamesAreRefused) {
+  onnx::ModelProto undefined = relu_model();
+  undefined.mutable_graph()->mutable_node(0)->set_input(0, "nope");
+  expect_error([&] { load(undefined); }, ErrorKind::kInvalidModel, "input 'nope' is not defined");
+
+  onnx::ModelProto duplicate = relu_model();
+  add_node(duplicate.mutable_graph(), "Neg", {"x"}, {"y"});
+  expect_error([&] { load(duplicate); }, ErrorKind::kInvalidModel, "'y' is defined twice");
+
+  onnx::ModelProto missing_output = relu_model();
+  add_output(missing_output.mutable_graph(), "z");
+  expect_error([&] { load(missing_output); }, ErrorKind::kInvalidModel, "graph output is not produced");
+
+  onnx::ModelProto duplicate_attribute = gemm_model();
+  add_float_attribute(duplicate_attribute.mutable_graph()->mutable_node(0), "alpha", 1.0f);
+  add_float_attribute(duplicate_attribute.mutable_graph()->mutable_node(0), "alpha", 2.0f);
+  expect_error([&] { load(duplicate_attribute); }, ErrorKind::kInvalidModel, "attribute appears twice");
+}
+
+TEST(OnnxLoader, UnknownOpInTheDefaultDomainIsRefused) {
+  onnx::ModelProto model = relu_model();
+  model.mutable_graph()->mutable_node(0)->set_op_type("Rellu");
+  expect_error([&] { load(model); }, ErrorKind::kInvalidModel,
+               "unknown operator 'Rellu' in domain 'ai.onnx'");
+}
+
+TEST(OnnxLoader, CustomDomainOpsAreKeptWithTheirOpsetVersion) {
+  onnx::ModelProto model = relu_model();
+  model.mutable_graph()->mutable_node(0)->set_op_type("FusedThing");
+  model.mutable_graph()->mutable_node(0)->set_domain("com.example");
+  EXPECT_EQ(load(model).nodes[0].op, (ir::OpId{"com.example", "FusedThing", "", 0}));
+  auto* import = model.add_opset_import();
+  import->set_domain("com.example");
+  import->set_version(3);
+  EXPECT_EQ(load(model).nodes[0].op.version, 3);
+}
+
+TEST(OnnxLoader, OpsetNewerThanLibonnxKnowsUsesTheOpsetVersion) {
+  onnx::ModelProto model = relu_model();
+  model.mutable_opset_import(0)->set_version(99);
+  EXPECT_EQ(load(model).nodes[0].op.version, 99);
+}
+
+TEST(OnnxLoader, ConstantsAreKeyedByValueAndLargeOnesBecomeWeights) {
+  const auto constant_model = [](const onnx::TensorProto& value) {
+    onnx::ModelProto model = make_model();
+    auto* graph = model.mutable_graph();
+    add_input(graph, "x", 1, {value.dims(0)});
+    auto* node = add_node(graph, "Constant", {}, {"c"});
+    auto* attribute = node->add_attribute();
+    attribute->set_name("value");
+    attribute->set_type(onnx::AttributeProto::TENSOR);
+    *attribute->mutable_t() = value;
+    add_node(graph, "Add", {"x", "c"}, {"y"});
+    add_output(graph, "y");
+    return model;
+  };
+  const onnx::TensorProto raw = float_tensor("v", {4});
+  onnx::TensorProto typed;
+  typed.set_data_type(onnx::TensorProto::FLOAT);
+  typed.add_dims(4);
+  for (float f : {0.0f, 1.0f, 2.0f, 3.0f}) typed.add_float_data(f);
+  const ir::Graph small = load(constant_model(raw));
+  ASSERT_EQ(small.nodes.size(), 2u);
+  EXPECT_TRUE(small.weights.empty());
+  EXPECT_EQ(key_of(constant_model(raw)), key_of(constant_model(typed)));  // raw_data == float_data
+  onnx::TensorProto changed = typed;
+  changed.set_float_data(3, 4.0f);
+  EXPECT_NE(key_of(constant_model(changed)), key_of(constant_model(typed)));
+
+  const ir::Graph large = load(constant_model(float_tensor("big", {20000})));  // 80 KB > 64 KiB
+  ASSERT_EQ(large.nodes.size(), 1u);
+  ASSERT_EQ(large.weights.size(), 1u);
+  EXPECT_EQ(large.weights[0].type, ir::TensorType::of(ir::DType::kFloat32, {20000}));
+  EXPECT_EQ(large.weights[0].data.length, 80000u);
+  EXPECT_EQ(large.nodes[0].inputs[1], ValueRef::weight(0));
+}
+
+// If(cond) with then = x + y and else = y - x, both reading x and y from the enclosing graph.
+onnx::ModelProto if_model(bool reverse_body_nodes) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "cond", 9, {});
+  add_input(graph, "x");
+  add_input(graph, "y");
+  auto* node = add_node(graph, "If", {"cond"}, {"out"});
+  for (const char* branch : {"then_branch", "else_branch"}) {
+    auto* attribute = node->add_attribute();
+    attribute->set_name(branch);
+    attribute->set_type(onnx::AttributeProto::GRAPH);
+    onnx::GraphProto* body = attribute->mutable_g();
+    body->set_name(branch);
+    if (std::string(branch) == "then_branch") {
+      add_node(body, "Relu", {"y"}, {"ry"});
+      add_node(body, "Add", {"x", "ry"}, {"r"});
+    } else {
+      add_node(body, "Sub", {"y", "x"}, {"r"});
+    }
+    if (reverse_body_nodes) std::reverse(body->mutable_node()->begin(), body->mutable_node()->end());
+    add_output(body, "r");
+  }
+  add_output(graph, "out");
+  return model;
+}
+
+TEST(OnnxLoader, SubgraphsCaptureOuterValuesInOrderOfFirstUse) {
+  const ir::Graph graph = load(if_model(false));
+  ASSERT_EQ(graph.nodes.size(), 1u);
+  const ir::Node& node = graph.nodes[0];
+  EXPECT_EQ(node.op.name, "If");
+  // Bodies are walked in attribute-name order: else_branch (y - x) first, so y is capture 0.
+  EXPECT_EQ(node.captures, (std::vector<ValueRef>{ValueRef::graph_input(2), ValueRef::graph_input(1)}));
+  const ir::Attribute* then_branch = find_attribute(node, "then_branch");
+  ASSERT_NE(then_branch, nullptr);
+  const auto& body = *std::get<ir::GraphPtr>(then_branch->value.value);
+  EXPECT_EQ(body.capture_names, (std::vector<std::string>{"y", "x"}));
+  for (const ir::Node& inner : body.nodes) {
+    if (inner.op.name == "Add") {
+      EXPECT_EQ(inner.inputs[0], ValueRef::capture(1));
+    }
+    if (inner.op.name == "Relu") {
+      EXPECT_EQ(inner.inputs[0], ValueRef::capture(0));
+    }
+  }
+  // Listing the body nodes in another order numbers the captures the same way.
+  EXPECT_EQ(key_of(if_model(true)), key_of(if_model(false)));
+  // Swapping x and y inside a body is a different program.
+  onnx::ModelProto swapped = if_model(false);
+  auto* else_body = swapped.mutable_graph()->mutable_node(0)->mutable_attribute(1)->mutable_g();
+  else_body->mutable_node(0)->set_input(0, "x");
+  else_body->mutable_node(0)->set_input(1, "y");
+  EXPECT_NE(key_of(swapped), key_of(if_model(false)));
+}
+
+TEST(OnnxLoader, NestedSubgraphCapturesPropagate) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "cond", 9, {});
+  add_input(graph, "x");
+  auto* outer = add_node(graph, "If", {"cond"}, {"out"});
+  for (const char* branch : {"then_branch", "else_branch"}) {
+    auto* attribute = outer->add_attribute();
+    attribute->set_name(branch);
+    attribute->set_type(onnx::AttributeProto::GRAPH);
+    onnx::GraphProto* body = attribute->mutable_g();
+    auto* inner = add_node(body, "If", {"cond"}, {"r"});
+    for (const char* inner_branch : {"then_branch", "else_branch"}) {
+      auto* inner_attribute = inner->add_attribute();
+      inner_attribute->set_name(inner_branch);
+      inner_attribute->set_type(onnx::AttributeProto::GRAPH);
+      onnx::GraphProto* inner_body = inner_attribute->mutable_g();
+      add_node(inner_body, "Neg", {"x"}, {"n"});
+      add_output(inner_body, "n");
+    }
+    add_output(body, "r");
+  }
+  add_output(graph, "out");
+  const ir::Graph loaded = load(model);
+  // The outer If captures cond and x; the inner If (inside a body) captures them from the body's captures.
+  EXPECT_EQ(loaded.nodes[0].captures,
+            (std::vector<ValueRef>{ValueRef::graph_input(0), ValueRef::graph_input(1)}));
+  const auto& body = *std::get<ir::GraphPtr>(find_attribute(loaded.nodes[0], "then_branch")->value.value);
+  ASSERT_EQ(body.nodes.size(), 1u);
+  EXPECT_EQ(body.nodes[0].inputs, std::vector<ValueRef>{ValueRef::capture(0)});
+  EXPECT_EQ(body.nodes[0].captures, std::vector<ValueRef>{ValueRef::capture(1)});
+  const auto& inner_body = *std::get<ir::GraphPtr>(find_attribute(body.nodes[0], "else_branch")->value.value);
+  EXPECT_EQ(inner_body.nodes[0].inputs, std::vector<ValueRef>{ValueRef::capture(0)});
+  EXPECT_EQ(inner_body.capture_names, std::vector<std::string>{"x"});
+}
+
+TEST(OnnxLoader, ContainerTypesDoNotKeyLikeTensors) {
+  const auto identity = [](bool sequence) {
+    onnx::ModelProto model = make_model();
+    auto* graph = model.mutable_graph();
+    auto* input = graph->add_input();
+    input->set_name("x");
+    onnx::TypeProto* type = input->mutable_type();
+    if (sequence) type = type->mutable_sequence_type()->mutable_elem_type();
+    set_tensor_type(type, 1, {2});
+    add_node(graph, "Identity", {"x"}, {"y"});
+    add_output(graph, "y");
+    return model;
+  };
+  EXPECT_NE(key_of(identity(true)), key_of(identity(false)));
+}
+
+TEST(OnnxLoader, FileAndBytesGiveTheSameGraphKey) {
+  TempDir dir;
+  const onnx::ModelProto model = if_model(false);
+  write_file(dir.file("m.onnx"), model.SerializeAsString());
+  EXPECT_EQ(compute_key(load_onnx_file(dir.file("m.onnx"))).key, key_of(model));
+}
+
+TEST(OnnxLoader, CorruptedModelsWithSubgraphsAndWeightsNeverCrash) {
+  std::mt19937 rng(99);
+  for (const onnx::ModelProto& model : {if_model(false), matmul_with_weight({4, 8})}) {
+    const std::string valid = model.SerializeAsString();
+    for (size_t length = 0; length < valid.size(); ++length) {
+      try {
+        load_onnx_bytes(std::string_view(valid).substr(0, length), "");
+      } catch (const Error&) {
+      }
+    }
+    for (int round = 0; round < 3000; ++round) {
+      std::string bytes = valid;
+      for (int flips = 0; flips < 1 + round % 4; ++flips)
+        bytes[rng() % bytes.size()] = static_cast<char>(rng());
+      try {
+        const ir::Graph graph = load_onnx_bytes(bytes, "");
+        ir::validate(graph);  // whatever loads is a well-formed IR
+      } catch (const Error&) {
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace graphcache::onnx_test

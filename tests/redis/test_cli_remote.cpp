@@ -1,0 +1,120 @@
+// The real `graphcache` binary with a remote tier: --remote / GRAPHCACHE_REMOTE / --remote-read-only,
+// per-tier `stats`, and a remote that is down.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "redis_server.hpp"
+#include "test_util.hpp"
+
+#ifndef GRAPHCACHE_CLI
+#error "GRAPHCACHE_CLI must name the graphcache executable"
+#endif
+
+namespace graphcache {
+namespace {
+
+using testing::RedisServer;
+using testing::TempDir;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;  // stdout + stderr
+};
+
+CliRun run(const std::string& environment, const std::string& args) {
+  const std::string command = "env " + environment + " " + GRAPHCACHE_CLI + " " + args + " 2>&1";
+  CliRun result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+nlohmann::json stats_json(const std::string& environment, const std::string& extra = "") {
+  const CliRun r = run(environment, "stats --json " + extra);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const size_t start = r.output.find('{');  // warnings on stderr may precede the JSON
+  return nlohmann::json::parse(r.output.substr(start == std::string::npos ? 0 : start));
+}
+
+class CliRemoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::vector<uint8_t> bytes = testing::test_bytes(1, (2 << 20) + 11);
+    std::ofstream(dir / "engine.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  std::string machine(const std::string& name) {
+    return "GRAPHCACHE_DIR=" + (dir / name) + " HOME=" + dir.path();
+  }
+  std::string remote() { return server.url() + "?prefix=cli:"; }
+
+  RedisServer server;
+  TempDir dir;
+  const std::string key = std::string(64, 'c');
+};
+
+TEST_F(CliRemoteTest, PutOnOneMachineGetOnAnotherThroughRedis) {
+  CliRun put = run(machine("a"), "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'");
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  CliRun get =
+      run(machine("b") + " 'GRAPHCACHE_REMOTE=" + remote() + "'", "get " + key + " " + (dir / "out.bin"));
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_EQ(testing::read_text(dir / "out.bin"), testing::read_text(dir / "engine.bin"));
+
+  const nlohmann::json stats = stats_json(machine("b"), "--remote '" + remote() + "'");
+  EXPECT_EQ(stats["tiers"]["redis"]["hits"], 1);
+  EXPECT_EQ(stats["tiers"]["redis"]["puts"], 1);
+  EXPECT_EQ(stats["tiers"]["local"]["puts"], 1) << "the remote hit was written back locally";
+  CliRun local_only = run(machine("b"), "get " + key + " " + (dir / "out2.bin"));
+  EXPECT_EQ(local_only.exit_code, 0) << local_only.output;
+  EXPECT_FALSE(stats_json(machine("b")).contains("tiers")) << "no remote: one tier, printed as before";
+}
+
+TEST_F(CliRemoteTest, ReadOnlyRemoteIsNotWritten) {
+  CliRun put = run(machine("a") + " GRAPHCACHE_REMOTE_READ_ONLY=1",
+                   "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'");
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  put = run(machine("a"), "put " + std::string(64, 'd') + " " + (dir / "engine.bin") +
+                              " --remote-read-only --remote '" + remote() + "'");
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  EXPECT_TRUE(server.keys("cli:m:*").empty());
+  EXPECT_EQ(run(machine("b"), "get " + key + " - --remote '" + remote() + "'").exit_code, 1)
+      << "a miss everywhere";
+}
+
+TEST_F(CliRemoteTest, RemoteDownFallsBackToLocalWithAWarning) {
+  ASSERT_EQ(
+      run(machine("a"), "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'").exit_code,
+      0);
+  server.kill();
+  const CliRun get =
+      run(machine("a"), "get " + key + " " + (dir / "out.bin") + " --remote '" + remote() + "'");
+  EXPECT_EQ(get.exit_code, 0) << get.output;
+  const CliRun put = run(machine("a"), "put " + std::string(64, 'e') + " " + (dir / "engine.bin") +
+                                           " --remote '" + remote() + "'");
+  EXPECT_EQ(put.exit_code, 0) << put.output;
+  EXPECT_NE(put.output.find("using the local store only"), std::string::npos) << put.output;
+  const nlohmann::json stats = stats_json(machine("a"), "--remote '" + remote() + "'");
+  EXPECT_GE(stats["tiers"]["redis"]["errors"], 1);
+  EXPECT_EQ(stats["tiers"]["local"]["entries"], 2);
+}
+
+TEST_F(CliRemoteTest, MalformedRemoteUrlIsAClearError) {
+  const CliRun r = run(machine("a"), "get " + key + " - --remote 'redis://:topsecret@host:notaport'");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("invalid redis URL"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("topsecret"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace graphcache

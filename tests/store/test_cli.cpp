@@ -1,0 +1,243 @@
+// The real `graphcache` binary end to end: store commands, and `exec` around a real shell script acting
+// as the engine compiler (miss runs it and stores its output, hit does not run it, a failing compiler
+// stores nothing and its exit status comes through).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <fstream>
+#include <sstream>
+
+#include "graphcache/local_store.hpp"
+#include "store_test_util.hpp"
+
+namespace graphcache {
+namespace {
+
+using testing::ScratchDir;
+
+struct RunResult {
+  int status = -1;
+  std::string out;
+};
+
+// Runs the CLI with `args` (no shell), capturing stdout; stderr passes through for the test log.
+RunResult run_cli(const std::vector<std::string>& args, const std::string& cwd = ".") {
+  int pipe_fds[2];
+  EXPECT_EQ(::pipe(pipe_fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(100);
+    std::vector<char*> argv{const_cast<char*>(GRAPHCACHE_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(GRAPHCACHE_CLI, argv.data());
+    ::_exit(101);
+  }
+  ::close(pipe_fds[1]);
+  RunResult r;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0;) r.out.append(buf, static_cast<size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+  return r;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int count_lines(const std::string& path) {
+  std::string text = read_text(path);
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+void write_script(const std::string& path, const std::string& body) {
+  std::ofstream(path) << "#!/bin/sh\n" << body;
+  ::chmod(path.c_str(), 0755);
+}
+
+const std::string kModel = std::string(ONNX_TESTDATA) + "/node/test_add/model.onnx";
+const std::string kOtherModel = std::string(ONNX_TESTDATA) + "/node/test_sub/model.onnx";
+
+class Exec : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A "compiler": logs each run, then writes an engine derived from the model and its flags.
+    write_script(dir_ / "compiler.sh", "echo run >> \"" + dir_ / "runs.log" +
+                                           "\"\n"
+                                           "in=\"$1\"; out=\"$2\"; shift 2\n"
+                                           "{ echo \"engine for $*\"; cat \"$in\"; } > \"$out\"\n");
+    // A compiler that writes half an engine and then fails.
+    write_script(dir_ / "failing.sh", "echo run >> \"" + dir_ / "runs.log" +
+                                          "\"\n"
+                                          "echo partial > \"$2\"\n"
+                                          "exit 3\n");
+  }
+
+  RunResult exec(const std::string& model, const std::string& output, std::vector<std::string> extra,
+                 const std::string& compiler = "compiler.sh") {
+    std::vector<std::string> args{"exec", "--cache-dir", cache_, "--input", model, "--output", output};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--", dir_ / compiler, model, output, "--fp16"});
+    return run_cli(args, dir_.path());
+  }
+
+  int runs() { return count_lines(dir_ / "runs.log"); }
+  size_t entries() { return LocalStore(testing::test_config(cache_)).list().size(); }
+
+  ScratchDir dir_;
+  const std::string cache_ = dir_ / "cache";
+};
+
+TEST_F(Exec, MissRunsCompilerHitDoesNot) {
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 1);
+  EXPECT_EQ(entries(), 1u);
+  const std::string engine = read_text(dir_ / "a.engine");
+  EXPECT_EQ(engine.rfind("engine for --fp16\n", 0), 0u) << engine;
+
+  std::filesystem::remove(dir_ / "a.engine");
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 1) << "a hit must not run the compiler";
+  EXPECT_EQ(read_text(dir_ / "a.engine"), engine);
+
+  // Another output path is the same build: the path is normalized out of the command line.
+  ASSERT_EQ(exec(kModel, dir_ / "b.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 1);
+  EXPECT_EQ(read_text(dir_ / "b.engine"), engine);
+}
+
+TEST_F(Exec, KeyCoversModelSettingsAndCompiler) {
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);
+  ASSERT_EQ(exec(kOtherModel, dir_ / "a.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 2) << "another model structure is a miss";
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {"--setting", "precision=int8"}).status, 0);
+  EXPECT_EQ(runs(), 3) << "another engine-relevant setting is a miss";
+  // Same path, different compiler bytes: a miss.
+  std::ofstream(dir_ / "compiler.sh", std::ios::app) << "# new compiler version\n";
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 4) << "a changed compiler binary is a miss";
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 4);
+  EXPECT_EQ(entries(), 4u);
+}
+
+TEST_F(Exec, NewWeightsInTheSameStructureMiss) {
+  // The compiler bakes weights into the engine, so exec keys on their fingerprint too.
+  const std::string model = std::string(GRAPHCACHE_MODELS) + "/tiny_cnn.onnx";
+  std::string bytes = read_text(model);
+  ASSERT_EQ(exec(model, dir_ / "a.engine", {}).status, 0);
+  // Flip one byte deep inside the largest initializer (fc.w): same structure, other weights.
+  const std::string copy = dir_ / "tiny_cnn_new_weights.onnx";
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+  std::ofstream(copy, std::ios::binary) << bytes;
+  ASSERT_EQ(exec(copy, dir_ / "b.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 2) << "changed weights must not reuse an engine built with the old ones";
+  ASSERT_EQ(exec(model, dir_ / "c.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 2) << "the original weights still hit";
+}
+
+TEST_F(Exec, FailingCompilerStoresNothingAndPassesItsStatus) {
+  EXPECT_EQ(exec(kModel, dir_ / "a.engine", {}, "failing.sh").status, 3);
+  EXPECT_EQ(entries(), 0u);
+  EXPECT_EQ(exec(kModel, dir_ / "a.engine", {}, "failing.sh").status, 3);
+  EXPECT_EQ(runs(), 2) << "nothing was cached, so the compiler runs again";
+  EXPECT_EQ(entries(), 0u);
+}
+
+TEST_F(Exec, UnreadableModelStillRunsTheCompilerUncached) {
+  std::ofstream(dir_ / "broken.onnx") << "not a model";
+  EXPECT_EQ(exec(dir_ / "broken.onnx", dir_ / "a.engine", {}).status, 0);
+  EXPECT_EQ(runs(), 1);
+  EXPECT_EQ(entries(), 0u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "a.engine"));
+}
+
+TEST(Cli, StoreCommandsEndToEnd) {
+  ScratchDir dir;
+  const std::string cache = dir / "cache";
+  const std::string key = std::string(64, 'a');
+  std::vector<uint8_t> payload = testing::make_payload(5, 200000);
+  std::ofstream(dir / "engine.bin", std::ios::binary)
+      .write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+
+  EXPECT_EQ(run_cli({"put", key, dir / "engine.bin", "--meta", "tool=trtexec", "--cache-dir", cache}).status,
+            0);
+  EXPECT_EQ(run_cli({"--cache-dir", cache, "get", key, dir / "out.bin"}).status, 0);
+  EXPECT_EQ(read_text(dir / "out.bin"), read_text(dir / "engine.bin"));
+  EXPECT_EQ(run_cli({"--cache-dir", cache, "get", std::string(64, 'b'), dir / "miss.bin"}).status, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "miss.bin"));
+
+  RunResult ls = run_cli({"ls", "--cache-dir", cache});
+  EXPECT_EQ(ls.status, 0);
+  EXPECT_NE(ls.out.find(key), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("200000"), std::string::npos) << ls.out;
+
+  RunResult stats = run_cli({"stats", "--json", "--cache-dir", cache});
+  EXPECT_NE(stats.out.find("\"hits\": 1"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"misses\": 1"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"puts\": 1"), std::string::npos) << stats.out;
+  EXPECT_EQ(run_cli({"stats", "--zero", "--cache-dir", cache}).status, 0);
+  EXPECT_NE(run_cli({"stats", "--json", "--cache-dir", cache}).out.find("\"hits\": 0"), std::string::npos);
+
+  EXPECT_EQ(run_cli({"verify", "--cache-dir", cache}).status, 0);
+  // Damage the entry on disk: verify reports it (exit 1) and removes it.
+  LocalStore store(testing::test_config(cache));
+  const std::string path = store.entry_path(Digest::from_hex(key));
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('\x42');
+  }
+  RunResult verify = run_cli({"verify", "--cache-dir", cache});
+  EXPECT_EQ(verify.status, 1);
+  EXPECT_NE(verify.out.find("1 corrupt"), std::string::npos) << verify.out;
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  EXPECT_EQ(run_cli({"put", key, dir / "engine.bin", "--cache-dir", cache}).status, 0);
+  EXPECT_EQ(run_cli({"rm", key, "--cache-dir", cache}).status, 0);
+  EXPECT_EQ(run_cli({"rm", key, "--cache-dir", cache}).status, 1);
+
+  for (uint64_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(
+        run_cli({"put", testing::key_from_seed(i).hex(), dir / "engine.bin", "--cache-dir", cache}).status,
+        0);
+  }
+  EXPECT_EQ(run_cli({"gc", "--max-size", "500K", "--cache-dir", cache}).status, 0);
+  EXPECT_EQ(store.list().size(), 2u) << "90% of 500 KiB holds two 200 kB entries";
+  RunResult clear = run_cli({"clear", "--cache-dir", cache});
+  EXPECT_NE(clear.out.find("removed 2 entries"), std::string::npos) << clear.out;
+  EXPECT_TRUE(store.list().empty());
+}
+
+TEST(Cli, BadInputIsAOneLineErrorNotACrash) {
+  ScratchDir dir;
+  const std::string cache = dir / "cache";
+  EXPECT_EQ(run_cli({"get", "../../etc/passwd", dir / "x", "--cache-dir", cache}).status, 2)
+      << "key validated";
+  EXPECT_EQ(run_cli({"put", std::string(64, 'a'), dir / "missing.bin", "--cache-dir", cache}).status, 2);
+  EXPECT_EQ(run_cli({"gc", "--max-size", "12Q", "--cache-dir", cache}).status, 2);
+  EXPECT_EQ(
+      run_cli({"put", std::string(64, 'a'), dir / "x", "--meta", "novalue", "--cache-dir", cache}).status, 2);
+}
+
+TEST(Cli, EnvironmentSelectsTheCacheDirectory) {
+  ScratchDir dir;
+  ::setenv("GRAPHCACHE_DIR", (dir / "from-env").c_str(), 1);
+  std::ofstream(dir / "e.bin") << "engine";
+  EXPECT_EQ(run_cli({"put", std::string(64, 'c'), dir / "e.bin"}).status, 0);
+  ::unsetenv("GRAPHCACHE_DIR");
+  EXPECT_EQ(LocalStore(testing::test_config(dir / "from-env")).list().size(), 1u);
+}
+
+}  // namespace
+}  // namespace graphcache
