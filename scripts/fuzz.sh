@@ -25,10 +25,23 @@ printf 'diff\0a.onnx\0b.onnx' >"$d/diff"
 printf 'get\0%064d\0out' 0 >"$d/get"
 printf 'exec\0--input\0m.onnx\0--output\0e.plan\0--\0trtexec\0--onnx=m.onnx' >"$d/exec"
 if [ -x build-fuzz/fuzz/fuzz_entry_reader ]; then
+  # Real entries (plain and zstd) for the harness's key ('c' x 64), each behind the harness's mode byte:
+  # 0 verbatim in memory, 1 checksums fixed up, 2 verbatim through LocalStore::get, 3 both.
   d=$(seed_dir entry)
   tmp=$(mktemp -d)
-  build/src/cli/graphcache --cache-dir "$tmp" put "$(printf 'cd%.0s' {1..32})" models/tiny_cnn.onnx >/dev/null 2>&1 || true
-  find "$tmp" -type f ! -name '*.lock' ! -name '*stats*' -exec cp {} "$d/" \; 2>/dev/null || true
+  key=$(printf 'c%.0s' {1..64})
+  head -c 300 models/tiny_cnn.onnx >"$tmp/small.bin"  # small seeds fuzz faster; the full model for realism
+  for engine in small.bin full.onnx; do
+    [ "$engine" = full.onnx ] && cp models/tiny_cnn.onnx "$tmp/full.onnx"
+    for compress in false true; do
+      build-fuzz/src/cli/graphcache put --cache-dir "$tmp/$engine-$compress" --compress "$compress" \
+        --meta origin=fuzz "$key" "$tmp/$engine" >/dev/null
+      entry=$(find "$tmp/$engine-$compress" -type f -name "$key")
+      for mode in 0 1 2 3; do
+        { printf "\\x0$mode"; cat "$entry"; } >"$d/${engine%%.*}-$compress-$mode"
+      done
+    done
+  done
   rm -rf "$tmp"
 fi
 

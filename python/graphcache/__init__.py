@@ -56,6 +56,9 @@ __all__ = [
     "key",
     "diff",
     "LocalStore",
+    "EngineCache",
+    "CacheResult",
+    "BuildOutput",
     "Error",
     "InvalidArgumentError",
     "InvalidModelError",
@@ -201,4 +204,8 @@ def __getattr__(name: str) -> Any:
         if hasattr(_core, "LocalStore"):
             return _core.LocalStore
         raise AttributeError("graphcache was built without the local store (graphcache_store target)")
+    if name in ("EngineCache", "CacheResult", "BuildOutput"):
+        from . import engine_cache
+
+        return getattr(engine_cache, name)
     raise AttributeError(f"module 'graphcache' has no attribute {name!r}")

@@ -101,9 +101,14 @@ class EngineCache:
         max_entries: Optional[int] = None,
         store: Any = None,
         toolchain: Optional[Mapping[str, str]] = None,
+        remote: Optional[str] = None,
+        remote_read_only: bool = False,
     ) -> None:
         if store is None:
             kwargs = {}
+            if remote is not None:  # shared Redis tier behind the local one
+                kwargs["remote"] = str(remote)
+                kwargs["remote_read_only"] = bool(remote_read_only)
             if max_bytes is not None:
                 kwargs["max_bytes"] = int(max_bytes)
             if max_entries is not None:

@@ -113,19 +113,23 @@ std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle me
       if (val) break;
     }
   }
-  if (!val) return {ir::NodeOutput{}};
+  // Built with emplace_back: a braced list would copy each NodeOutput (and its shape vector) once more.
+  std::vector<ir::NodeOutput> outs;
   py::handle v(val);
-  if (auto type = tensor_type_of(t, v)) return {ir::NodeOutput{{}, std::move(*type)}};
-  if (PyTuple_Check(val) || PyList_Check(val)) {
-    std::vector<ir::NodeOutput> outs;
+  if (!val) {
+    outs.emplace_back();
+  } else if (auto type = tensor_type_of(t, v)) {
+    outs.push_back(ir::NodeOutput{{}, std::move(*type)});
+  } else if (PyTuple_Check(val) || PyList_Check(val)) {
     for (py::handle item : v) {
-      auto type = tensor_type_of(t, item);
-      outs.push_back(ir::NodeOutput{{}, type ? std::move(*type) : ir::TensorType{}});
+      auto item_type = tensor_type_of(t, item);
+      outs.push_back(ir::NodeOutput{{}, item_type ? std::move(*item_type) : ir::TensorType{}});
     }
     if (outs.empty()) outs.emplace_back();
-    return outs;
+  } else {
+    outs.emplace_back();
   }
-  return {ir::NodeOutput{}};
+  return outs;
 }
 
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth) {
@@ -134,12 +138,12 @@ ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int de
   PyObject* o = value.ptr();
   const TorchTypes& t = s.t;
   if (t.is(value, t.fx_node)) {
-    auto it = s.values.find(o);
-    if (it == s.values.end())
+    const ir::ValueRef* ref = s.values.find(o);
+    if (!ref)
       throw Error(ErrorKind::kInvalidModel, "node '" + node.name + "' uses node '" +
                                                 utf8(py::str(value).ptr()) +
                                                 "' that is not defined before it in the graph");
-    node.inputs.push_back(it->second);
+    node.inputs.push_back(*ref);
     return ir::OperandIndex{static_cast<uint32_t>(node.inputs.size() - 1)};
   }
   if (o == Py_None) return {};

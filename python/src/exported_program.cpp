@@ -14,7 +14,20 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string attr_str(py::handle obj, const char* name) {
+// Attribute names of the export signature, interned once: a C-string getattr would build a new str per
+// call, and a Llama signature has hundreds of specs.
+struct SpecNames {
+  py::str kind = intern("kind"), name = intern("name"), arg = intern("arg"), target = intern("target");
+  static py::str intern(const char* s) {
+    return py::reinterpret_steal<py::str>(PyUnicode_InternFromString(s));
+  }
+};
+const SpecNames& spec_names() {
+  static const SpecNames* names = new SpecNames();  // leaked: must outlive the interpreter's teardown
+  return *names;
+}
+
+std::string attr_str(py::handle obj, const py::str& name) {
   py::object v = py::getattr(obj, name, py::none());
   return v.is_none() ? std::string() : py::str(v).cast<std::string>();
 }
@@ -61,14 +74,15 @@ std::string dynamic_ranges(const ir::Graph& graph, const std::map<std::string, s
 ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
   const TorchTypes& t = TorchTypes::get();
   py::object signature = ep.attr("graph_signature");
+  const SpecNames& n = spec_names();
   ConvertOptions options;
   options.node_names = node_names;
   for (py::handle spec : signature.attr("input_specs")) {
-    const std::string kind = spec.attr("kind").attr("name").cast<std::string>();
-    const std::string name = attr_str(spec.attr("arg"), "name");
+    const std::string kind = spec.attr(n.kind).attr(n.name).cast<std::string>();
+    const std::string name = attr_str(spec.attr(n.arg), n.name);
     if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
       options.placeholders[name] =
-          PlaceholderBinding{PlaceholderBinding::Kind::kWeight, attr_str(spec, "target")};
+          PlaceholderBinding{PlaceholderBinding::Kind::kWeight, attr_str(spec, n.target)};
     } else if (kind == "USER_INPUT" || kind == "TOKEN") {
       options.placeholders[name] = PlaceholderBinding{PlaceholderBinding::Kind::kInput, name};
     } else {
@@ -77,11 +91,11 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
     }
   }
   for (py::handle spec : signature.attr("output_specs")) {
-    const std::string kind = spec.attr("kind").attr("name").cast<std::string>();
+    const std::string kind = spec.attr(n.kind).attr(n.name).cast<std::string>();
     if (kind == "USER_OUTPUT") {
       options.outputs.push_back({});
     } else {
-      options.outputs.push_back(OutputBinding{lower(kind), attr_str(spec, "target")});
+      options.outputs.push_back(OutputBinding{lower(kind), attr_str(spec, n.target)});
     }
   }
   py::object gm = ep.attr("graph_module");

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "graphcache/error.hpp"
+#include "node_fields.hpp"
 
 namespace graphcache::py_frontend {
 
@@ -54,7 +55,10 @@ bool ends_with_inplace_underscore(const std::string& name) {
 class Converter {
  public:
   Converter(py::handle owner, const ConvertOptions& options)
-      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, {}, false}, options_(options) {}
+      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, {}, false},
+        options_(options),
+        fields_(s_.t.fx_node, {&s_.t.s_op, &s_.t.s_target, &s_.t.s_args, &s_.t.s_kwargs, &s_.t.s_meta,
+                               &s_.t.s_name, &s_.t.s_next}) {}
 
   ConvertedGraph run(py::handle fx_graph) {
     const TorchTypes& t = s_.t;
@@ -63,8 +67,9 @@ class Converter {
     s_.graph.nodes.reserve(size + 8);
     s_.values.reserve(size);
     bool saw_output = false;
-    for (py::object n = root.attr(t.s_next); !n.is(root); n = n.attr(t.s_next)) {
-      py::object op = n.attr(t.s_op);
+    for (py::object n = fields_.get(root, NodeFields::kNext); !n.is(root);
+         n = fields_.get(n, NodeFields::kNext)) {
+      py::object op = fields_.get(n, NodeFields::kOp);
       // fx op names are interned literals: one pointer compare for the common case.
       const OpKind kind =
           op.ptr() == call_function_.ptr() ? OpKind::kCallFunction : op_kind(detail::utf8(op.ptr()));
@@ -100,11 +105,11 @@ class Converter {
   }
 
  private:
-  std::string node_name(py::handle n) const { return detail::utf8(n.attr(s_.t.s_name).ptr()); }
+  std::string node_name(py::handle n) const { return detail::utf8(fields_.get(n, NodeFields::kName).ptr()); }
 
   void placeholder(py::handle n, std::string name) {
     const TorchTypes& t = s_.t;
-    PyObject* val = meta_value(t, n.attr(t.s_meta));
+    PyObject* val = meta_value(t, fields_.get(n, NodeFields::kMeta));
     std::optional<ir::TensorType> type = val ? detail::tensor_type_of(t, val) : std::nullopt;
     if (!options_.placeholders.empty()) {
       auto it = options_.placeholders.find(name);
@@ -140,7 +145,7 @@ class Converter {
 
   void get_attr(py::handle n, std::string name) {
     const TorchTypes& t = s_.t;
-    const std::string target = detail::utf8(n.attr(t.s_target).ptr());
+    const std::string target = detail::utf8(fields_.get(n, NodeFields::kTarget).ptr());
     py::object obj = resolve_attr_path(s_.owner, target);
     if (t.is(obj, t.tensor)) {
       s_.values.emplace(n.ptr(), s_.weight_for(obj, target));
@@ -170,7 +175,7 @@ class Converter {
     const TorchTypes& t = s_.t;
     ir::Node node;
     node.name = std::move(name);
-    py::object target = n.attr(t.s_target);
+    py::object target = fields_.get(n, NodeFields::kTarget);
     bool mutating = false;
     if (kind == OpKind::kCallFunction) {
       const detail::TargetInfo& info = detail::resolve_function_target(s_, target);
@@ -181,13 +186,14 @@ class Converter {
       mutating = ends_with_inplace_underscore(method);
       node.op = ir::OpId{"method", std::move(method), "", 0};
     }
-    py::object args = n.attr(t.s_args);
+    py::object args = fields_.get(n, NodeFields::kArgs);
     const Py_ssize_t nargs = PyTuple_Check(args.ptr()) ? PyTuple_GET_SIZE(args.ptr()) : 0;
     node.attributes.reserve(static_cast<size_t>(nargs) + 2);
+    node.inputs.reserve(static_cast<size_t>(nargs));  // most arguments are operands: one allocation
     for (Py_ssize_t i = 0; i < nargs; ++i)
       node.attributes.push_back(
           {std::to_string(i), detail::encode_arg(s_, node, PyTuple_GET_ITEM(args.ptr(), i))});
-    py::object kwargs = n.attr(t.s_kwargs);
+    py::object kwargs = fields_.get(n, NodeFields::kKwargs);
     if (PyDict_Check(kwargs.ptr()) && PyDict_GET_SIZE(kwargs.ptr()) > 0) {
       PyObject *k, *v;
       Py_ssize_t pos = 0;
@@ -208,7 +214,7 @@ class Converter {
       if (node.op.name != "torch.export._unlift.GuardsFn")
         node.attributes.push_back({"$module", detail::encode_module(s_, node, module, path, mutating)});
     }
-    node.outputs = detail::outputs_from_meta(t, n.attr(t.s_meta));
+    node.outputs = detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta));
     s_.mutates = s_.mutates || mutating;
     add_node(n, std::move(node));
   }
@@ -221,7 +227,7 @@ class Converter {
 
   void output(py::handle n) {
     effect_candidates_ = s_.graph.nodes.size();  // nodes added from here on are synthetic
-    py::object args = n.attr(s_.t.s_args);
+    py::object args = fields_.get(n, NodeFields::kArgs);
     if (!PyTuple_Check(args.ptr()) || PyTuple_GET_SIZE(args.ptr()) != 1)
       throw Error(ErrorKind::kInvalidModel, "the fx output node must have exactly one argument");
     std::string tree;
@@ -234,10 +240,9 @@ class Converter {
     if (depth > 64) throw Error(ErrorKind::kUnsupported, "graph outputs nested deeper than 64 levels");
     PyObject* o = v.ptr();
     if (t.is(v, t.fx_node)) {
-      auto it = s_.values.find(o);
-      if (it == s_.values.end())
-        throw Error(ErrorKind::kInvalidModel, "the output uses a node outside the graph");
-      leaves_.push_back({it->second, detail::utf8(v.attr(t.s_name).ptr())});
+      const ir::ValueRef* ref = s_.values.find(o);
+      if (!ref) throw Error(ErrorKind::kInvalidModel, "the output uses a node outside the graph");
+      leaves_.push_back({*ref, detail::utf8(fields_.get(v, NodeFields::kName).ptr())});
       tree += '*';
     } else if (o == Py_None) {
       leaves_.push_back({ir::ValueRef::none(), ""});
@@ -344,6 +349,7 @@ class Converter {
 
   GraphState s_;
   const ConvertOptions& options_;
+  NodeFields fields_;
   ConvertedGraph out_;
   py::object call_function_ = [] {
     PyObject* p = PyUnicode_InternFromString("call_function");

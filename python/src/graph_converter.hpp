@@ -39,6 +39,7 @@
 
 #include "graphcache/ir.hpp"
 #include "graphcache/key.hpp"
+#include "node_value_map.hpp"
 #include "torch_types.hpp"
 
 namespace graphcache::py_frontend {
@@ -89,7 +90,7 @@ struct GraphState {
   const TorchTypes& t;
   py::handle owner;
   ir::Graph graph;
-  std::unordered_map<PyObject*, ir::ValueRef> values;  // fx node -> its value
+  NodeValueMap values;  // fx node -> its value
   std::unordered_map<PyObject*, uint32_t> weight_by_object;
   std::unordered_map<std::string, uint32_t> weight_by_name;
   std::unordered_map<PyObject*, TargetInfo> targets;  // resolved call_function targets

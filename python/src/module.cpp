@@ -4,6 +4,7 @@
 
 #include "errors.hpp"
 #include "exported_program.hpp"
+#include "fingerprint_bindings.hpp"
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/key.hpp"
@@ -244,4 +245,5 @@ PYBIND11_MODULE(_core, m) {
 #ifdef GRAPHCACHE_HAS_LOCAL_STORE
   gp::bind_local_store(m);
 #endif
+  gp::bind_fingerprint(m);
 }

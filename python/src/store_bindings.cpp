@@ -6,7 +6,9 @@
 #include <mutex>
 
 #include "graphcache/error.hpp"
+#include "graphcache/layered_store.hpp"
 #include "graphcache/local_store.hpp"
+#include "graphcache/redis_store.hpp"
 
 namespace graphcache::py_frontend {
 
@@ -41,7 +43,10 @@ class WarningQueue {
 
 struct PyLocalStore {
   std::shared_ptr<WarningQueue> warnings = std::make_shared<WarningQueue>();
-  std::unique_ptr<LocalStore> store;
+  std::shared_ptr<LocalStore> store;
+  std::shared_ptr<Store> layered;  // local + Redis when a remote URL was given
+  // get/put/remove/list/stats go through both tiers; gc/verify/clear are local maintenance.
+  Store& tiers() { return layered ? *layered : static_cast<Store&>(*store); }
 };
 
 // Keeps an entry's engine bytes alive for as long as a memoryview of them exists.
@@ -138,7 +143,8 @@ py::dict stats_to(const StoreStats& s) {
 }
 
 std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, py::object max_entries,
-                                         py::object compress, py::object fsync) {
+                                         py::object compress, py::object fsync, py::object remote,
+                                         bool remote_read_only) {
   StoreConfigOverrides overrides;
   overrides.cache_dir = py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
   StoreConfig config = resolve_store_config(overrides);
@@ -148,9 +154,17 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
   if (!fsync.is_none()) config.fsync = fsync.cast<bool>();
   auto s = std::make_unique<PyLocalStore>();
   std::weak_ptr<WarningQueue> queue = s->warnings;
-  s->store = std::make_unique<LocalStore>(config, [queue](const std::string& message) {
+  const WarningSink sink = [queue](const std::string& message) {
     if (auto q = queue.lock()) q->push(message);
-  });
+  };
+  s->store = std::make_shared<LocalStore>(config, sink);
+  if (!remote.is_none()) {
+    auto redis =
+        std::make_shared<RedisStore>(RedisConfig::from_url(py::str(remote).cast<std::string>()), sink);
+    LayeredStoreOptions options;
+    options.remote_read_only = remote_read_only;
+    s->layered = std::make_shared<LayeredStore>(s->store, std::move(redis), options, sink);
+  }
   return s;
 }
 
@@ -169,12 +183,12 @@ void bind_local_store(py::module_& m) {
                            "The local disk tier of the engine cache (see store_bindings.hpp).")
       .def(py::init(&make_store), py::arg("path"), py::arg("max_bytes") = py::none(),
            py::arg("max_entries") = py::none(), py::arg("compress") = py::none(),
-           py::arg("fsync") = py::none())
+           py::arg("fsync") = py::none(), py::arg("remote") = py::none(), py::arg("remote_read_only") = false)
       .def(
           "get",
           [](PyLocalStore& s, const std::string& key_hex) -> py::object {
             const Key key = Digest::from_hex(key_hex);
-            auto entry = without_gil(s, [&] { return s.store->get(key); });
+            auto entry = without_gil(s, [&] { return s.tiers().get(key); });
             if (!entry) return py::none();
             py::object view = py::cast(EngineView{entry->engine});
             return py::make_tuple(py::memoryview(view), metadata_to(entry->metadata));
@@ -187,7 +201,7 @@ void bind_local_store(py::module_& m) {
             const EntryMetadata md = metadata_from(metadata);
             if (PyUnicode_Check(engine.ptr()) || py::hasattr(engine, "__fspath__")) {
               const std::string path = py::str(py::module_::import("os").attr("fspath")(engine));
-              without_gil(s, [&] { s.store->put(key, EngineSource::from_file(path), md); });
+              without_gil(s, [&] { s.tiers().put(key, EngineSource::from_file(path), md); });
               return;
             }
             if (!PyObject_CheckBuffer(engine.ptr()))
@@ -196,19 +210,19 @@ void bind_local_store(py::module_& m) {
             if (info.ndim > 1 && !PyBuffer_IsContiguous(info.view(), 'C'))
               throw Error(ErrorKind::kInvalidArgument, "engine buffer must be contiguous");
             const auto bytes = static_cast<uint64_t>(info.size * info.itemsize);
-            without_gil(s, [&] { s.store->put(key, EngineSource::from_memory(info.ptr, bytes), md); });
+            without_gil(s, [&] { s.tiers().put(key, EngineSource::from_memory(info.ptr, bytes), md); });
           },
           py::arg("key"), py::arg("engine"), py::arg("metadata") = py::none())
       .def(
           "remove",
           [](PyLocalStore& s, const std::string& key_hex) {
             const Key key = Digest::from_hex(key_hex);
-            return without_gil(s, [&] { return s.store->remove(key); });
+            return without_gil(s, [&] { return s.tiers().remove(key); });
           },
           py::arg("key"))
       .def("list",
            [](PyLocalStore& s) {
-             auto entries = without_gil(s, [&] { return s.store->list(); });
+             auto entries = without_gil(s, [&] { return s.tiers().list(); });
              py::list out;
              for (const auto& e : entries) {
                py::dict d;
@@ -222,7 +236,14 @@ void bind_local_store(py::module_& m) {
              return out;
            })
       .def("stats",
-           [](PyLocalStore& s) { return stats_to(without_gil(s, [&] { return s.store->stats(); })); })
+           [](PyLocalStore& s) { return stats_to(without_gil(s, [&] { return s.tiers().stats(); })); })
+      .def("tier_stats",
+           [](PyLocalStore& s) {
+             auto tiers = without_gil(s, [&] { return s.tiers().tier_stats(); });
+             py::dict d;
+             for (const auto& [name, stats] : tiers) d[py::str(name)] = stats_to(stats);
+             return d;
+           })
       .def(
           "gc",
           [](PyLocalStore& s, uint64_t max_bytes, uint64_t max_entries) {

@@ -1,7 +1,11 @@
 // graphcache._core.LocalStore: the C++ local disk store for Python.
 //
-// LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None)
-//   Other options come from the environment / config file (store_config.hpp precedence).
+// LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None, remote=None,
+//            remote_read_only=False)
+//   Other options come from the environment / config file (store_config.hpp precedence). With
+//   remote="redis://host:port/db?prefix=..": get/put/remove/list/stats go through the layered store
+//   (local first, then Redis; layered_store.hpp), tier_stats() -> {"local": {...}, "redis": {...}};
+//   gc/verify/clear stay local maintenance.
 // get(key_hex) -> None | (engine: memoryview (read-only, may map the entry file), metadata: dict)
 // put(key_hex, engine: bytes-like | str | os.PathLike (streamed from the file), metadata: dict)
 // remove(key_hex) -> bool;  list() -> [dict];  stats() -> dict;  gc(max_bytes=0, max_entries=0) -> dict;

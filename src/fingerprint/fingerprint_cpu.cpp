@@ -10,14 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/mapped_file.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/fingerprint.hpp"
-#include "mapped_file.hpp"
 
 namespace graphcache {
 namespace {
-
-using fingerprint_detail::MappedFile;
 
 struct Chunk {
   const uint8_t* data;
@@ -83,7 +81,11 @@ class ResolvedSlots {
 
   const MappedFile& map(const std::string& path) {
     auto found = files_.find(path);
-    if (found == files_.end()) found = files_.emplace(path, std::make_unique<MappedFile>(path)).first;
+    if (found == files_.end())
+      found = files_
+                  .emplace(path,
+                           std::make_unique<MappedFile>(path, MappedFile::Access::kSequential, "weight file"))
+                  .first;
     return *found->second;
   }
 

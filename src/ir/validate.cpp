@@ -1,5 +1,6 @@
 // Structural validation shared by every front end: references in range, subgraph captures consistent,
 // no cycles. Iterative (Kahn) so huge graphs cannot overflow the stack; subgraph nesting is bounded.
+// Every key runs this, so the success path allocates no strings: a message is built only on failure.
 #include <string>
 
 #include "graphcache/error.hpp"
@@ -13,44 +14,67 @@ namespace {
   throw Error(ErrorKind::kInvalidModel, where + ": " + what);
 }
 
-void check_ref(const Graph& g, const ValueRef& ref, size_t captures, const std::string& where) {
+// Whether `ref` is in range: the check itself, inlined into the per-edge loop.
+inline bool ref_ok(const Graph& g, const ValueRef& ref, size_t captures) {
   switch (ref.kind) {
     case ValueRef::Kind::kNone:
-      return;
+      return true;
+    case ValueRef::Kind::kNodeOutput:
+      return ref.index < g.nodes.size() && ref.output < g.nodes[ref.index].outputs.size();
+    case ValueRef::Kind::kGraphInput:
+      return ref.index < g.inputs.size();
+    case ValueRef::Kind::kWeight:
+      return ref.index < g.weights.size();
+    case ValueRef::Kind::kCapture:
+      return ref.index < captures;
+  }
+  return false;
+}
+
+// What is wrong with `ref` (called once ref_ok said something is), or "" when it is in range.
+std::string ref_problem(const Graph& g, const ValueRef& ref, size_t captures) {
+  switch (ref.kind) {
+    case ValueRef::Kind::kNone:
+      return {};
     case ValueRef::Kind::kNodeOutput:
       if (ref.index >= g.nodes.size())
-        fail(where, "reference to node " + std::to_string(ref.index) + " out of range");
+        return "reference to node " + std::to_string(ref.index) + " out of range";
       if (ref.output >= g.nodes[ref.index].outputs.size())
-        fail(where, "reference to output " + std::to_string(ref.output) + " of node " +
-                        std::to_string(ref.index) + " which has " +
-                        std::to_string(g.nodes[ref.index].outputs.size()) + " outputs");
-      return;
+        return "reference to output " + std::to_string(ref.output) + " of node " + std::to_string(ref.index) +
+               " which has " + std::to_string(g.nodes[ref.index].outputs.size()) + " outputs";
+      return {};
     case ValueRef::Kind::kGraphInput:
       if (ref.index >= g.inputs.size())
-        fail(where, "reference to graph input " + std::to_string(ref.index) + " out of range");
-      return;
+        return "reference to graph input " + std::to_string(ref.index) + " out of range";
+      return {};
     case ValueRef::Kind::kWeight:
       if (ref.index >= g.weights.size())
-        fail(where, "reference to weight " + std::to_string(ref.index) + " out of range");
-      return;
+        return "reference to weight " + std::to_string(ref.index) + " out of range";
+      return {};
     case ValueRef::Kind::kCapture:
       if (ref.index >= captures)
-        fail(where, "reference to captured value " + std::to_string(ref.index) + " out of range");
-      return;
+        return "reference to captured value " + std::to_string(ref.index) + " out of range";
+      return {};
   }
-  fail(where, "reference of unknown kind");
+  return "reference of unknown kind";
+}
+
+std::string node_where(const Node& node, size_t i) {
+  return "node " + std::to_string(i) + " (" + node.op.name +
+         (node.name.empty() ? "" : " '" + node.name + "'") + ")";
 }
 
 void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint32_t>* order);
 
-void check_attr(const AttrValue& value, const Node& node, int depth, const std::string& where) {
+void check_attr(const AttrValue& value, const Node& node, size_t i, const Attribute& attr, int depth) {
+  auto where = [&] { return node_where(node, i) + " attribute '" + attr.name + "'"; };
   if (const auto* operand = std::get_if<OperandIndex>(&value.value)) {
     if (operand->index >= node.inputs.size())
-      fail(where, "operand index " + std::to_string(operand->index) + " out of range");
+      fail(where(), "operand index " + std::to_string(operand->index) + " out of range");
   } else if (const auto* seq = std::get_if<Sequence>(&value.value)) {
-    for (const auto& item : seq->items) check_attr(item, node, depth, where);
+    for (const auto& item : seq->items) check_attr(item, node, i, attr, depth);
   } else if (const auto* sub = std::get_if<GraphPtr>(&value.value)) {
-    if (!*sub) fail(where, "null subgraph");
+    if (!*sub) fail(where(), "null subgraph");
     validate_graph(**sub, node.captures.size(), depth + 1, nullptr);
   }
 }
@@ -59,26 +83,37 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
   if (depth > kMaxSubgraphDepth)
     fail("graph", "subgraphs nested deeper than " + std::to_string(kMaxSubgraphDepth) + " levels");
   const size_t n = g.nodes.size();
-  std::vector<uint32_t> pending(n, 0);
-  std::vector<std::vector<uint32_t>> consumers(n);
+  // Edges in compressed form (consumers of node k are consumers[first[k]..first[k+1])): two flat arrays
+  // instead of one vector per node.
+  std::vector<uint32_t> pending(n, 0), first(n + 1, 0);
+  size_t edges = 0;
   for (size_t i = 0; i < n; ++i) {
     const Node& node = g.nodes[i];
-    const std::string where = "node " + std::to_string(i) + " (" + node.op.name +
-                              (node.name.empty() ? "" : " '" + node.name + "'") + ")";
-    auto add_edge = [&](const ValueRef& ref) {
-      check_ref(g, ref, captures, where);
+    auto count_edge = [&](const ValueRef& ref) {
+      if (!ref_ok(g, ref, captures)) fail(node_where(node, i), ref_problem(g, ref, captures));
       if (ref.kind == ValueRef::Kind::kNodeOutput) {
         ++pending[i];
-        consumers[ref.index].push_back(static_cast<uint32_t>(i));
+        ++first[ref.index + 1];
+        ++edges;
       }
     };
-    for (const auto& ref : node.inputs) add_edge(ref);
-    for (const auto& ref : node.captures) add_edge(ref);
-    for (const auto& attr : node.attributes)
-      check_attr(attr.value, node, depth, where + " attribute '" + attr.name + "'");
+    for (const auto& ref : node.inputs) count_edge(ref);
+    for (const auto& ref : node.captures) count_edge(ref);
+    for (const auto& attr : node.attributes) check_attr(attr.value, node, i, attr, depth);
   }
-  for (size_t o = 0; o < g.outputs.size(); ++o)
-    check_ref(g, g.outputs[o].value, captures, "graph output " + std::to_string(o));
+  for (size_t o = 0; o < g.outputs.size(); ++o) {
+    if (!ref_ok(g, g.outputs[o].value, captures))
+      fail("graph output " + std::to_string(o), ref_problem(g, g.outputs[o].value, captures));
+  }
+  for (size_t k = 0; k < n; ++k) first[k + 1] += first[k];
+  std::vector<uint32_t> consumers(edges), fill(first.begin(), first.end() - 1);
+  for (size_t i = 0; i < n; ++i) {
+    auto add_edge = [&](const ValueRef& ref) {
+      if (ref.kind == ValueRef::Kind::kNodeOutput) consumers[fill[ref.index]++] = static_cast<uint32_t>(i);
+    };
+    for (const auto& ref : g.nodes[i].inputs) add_edge(ref);
+    for (const auto& ref : g.nodes[i].captures) add_edge(ref);
+  }
 
   std::vector<uint32_t> ready, topo;
   topo.reserve(n);
@@ -88,8 +123,8 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
     uint32_t i = ready.back();
     ready.pop_back();
     topo.push_back(i);
-    for (uint32_t c : consumers[i])
-      if (--pending[c] == 0) ready.push_back(c);
+    for (uint32_t e = first[i]; e < first[i + 1]; ++e)
+      if (--pending[consumers[e]] == 0) ready.push_back(consumers[e]);
   }
   if (topo.size() != n) {
     for (size_t i = 0; i < n; ++i)

@@ -155,8 +155,10 @@ void MerkleHasher::note_weight(uint32_t w) {
 }
 
 Digest MerkleHasher::hash_node(uint32_t index) {
+  // One encoder for every node: clear() keeps its capacity, so hashing a node allocates nothing.
   const ir::Node& node = graph_.nodes[index];
-  Encoder e;
+  Encoder& e = node_encoder_;
+  e.clear();
   e.tag('N');
   e.str(node.op.domain);
   e.str(node.op.name);
@@ -166,14 +168,23 @@ Digest MerkleHasher::hash_node(uint32_t index) {
   for (const auto& ref : node.inputs) encode_ref(e, ref);
   e.u64(node.captures.size());
   for (const auto& ref : node.captures) encode_ref(e, ref);
-  std::vector<const ir::Attribute*> attrs;
-  attrs.reserve(node.attributes.size());
-  for (const auto& a : node.attributes) attrs.push_back(&a);
-  std::stable_sort(attrs.begin(), attrs.end(), [](auto* a, auto* b) { return a->name < b->name; });
-  e.u64(attrs.size());
-  for (const auto* a : attrs) {
-    e.str(a->name);
-    encode_attr(e, a->value);
+  e.u64(node.attributes.size());
+  auto by_name = [](const ir::Attribute& a, const ir::Attribute& b) { return a.name < b.name; };
+  if (std::is_sorted(node.attributes.begin(), node.attributes.end(), by_name)) {
+    // The common case (positional "0", "1"... then kwargs): already in key order, no sort needed.
+    for (const auto& a : node.attributes) {
+      e.str(a.name);
+      encode_attr(e, a.value);
+    }
+  } else {
+    std::vector<const ir::Attribute*> attrs;
+    attrs.reserve(node.attributes.size());
+    for (const auto& a : node.attributes) attrs.push_back(&a);
+    std::stable_sort(attrs.begin(), attrs.end(), [&](auto* a, auto* b) { return by_name(*a, *b); });
+    for (const auto* a : attrs) {
+      e.str(a->name);
+      encode_attr(e, a->value);
+    }
   }
   e.u64(node.outputs.size());
   for (const auto& out : node.outputs) encode_type(e, out.type);

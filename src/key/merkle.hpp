@@ -57,6 +57,7 @@ class MerkleHasher {
   std::vector<uint32_t> weight_order_;
   size_t reachable_ = 0;
   Digest graph_digest_;
+  Encoder node_encoder_;  // reused by hash_node (not re-entered: subgraphs get their own hasher)
 };
 
 }  // namespace graphcache::key

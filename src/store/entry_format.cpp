@@ -6,10 +6,13 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -157,6 +160,7 @@ class SubBlob final : public EngineBlob {
 class BufferBlob final : public EngineBlob {
  public:
   explicit BufferBlob(uint64_t size) : bytes_(std::make_unique_for_overwrite<uint8_t[]>(size)), size_(size) {}
+  BufferBlob(std::unique_ptr<uint8_t[]> bytes, uint64_t size) : bytes_(std::move(bytes)), size_(size) {}
   const uint8_t* data() const override { return bytes_.get(); }
   uint8_t* mutable_data() { return bytes_.get(); }
   uint64_t size() const override { return size_; }
@@ -165,6 +169,39 @@ class BufferBlob final : public EngineBlob {
   std::unique_ptr<uint8_t[]> bytes_;
   uint64_t size_;
 };
+
+// The recorded engine size is only a claim (a forged frame can declare 2^60 bytes in a few bytes), so
+// the output buffer grows geometrically with the bytes zstd actually produces, up to that size + 1 (the
+// extra byte detects a frame that decompresses to more than recorded).
+std::shared_ptr<const EngineBlob> decompress_payload(const uint8_t* payload, uint64_t payload_size,
+                                                     uint64_t engine_size) {
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!dctx) throw std::bad_alloc();
+  const uint64_t limit = engine_size + 1;
+  uint64_t capacity = std::min<uint64_t>(limit, std::max<uint64_t>(payload_size * 8, 1 << 20));
+  auto bytes = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+  ZSTD_inBuffer in{payload, payload_size, 0};
+  ZSTD_outBuffer out{bytes.get(), capacity, 0};
+  for (;;) {
+    const size_t ret = ZSTD_decompressStream(dctx.get(), &out, &in);
+    if (ZSTD_isError(ret)) corrupt(std::string("cannot decompress payload: ") + ZSTD_getErrorName(ret));
+    if (out.pos > engine_size) corrupt("compressed payload decompresses to more than the recorded size");
+    if (ret == 0) break;  // frame complete
+    if (out.pos == out.size) {
+      capacity = std::min<uint64_t>(limit, capacity * 2);
+      auto grown = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+      std::memcpy(grown.get(), bytes.get(), out.pos);
+      bytes = std::move(grown);
+      out.dst = bytes.get();
+      out.size = capacity;
+    } else if (in.pos == in.size) {
+      corrupt("compressed payload is truncated");
+    }
+  }
+  if (in.pos != in.size) corrupt("compressed payload has trailing bytes");
+  if (out.pos != engine_size) corrupt("decompressed payload has the wrong size");
+  return std::make_shared<BufferBlob>(std::move(bytes), engine_size);
+}
 
 using nlohmann::json;
 
@@ -204,6 +241,8 @@ EntryMetadata parse_metadata(std::string_view text) {
     m.refit_mode = j.at("refit_mode").get<std::string>();
     m.tool_versions = j.at("tool_versions").get<std::map<std::string, std::string>>();
     m.extra = j.at("extra").get<std::map<std::string, std::string>>();
+    // get<int64_t>() on a float like 1e300 would be an out-of-range conversion (UB): integers only.
+    if (!j.at("created_unix").is_number_integer()) corrupt("metadata created_unix is not an integer");
     m.created_unix = j.at("created_unix").get<int64_t>();
     return m;
   } catch (const json::exception& e) {
@@ -344,11 +383,7 @@ std::shared_ptr<const EngineBlob> engine_blob(const DecodedEntry& entry,
     return std::make_shared<SubBlob>(std::move(mapping), entry.payload, h.engine_size);
   unsigned long long frame_size = ZSTD_getFrameContentSize(entry.payload, h.payload_size);
   if (frame_size != h.engine_size) corrupt("compressed payload does not declare the recorded engine size");
-  auto blob = std::make_shared<BufferBlob>(h.engine_size);
-  size_t n = ZSTD_decompress(blob->mutable_data(), h.engine_size, entry.payload, h.payload_size);
-  if (ZSTD_isError(n)) corrupt(std::string("cannot decompress payload: ") + ZSTD_getErrorName(n));
-  if (n != h.engine_size) corrupt("decompressed payload has the wrong size");
-  return blob;
+  return decompress_payload(entry.payload, h.payload_size, h.engine_size);
 }
 
 }  // namespace graphcache::store

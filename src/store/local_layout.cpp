@@ -43,12 +43,26 @@ struct DirCloser {
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
 
+// Opens a directory without following a symlink at `path`: a symlinked fan-out directory must never
+// lead list/gc/verify/clear (which unlink what they find) outside the cache.
+DirPtr open_dir_nofollow(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) ::close(fd);
+  return DirPtr(d);
+}
+
 std::vector<std::string> hex2_subdirs(const std::string& dir) {
   std::vector<std::string> out;
-  DirPtr d(::opendir(dir.c_str()));
+  DirPtr d = open_dir_nofollow(dir);
   if (!d) return out;
   while (dirent* e = ::readdir(d.get())) {
-    if (is_hex2(e->d_name)) out.emplace_back(e->d_name);
+    struct stat st;
+    if (is_hex2(e->d_name) && ::fstatat(::dirfd(d.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      out.emplace_back(e->d_name);
+    }
   }
   return out;
 }
@@ -62,6 +76,15 @@ std::string fanout_dir(const std::string& root, const Key& key) {
 
 std::string entry_file(const std::string& root, const Key& key) {
   return fanout_dir(root, key) + "/" + key.hex();
+}
+
+bool fanout_dirs_are_real(const std::string& root, const Key& key) {
+  const std::string hex = key.hex();
+  struct stat st;
+  for (const std::string& dir : {root + "/" + hex.substr(0, 2), fanout_dir(root, key)}) {
+    if (::lstat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return false;
+  }
+  return true;
 }
 
 std::string temp_file_name() {
@@ -93,7 +116,7 @@ ScanResult scan_store(const std::string& root) {
     const std::string dir_a = root + "/" + a;
     for (const std::string& b : hex2_subdirs(dir_a)) {
       const std::string dir = dir_a + "/" + b;
-      DirPtr d(::opendir(dir.c_str()));
+      DirPtr d = open_dir_nofollow(dir);
       if (!d) continue;
       while (dirent* e = ::readdir(d.get())) {
         const std::string name = e->d_name;

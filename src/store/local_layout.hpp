@@ -14,6 +14,9 @@ namespace graphcache::store {
 
 std::string fanout_dir(const std::string& root, const Key& key);  // <root>/<aa>/<bb>
 std::string entry_file(const std::string& root, const Key& key);
+// False if <root>/<aa> or <root>/<aa>/<bb> exists as something other than a real directory (e.g. a
+// symlink leading out of the cache). Missing directories count as real: put creates them.
+bool fanout_dirs_are_real(const std::string& root, const Key& key);
 // A fresh, unique temp file name (not path) for this process.
 std::string temp_file_name();
 bool is_temp_file_name(const std::string& name);

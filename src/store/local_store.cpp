@@ -110,7 +110,7 @@ struct LocalStore::Impl {
   void discard_corrupt(const std::string& path, const struct stat& seen, const std::string& why) {
     warn("corrupt cache entry " + path + ": " + why + "; removed");
     struct stat now;
-    if (::stat(path.c_str(), &now) == 0 && now.st_ino == seen.st_ino && now.st_dev == seen.st_dev &&
+    if (::lstat(path.c_str(), &now) == 0 && now.st_ino == seen.st_ino && now.st_dev == seen.st_dev &&
         ::unlink(path.c_str()) == 0) {
       stats.add_usage(-1, -static_cast<int64_t>(seen.st_size));
     }
@@ -121,10 +121,19 @@ struct LocalStore::Impl {
   // `mark_used` refreshes the entry's last use (get does; verify must not reorder the LRU).
   std::optional<Entry> load(const std::string& path, const Key& key, CounterDelta& delta,
                             bool mark_used) noexcept {
-    FdCloser fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | (mark_used ? 0 : O_NOATIME))};
-    if (fd.fd < 0 && errno == EPERM) fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // not the owner
+    if (!store::fanout_dirs_are_real(config.cache_dir, key)) {
+      warn("cache entry " + path + " is reached through a symlinked directory; not followed");
+      ++delta.errors;
+      return std::nullopt;
+    }
+    // O_NOFOLLOW: a symlink planted at an entry path is never followed; O_NONBLOCK: a FIFO cannot hang us.
+    constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    FdCloser fd{::open(path.c_str(), kFlags | (mark_used ? 0 : O_NOATIME))};
+    if (fd.fd < 0 && errno == EPERM) fd.fd = ::open(path.c_str(), kFlags);  // not the owner
     if (fd.fd < 0) {
-      if (errno != ENOENT) {
+      if (errno == ELOOP) {
+        discard_not_regular(path, "is a symlink (not followed)", delta);
+      } else if (errno != ENOENT) {
         warn("cannot open cache entry " + path + ": " + errno_text(errno));
         ++delta.errors;
       }
@@ -134,6 +143,10 @@ struct LocalStore::Impl {
     if (::fstat(fd.fd, &st) != 0) {
       warn("cannot stat cache entry " + path + ": " + errno_text(errno));
       ++delta.errors;
+      return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      discard_not_regular(path, "is not a regular file", delta);
       return std::nullopt;
     }
     try {
@@ -166,6 +179,14 @@ struct LocalStore::Impl {
       ++delta.errors;
     }
     return std::nullopt;
+  }
+
+  // A symlink, FIFO, ... at an entry path is corrupt: reported, counted and unlinked (the link itself,
+  // never its target; directories stay, unlink refuses them). It was never counted in the usage.
+  void discard_not_regular(const std::string& path, const std::string& why, CounterDelta& delta) noexcept {
+    warn("corrupt cache entry " + path + ": " + why + "; removed");
+    ++delta.corrupt;
+    ::unlink(path.c_str());
   }
 
   bool over_caps(uint64_t entries, uint64_t bytes, uint64_t max_size, uint64_t max_entries) const {
@@ -281,6 +302,8 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
   const std::string temp_path = dir + "/" + store::temp_file_name();
   try {
     make_dirs(dir);
+    if (!store::fanout_dirs_are_real(impl_->config.cache_dir, key))
+      throw Error(ErrorKind::kIo, "refusing to write through a symlinked cache directory: '" + dir + "'");
     FdCloser fd{::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
     if (fd.fd < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
     uint64_t written = store::write_entry(fd.fd, key, engine, metadata,
@@ -294,7 +317,7 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
       throw Error(ErrorKind::kIo, "cannot close '" + temp_path + "': " + errno_text(errno));
 
     struct stat old;
-    const bool replacing = ::stat(final_path.c_str(), &old) == 0;
+    const bool replacing = ::lstat(final_path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
     if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
       throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
     }
@@ -317,13 +340,16 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
 
 bool LocalStore::remove(const Key& key) {
   const std::string path = entry_path(key);
+  if (!store::fanout_dirs_are_real(impl_->config.cache_dir, key)) {
+    throw Error(ErrorKind::kIo, "refusing to remove through a symlinked cache directory: '" + path + "'");
+  }
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return false;
+  if (::lstat(path.c_str(), &st) != 0) return false;
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return false;
     throw Error(ErrorKind::kIo, "cannot remove '" + path + "': " + errno_text(errno));
   }
-  impl_->stats.add_usage(-1, -static_cast<int64_t>(st.st_size));
+  if (S_ISREG(st.st_mode)) impl_->stats.add_usage(-1, -static_cast<int64_t>(st.st_size));
   return true;
 }
 
@@ -331,7 +357,7 @@ std::vector<EntryInfo> LocalStore::list() {
   std::vector<EntryInfo> out;
   for (const store::ScannedFile& f : store::scan_store(impl_->config.cache_dir).entries) {
     EntryInfo info{f.key, f.size, 0, 0, f.atime};
-    FdCloser fd{::open(f.path.c_str(), O_RDONLY | O_CLOEXEC)};
+    FdCloser fd{::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)};
     uint8_t header[store::kEntryHeaderSize];
     if (fd.fd >= 0 && ::pread(fd.fd, header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
       try {

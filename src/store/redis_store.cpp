@@ -218,7 +218,7 @@ class RedisStore::Impl {
     const std::vector<std::string> keys = chunk_keys(manifest);
     // Redis copies each reply into the client's output buffer, so bound the bytes in flight, not the count.
     constexpr uint64_t kInFlightBytes = 128ull << 20;
-    const size_t kInFlight =
+    const size_t in_flight =
         static_cast<size_t>(std::max<uint64_t>(2, kInFlightBytes / manifest.chunk_bytes));
     std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hasher(XXH3_createState(), XXH3_freeState);
     std::vector<uint8_t> scratch;  // destination for replies read after a failure
@@ -226,7 +226,7 @@ class RedisStore::Impl {
     ChunkResult result = ChunkResult::kOk;
     // After a bad chunk no more GETs are sent; only the one already in flight is drained.
     for (size_t i = 0; i < keys.size() && (result == ChunkResult::kOk || i < sent); ++i) {
-      while (result == ChunkResult::kOk && sent < keys.size() && sent < i + kInFlight)
+      while (result == ChunkResult::kOk && sent < keys.size() && sent < i + in_flight)
         c.append({"GET", keys[sent++]});
       const uint64_t expected = manifest.chunk_size(i);
       uint8_t* destination = out + i * manifest.chunk_bytes;

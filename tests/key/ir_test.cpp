@@ -46,6 +46,64 @@ TEST(Ir, OperandIndexAndCapturesAreChecked) {
   EXPECT_NO_THROW(ir::validate(outer.graph()));
 }
 
+// validate() builds its messages only on failure (the success path allocates no strings): each message
+// must still name the node, its op / name and what is wrong.
+std::string validation_error(const ir::Graph& g) {
+  try {
+    ir::validate(g);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidModel);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Ir, ValidationMessagesNameTheProblem) {
+  GraphBuilder b;
+  auto x = b.input("x", f32({2}));
+  auto r = b.node({"", "Relu", "", 0}, {x}, {}, 1, "relu0").front();
+  b.output(r);
+  ir::Graph g = b.graph();
+
+  g.nodes[0].inputs[0] = ir::ValueRef::node_output(7);
+  std::string what = validation_error(g);
+  EXPECT_NE(what.find("node 0 (Relu 'relu0')"), std::string::npos) << what;
+  EXPECT_NE(what.find("reference to node 7 out of range"), std::string::npos) << what;
+
+  g.nodes[0].inputs[0] = ir::ValueRef::weight(3);
+  what = validation_error(g);
+  EXPECT_NE(what.find("reference to weight 3 out of range"), std::string::npos) << what;
+
+  g.nodes[0].inputs[0] = x;
+  g.nodes[0].attributes.push_back({"axes", AttrValue::list({ir::OperandIndex{4}})});
+  what = validation_error(g);
+  EXPECT_NE(what.find("node 0 (Relu 'relu0') attribute 'axes'"), std::string::npos) << what;
+  EXPECT_NE(what.find("operand index 4 out of range"), std::string::npos) << what;
+
+  g.nodes[0].attributes.clear();
+  g.outputs[0].value = ir::ValueRef::node_output(0, 2);
+  what = validation_error(g);
+  EXPECT_NE(what.find("graph output 0"), std::string::npos) << what;
+  EXPECT_NE(what.find("output 2 of node 0 which has 1 outputs"), std::string::npos) << what;
+
+  g.outputs[0].value = r;
+  EXPECT_EQ(validation_error(g), "");
+}
+
+TEST(Ir, ValidationFindsCyclesThroughTheEdgeArrays) {
+  GraphBuilder b;
+  auto x = b.input("x", f32({2}));
+  auto a = b.op("Relu", {x});
+  auto c = b.op("Neg", {a});
+  auto d = b.op("Add", {c, a});
+  b.output(d);
+  ir::Graph g = b.graph();
+  EXPECT_EQ(ir::validate(g).size(), 3u);
+  g.nodes[0].inputs[0] = d;  // Relu <- Add <- Neg <- Relu
+  const std::string what = validation_error(g);
+  EXPECT_NE(what.find("is part of a cycle"), std::string::npos) << what;
+}
+
 TEST(Ir, FormatsValuesForHumans) {
   EXPECT_EQ(ir::to_string(f32({2, 3})), "float32[2,3]");
   EXPECT_EQ(ir::to_string(AttrValue::ints({1, 2})), "[1, 2]");

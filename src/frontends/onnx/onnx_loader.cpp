@@ -2,10 +2,10 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/mapped_file.hpp"
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/onnx.hpp"
-#include "mapped_file.hpp"
 #include "wire_model.hpp"
 
 namespace graphcache {
@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 using namespace onnx_frontend;
 
 ir::Graph load_onnx_file(const std::string& path, const OnnxLoadOptions& options) {
-  const MappedFile file(path);
+  const MappedFile file(path, MappedFile::Access::kRandom, "model file");
   std::error_code ec;
   const fs::path model_path = fs::canonical(path, ec);
   const fs::path folder = fs::canonical(fs::absolute(fs::path(path)).parent_path(), ec);

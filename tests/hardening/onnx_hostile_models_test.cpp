@@ -1,0 +1,217 @@
+// Crafted ONNX models: external data leading out of the model folder (beyond the cases in
+// tests/onnx/loader_test.cpp ExternalDataOutsideTheModelFolderIsRefused), shape products that overflow
+// int64, and 10,000 levels of nested If subgraphs. Each must be a clear graphcache::Error, never a crash.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+
+#include "../onnx/onnx_test_util.hpp"
+#include "graphcache/error.hpp"
+#include "graphcache/key.hpp"
+#include "graphcache/onnx.hpp"
+
+namespace graphcache {
+namespace {
+
+namespace fs = std::filesystem;
+using onnx_test::TempDir;
+using onnx_test::write_file;
+
+template <typename Load>
+void expect_error(Load load, ErrorKind kind, const std::string& needle) {
+  try {
+    load();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// X[4,8] @ W -> Y, with W stored externally at `location`.
+onnx::ModelProto external_weight_model(const std::string& location) {
+  onnx::ModelProto model = onnx_test::make_model();
+  auto* graph = model.mutable_graph();
+  onnx_test::add_input(graph, "X", onnx::TensorProto::FLOAT, {4, 8});
+  auto* weight = graph->add_initializer();
+  weight->set_name("W");
+  weight->set_data_type(onnx::TensorProto::FLOAT);
+  weight->add_dims(8);
+  weight->add_dims(4);
+  weight->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* entry = weight->add_external_data();
+  entry->set_key("location");
+  entry->set_value(location);
+  onnx_test::add_node(graph, "MatMul", {"X", "W"}, {"Y"});
+  onnx_test::add_output(graph, "Y");
+  return model;
+}
+
+TEST(HostileOnnx, ExternalDataThroughASymlinkedDirectoryIsRefused) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "model");
+  fs::create_directories(dir.path() / "elsewhere");
+  write_file((dir.path() / "elsewhere" / "w.bin").string(), std::string(128, 'x'));
+  fs::create_directory_symlink(dir.path() / "elsewhere", dir.path() / "model" / "dirlink");
+  fs::create_directory_symlink("/etc", dir.path() / "model" / "etc");
+  const std::string model_path = (dir.path() / "model" / "m.onnx").string();
+  for (const std::string location : {"dirlink/w.bin", "./dirlink/../dirlink/w.bin", "etc/passwd"}) {
+    SCOPED_TRACE(location);
+    write_file(model_path, external_weight_model(location).SerializeAsString());
+    try {
+      load_onnx_file(model_path);
+      ADD_FAILURE() << "loaded external data through a symlinked directory";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidModel) << e.what();
+      const std::string what = e.what();
+      EXPECT_TRUE(what.find("outside the model's folder") != std::string::npos ||
+                  what.find("escapes the model's folder") != std::string::npos)
+          << what;
+    }
+  }
+}
+
+TEST(HostileOnnx, InitializerShapeProductsThatOverflowAreRefused) {
+  const int64_t big = int64_t{1} << 40;
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  for (const std::vector<int64_t>& dims :
+       std::vector<std::vector<int64_t>>{{big, big},
+                                         {max, 2},
+                                         {max, max, max},
+                                         {3, big, big, big},
+                                         {-1, 4},
+                                         {std::numeric_limits<int64_t>::min()}}) {
+    SCOPED_TRACE(::testing::PrintToString(dims));
+    onnx::ModelProto model = onnx_test::make_model();
+    auto* graph = model.mutable_graph();
+    onnx_test::add_input(graph, "X", onnx::TensorProto::FLOAT, {4, 8});
+    auto* weight = graph->add_initializer();
+    weight->set_name("W");
+    weight->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) weight->add_dims(d);
+    weight->set_raw_data(std::string(16, '\0'));
+    onnx_test::add_node(graph, "MatMul", {"X", "W"}, {"Y"});
+    onnx_test::add_output(graph, "Y");
+    try {
+      compute_key(load_onnx_bytes(model.SerializeAsString(), ""));
+      ADD_FAILURE() << "a tensor with an overflowing or negative shape was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidModel) << e.what();
+      const std::string what = e.what();
+      EXPECT_TRUE(what.find("overflows") != std::string::npos || what.find("negative") != std::string::npos)
+          << what;
+    }
+  }
+}
+
+TEST(HostileOnnx, HugeGraphInputDimsKeyWithoutArithmetic) {
+  // Input shapes are keyed as given (no element products): extreme dims load, key, and stay distinct.
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const auto key_for = [](const std::vector<int64_t>& dims) {
+    onnx::ModelProto model = onnx_test::make_model();
+    auto* graph = model.mutable_graph();
+    onnx_test::add_input(graph, "X", onnx::TensorProto::FLOAT, dims);
+    onnx_test::add_node(graph, "Relu", {"X"}, {"Y"});
+    onnx_test::add_output(graph, "Y");
+    return onnx_test::key_of(model);
+  };
+  EXPECT_NE(key_for({max, max}), key_for({max, max - 1}));
+  EXPECT_NE(key_for({max, max}), key_for({max, max, 1}));
+}
+
+// Wraps `inner_graph` (serialized GraphProto) as the then branch of an If node in a new graph (the else
+// branch is an empty graph, so the model grows linearly with the depth).
+// Built from the onnx classes one level at a time, splicing the already-serialized inner graph in as
+// a length-delimited field so that neither building nor serializing recurses 10,000 levels deep.
+std::string wrap_in_if(const std::string& inner_graph, int level) {
+  const auto length_delimited = [](int field, const std::string& bytes) {
+    std::string out;
+    const auto varint = [&out](uint64_t v) {
+      while (v >= 0x80) {
+        out.push_back(static_cast<char>(v | 0x80));
+        v >>= 7;
+      }
+      out.push_back(static_cast<char>(v));
+    };
+    varint((static_cast<uint64_t>(field) << 3) | 2);
+    varint(bytes.size());
+    return out + bytes;
+  };
+  onnx::NodeProto node;
+  node.set_op_type("If");
+  node.add_input("cond");
+  node.add_output("y" + std::to_string(level));
+  std::string node_bytes = node.SerializeAsString();
+  onnx::GraphProto empty;
+  empty.set_name("else");
+  const std::string else_graph = empty.SerializeAsString();
+  for (const char* branch : {"then_branch", "else_branch"}) {
+    onnx::AttributeProto attribute;
+    attribute.set_name(branch);
+    attribute.set_type(onnx::AttributeProto::GRAPH);
+    constexpr int kAttributeGraphField = 6, kNodeAttributeField = 5;
+    const std::string& branch_graph = branch == std::string("then_branch") ? inner_graph : else_graph;
+    node_bytes +=
+        length_delimited(kNodeAttributeField, attribute.SerializeAsString() +
+                                                  length_delimited(kAttributeGraphField, branch_graph));
+  }
+  onnx::GraphProto graph;
+  graph.set_name("level" + std::to_string(level));
+  graph.add_output()->set_name("y" + std::to_string(level));
+  constexpr int kGraphNodeField = 1;
+  return graph.SerializeAsString() + length_delimited(kGraphNodeField, node_bytes);
+}
+
+// A model whose graph is `levels` If nodes deep.
+std::string nested_model_bytes(int levels) {
+  onnx::GraphProto leaf;
+  leaf.set_name("leaf");
+  std::string graph = leaf.SerializeAsString();
+  for (int level = 0; level < levels; ++level) graph = wrap_in_if(graph, level);
+  onnx::ModelProto model = onnx_test::make_model();
+  model.clear_graph();
+  constexpr int kModelGraphField = 7;
+  std::string bytes = model.SerializeAsString();
+  bytes.push_back(static_cast<char>((kModelGraphField << 3) | 2));
+  for (uint64_t v = graph.size();; v >>= 7) {
+    if (v < 0x80) {
+      bytes.push_back(static_cast<char>(v));
+      break;
+    }
+    bytes.push_back(static_cast<char>(v | 0x80));
+  }
+  return bytes + graph;
+}
+
+TEST(HostileOnnx, TenThousandNestedSubgraphsAreRefusedWithoutStackOverflow) {
+  constexpr int kLevels = 10'000;
+  const std::string bytes = nested_model_bytes(kLevels);
+  ASSERT_GT(bytes.size(), size_t{kLevels} * 40);
+  // graphcache's own wire scanner stops at its nesting limit.
+  expect_error([&] { load_onnx_bytes(bytes, ""); }, ErrorKind::kInvalidModel, "nested too deeply");
+  // So does protobuf's parser (default recursion limit 100), should anything parse it with the classes.
+  onnx::ModelProto parsed;
+  EXPECT_FALSE(parsed.ParseFromString(bytes));
+}
+
+TEST(HostileOnnx, NestingJustOverTheLimitIsRefusedAndUnderItIsNot) {
+  // 64 levels is the documented bound (README "Security"): 65 trips it; 64 and a few levels do not
+  // (they may fail later for other reasons, e.g. the If's missing 'cond').
+  expect_error([&] { load_onnx_bytes(nested_model_bytes(65), ""); }, ErrorKind::kInvalidModel,
+               "nested too deeply");
+  for (int levels : {3, 64}) {
+    try {
+      load_onnx_bytes(nested_model_bytes(levels), "");
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find("nested too deeply"), std::string::npos)
+          << levels << ": " << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace graphcache

@@ -1,0 +1,80 @@
+"""The shared Redis tier from Python, against a real redis-server on loopback: an engine put on one
+"machine" (cache directory) is a hit on another, read-only remotes are not written, and a dead Redis
+falls back to the local tier."""
+import shutil
+import socket
+import subprocess
+import time
+import warnings
+
+import pytest
+
+from graphcache import _core
+from graphcache.engine_cache import EngineCache
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is installed by scripts/setup.sh")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url():
+    port = _free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0?prefix=pytest:&timeout_ms=500", proc
+    proc.kill()
+    proc.wait()
+
+
+KEY = "ab" * 32
+
+
+def test_engine_put_on_one_machine_hits_on_another(tmp_path, redis_url):
+    url, _ = redis_url
+    builder = _core.LocalStore(tmp_path / "builder", remote=url)
+    builder.put(KEY, b"engine bytes" * 1000, {"refit_mode": "refittable"})
+
+    worker = _core.LocalStore(tmp_path / "worker", remote=url)
+    hit = worker.get(KEY)
+    assert hit is not None
+    engine, metadata = hit
+    assert bytes(engine) == b"engine bytes" * 1000
+    assert metadata["refit_mode"] == "refittable"
+    assert set(worker.tier_stats()) == {"local", "redis"}
+    # Written back locally: a local-only store on the worker's directory now has it too.
+    assert _core.LocalStore(tmp_path / "worker").get(KEY) is not None
+
+
+def test_read_only_remote_is_never_written(tmp_path, redis_url):
+    url, _ = redis_url
+    reader = _core.LocalStore(tmp_path / "reader", remote=url, remote_read_only=True)
+    reader.put(KEY, b"local only", None)
+    assert _core.LocalStore(tmp_path / "other", remote=url).get(KEY) is None
+
+
+def test_dead_redis_falls_back_to_local_with_a_warning(tmp_path, redis_url):
+    url, proc = redis_url
+    cache = EngineCache(tmp_path / "cache", remote=url)
+    proc.kill()
+    proc.wait()
+    start = time.monotonic()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache.store.put(KEY, b"still cached locally", None)
+        hit = cache.store.get(KEY)
+    assert time.monotonic() - start < 5
+    assert hit is not None and bytes(hit[0]) == b"still cached locally"
+    assert any("redis" in str(w.message).lower() or "remote" in str(w.message).lower() for w in caught)
