@@ -11,11 +11,13 @@
 
 namespace {
 
+// Thrown by the top-level app once parsing (option conversions and validators included) has finished,
+// before any subcommand's action runs. Replacing the subcommands' callbacks instead would destroy the
+// argument structs their lambdas own while the options still point into them (use-after-free).
+struct ParsedWithoutActions {};
+
 void disable_actions(CLI::App& app) {
-  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
-    sub->callback(std::function<void()>());
-    disable_actions(*sub);
-  }
+  app.parse_complete_callback([] { throw ParsedWithoutActions{}; });
 }
 
 }  // namespace
@@ -40,6 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   disable_actions(app);
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const ParsedWithoutActions&) {
   } catch (const CLI::Error&) {
   } catch (const graphcache::Error&) {
   }

@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    const auto graph = graphcache::load_onnx_bytes(std::string_view(reinterpret_cast<const char*>(data), size), "");
+    const auto graph =
+        graphcache::load_onnx_bytes(std::string_view(reinterpret_cast<const char*>(data), size), "");
     (void)graphcache::compute_key(graph);
   } catch (const graphcache::Error&) {
   }

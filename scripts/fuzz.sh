@@ -13,7 +13,8 @@ mkdir -p "$OUT" build-fuzz/crashes
 
 seed_dir() { mkdir -p "$OUT/$1"; echo "$OUT/$1"; }
 d=$(seed_dir onnx)
-find /usr/share/libonnx-testdata/data -name '*.onnx' -size -64k | head -400 | while read -r f; do
+# sort + sed, not head: head would close the pipe early and pipefail would end the script (SIGPIPE).
+find /usr/share/libonnx-testdata/data -name '*.onnx' -size -64k | sort | sed -n 1,400p | while read -r f; do
   cp "$f" "$d/$(echo "$f" | md5sum | cut -c1-16).onnx"
 done
 cp models/*.onnx "$d/"

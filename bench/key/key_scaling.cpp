@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     const double build_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     const double key_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
     std::printf("%10zu %12.1f %12.1f %12.0f %14.1f\n", g.nodes.size(), build_ms, key_ms,
-                key_ms * 1e6 / static_cast<double>(g.nodes.size()), static_cast<double>(max_rss_kib()) / 1024.0);
+                key_ms * 1e6 / static_cast<double>(g.nodes.size()),
+                static_cast<double>(max_rss_kib()) / 1024.0);
     if (info.reachable_nodes != g.nodes.size()) return 1;
   }
   return 0;

@@ -5,7 +5,7 @@
 
 namespace graphcache::cli {
 
-void register_key_commands(CLI::App& app);  // key, diff
+void register_key_commands(CLI::App& app);    // key, diff
 void register_store_commands(CLI::App& app);  // put, get, ls, stats, gc, verify, rm, clear + --cache-dir
 void register_exec_commands(CLI::App& app);   // exec
 

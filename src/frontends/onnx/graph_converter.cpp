@@ -241,7 +241,8 @@ class GraphConverter {
     const uint64_t count = element_count(tensor.dims, source_, where);
     const std::optional<uint64_t> expected = raw_byte_size(slot.type.dtype, count);
     const ir::DType dtype = slot.type.dtype;
-    // No byte size for a fixed-size type means count * bits overflowed: say so, not "needs a fixed-size type".
+    // No byte size for a fixed-size type means count * bits overflowed: say so, not "needs a fixed-size
+    // type".
     if (!expected && ir::element_bits(dtype) > 0) source_.fail("tensor size overflows", where);
     const bool raw_layout = tensor.payload_field == 9 ||
                             (tensor.payload_packed && tensor.payload_field == 4 &&
