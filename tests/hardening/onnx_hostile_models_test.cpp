@@ -19,19 +19,9 @@ namespace graphcache {
 namespace {
 
 namespace fs = std::filesystem;
+using onnx_test::expect_error;
 using onnx_test::TempDir;
 using onnx_test::write_file;
-
-template <typename Load>
-void expect_error(Load load, ErrorKind kind, const std::string& needle) {
-  try {
-    load();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), kind) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 // X[4,8] @ W -> Y, with W stored externally at `location`.
 onnx::ModelProto external_weight_model(const std::string& location) {

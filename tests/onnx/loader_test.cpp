@@ -16,18 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using ir::ValueRef;
 
-// Runs `load` and checks it throws graphcache::Error of `kind` whose message contains `needle`.
-template <typename Load>
-void expect_error(Load load, ErrorKind kind, const std::string& needle) {
-  try {
-    load();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), kind) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
 const ir::Attribute* find_attribute(const ir::Node& node, const std::string& name) {
   for (const auto& attribute : node.attributes) {
     if (attribute.name == name) return &attribute;

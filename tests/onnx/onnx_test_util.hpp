@@ -1,6 +1,7 @@
 // Small helpers to build ONNX models with the onnx protobuf classes and write them to a temp folder.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 #include <unistd.h>
 
@@ -11,10 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "graphcache/error.hpp"
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
 
 namespace graphcache::onnx_test {
+
+// Runs `load` and checks it throws graphcache::Error of `kind` whose message contains `needle`.
+template <typename Load>
+void expect_error(Load load, ErrorKind kind, const std::string& needle) {
+  try {
+    load();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
 
 class TempDir {
  public:
