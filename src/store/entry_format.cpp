@@ -157,19 +157,6 @@ class SubBlob final : public EngineBlob {
   uint64_t size_;
 };
 
-class BufferBlob final : public EngineBlob {
- public:
-  explicit BufferBlob(uint64_t size) : bytes_(std::make_unique_for_overwrite<uint8_t[]>(size)), size_(size) {}
-  BufferBlob(std::unique_ptr<uint8_t[]> bytes, uint64_t size) : bytes_(std::move(bytes)), size_(size) {}
-  const uint8_t* data() const override { return bytes_.get(); }
-  uint8_t* mutable_data() { return bytes_.get(); }
-  uint64_t size() const override { return size_; }
-
- private:
-  std::unique_ptr<uint8_t[]> bytes_;
-  uint64_t size_;
-};
-
 // The recorded engine size is only a claim (a forged frame can declare 2^60 bytes in a few bytes), so
 // the output buffer grows geometrically with the bytes zstd actually produces, up to that size + 1 (the
 // extra byte detects a frame that decompresses to more than recorded).

@@ -16,6 +16,7 @@
 // The file is exactly 96 + M + P bytes; anything else is truncated or padded, i.e. corrupt.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,22 @@ inline constexpr std::string_view kEntryMagic{"GCENGINE", 8};
 inline constexpr uint32_t kEntryFormatVersion = 1;
 inline constexpr uint32_t kFlagZstd = 1u;
 inline constexpr size_t kEntryHeaderSize = 96;
+
+// Engine bytes owned in memory (decompressed payloads, reassembled Redis chunks). The allocation is at
+// least one byte so that data() is never null, even for an empty engine.
+class BufferBlob final : public EngineBlob {
+ public:
+  explicit BufferBlob(uint64_t size)
+      : bytes_(std::make_unique_for_overwrite<uint8_t[]>(std::max<uint64_t>(size, 1))), size_(size) {}
+  BufferBlob(std::unique_ptr<uint8_t[]> bytes, uint64_t size) : bytes_(std::move(bytes)), size_(size) {}
+  const uint8_t* data() const override { return bytes_.get(); }
+  uint8_t* mutable_data() { return bytes_.get(); }
+  uint64_t size() const override { return size_; }
+
+ private:
+  std::unique_ptr<uint8_t[]> bytes_;
+  uint64_t size_;
+};
 
 struct EntryHeader {
   uint32_t version = kEntryFormatVersion;

@@ -12,12 +12,15 @@
 #include <mutex>
 #include <random>
 
+#include "entry_format.hpp"
 #include "graphcache/error.hpp"
 #include "redis_connection.hpp"
 #include "redis_manifest.hpp"
 
 namespace graphcache {
 namespace {
+
+using store::BufferBlob;
 
 using redis::Args;
 using redis::Connection;
@@ -28,19 +31,6 @@ using redis::Reply;
 // entry that a concurrent put has just replaced.
 constexpr std::string_view kDeleteIfEqualScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-
-class BufferBlob final : public EngineBlob {
- public:
-  explicit BufferBlob(uint64_t size)
-      : bytes_(std::make_unique_for_overwrite<uint8_t[]>(std::max<uint64_t>(size, 1))), size_(size) {}
-  const uint8_t* data() const override { return bytes_.get(); }
-  uint64_t size() const override { return size_; }
-  uint8_t* mutable_data() { return bytes_.get(); }
-
- private:
-  std::unique_ptr<uint8_t[]> bytes_;
-  uint64_t size_;
-};
 
 // Streams the engine of a put chunk by chunk, from memory or from a file (never loaded whole).
 class ChunkReader {
