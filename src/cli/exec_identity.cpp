@@ -79,6 +79,8 @@ void replace_path(std::string& arg, const std::string& from, const std::string& 
     arg = to;
     return;
   }
+  // An argument of the same length that differs has no room for an "--opt=" prefix.
+  if (arg.size() == from.size()) return;
   const size_t start = arg.size() - from.size();
   const char before = arg[start - 1];
   if (arg.compare(start, from.size(), from) == 0 && (before == '=' || before == ':' || before == ',')) {
