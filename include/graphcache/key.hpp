@@ -50,8 +50,8 @@ struct KeyResult {
   StructuralInfo structure;
 };
 
-// Merkle hash of the graph (see docs in src/key/structural_hash.cpp). Throws Error(kInvalidModel) on
-// dangling references or cycles.
+// Structural hash of the graph (its canonical form; see src/key/merkle.hpp and the README). Throws
+// Error(kInvalidModel) on dangling references or cycles.
 StructuralInfo structural_hash(const ir::Graph& graph);
 
 KeyResult compute_key(const ir::Graph& graph, const KeyRequest& request = {});

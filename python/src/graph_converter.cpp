@@ -177,10 +177,12 @@ class Converter {
     node.name = std::move(name);
     py::object target = fields_.get(n, NodeFields::kTarget);
     bool mutating = false;
+    bool types_follow_from_inputs = false;
     if (kind == OpKind::kCallFunction) {
       const detail::TargetInfo& info = detail::resolve_function_target(s_, target);
       node.op = info.op;
       mutating = info.mutating;
+      types_follow_from_inputs = info.types_follow_from_inputs;
     } else if (kind == OpKind::kCallMethod) {
       std::string method = detail::utf8(target.ptr());
       mutating = ends_with_inplace_underscore(method);
@@ -214,7 +216,11 @@ class Converter {
       if (node.op.name != "torch.export._unlift.GuardsFn")
         node.attributes.push_back({"$module", detail::encode_module(s_, node, module, path, mutating)});
     }
-    node.outputs = detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta));
+    if (types_follow_from_inputs) {
+      node.outputs.emplace_back();  // one value; getitem nodes pick tuple elements by index
+    } else {
+      node.outputs = detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta));
+    }
     s_.mutates = s_.mutates || mutating;
     add_node(n, std::move(node));
   }

@@ -9,6 +9,12 @@
 //  - call_function: OpOverload -> OpId{namespace, name, overload}; OpOverloadPacket -> overload "";
 //    HigherOrderOperator -> domain "higher_order"; other callables -> domain "python", name
 //    "module.qualname" (lambdas and local functions are refused: their names do not identify the code).
+//  - output types: for targets whose definition ships with torch (OpOverload / OpOverloadPacket /
+//    HigherOrderOperator, and functions of torch, operator, math, builtins) a node's output types are a
+//    function of its operands' types and its arguments, all of which the key already holds, so node.meta
+//    is not read for them (as Inductor's FxGraphCache keys on the graph code and input metadata only);
+//    reading a FakeTensor's .shape was a third of the walk. Other targets (user functions, methods,
+//    modules), whose code the key identifies only by name, keep their meta types as a further check.
 //  - call_method: domain "method", name = method name.
 //  - call_module: domain "module", name = qualified class name; the module's whole state except tensor
 //    bytes is an attribute: every instance attribute (hyper-parameters, training flag, private fields),
@@ -83,6 +89,8 @@ namespace detail {
 struct TargetInfo {
   ir::OpId op;
   bool mutating = false;
+  // The definition ships with torch / Python: output types follow from operand types and arguments.
+  bool types_follow_from_inputs = false;
 };
 
 // State of one graph conversion, shared by the argument and module encoders.

@@ -21,6 +21,14 @@ bool ends_with_inplace_underscore(const std::string& name) {
   return name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_';
 }
 
+// Functions whose code comes with torch or the interpreter (versioned by the key's toolchain part).
+bool ships_with_torch_or_python(std::string_view name) {
+  for (std::string_view prefix : {"torch.", "_operator.", "operator.", "math.", "builtins."}) {
+    if (name.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
 std::pair<std::string, std::string> split_qualified(const std::string& qualified) {
   auto sep = qualified.find("::");
   if (sep == std::string::npos) return {"", qualified};
@@ -35,16 +43,19 @@ TargetInfo resolve(const TorchTypes& t, py::handle target) {
     std::string overload = target.attr(t.s_overloadname).cast<std::string>();
     info.op = ir::OpId{ns, name, overload.empty() ? "default" : overload, 0};
     info.mutating = schema.attr(t.s_is_mutable).cast<bool>();
+    info.types_follow_from_inputs = true;
     return info;
   }
   if (t.is(target, t.op_overload_packet)) {
     auto [ns, name] = split_qualified(target.attr(t.s_qualified_op_name).cast<std::string>());
     info.op = ir::OpId{ns, name, "", 0};  // resolved by argument types at run time
     info.mutating = ends_with_inplace_underscore(name);
+    info.types_follow_from_inputs = true;
     return info;
   }
   if (t.is(target, t.higher_order_operator)) {
     info.op = ir::OpId{"higher_order", target.attr("name")().cast<std::string>(), "", 0};
+    info.types_follow_from_inputs = true;  // its semantics are its subgraph operands'
     return info;
   }
   // A method bound to an object carries that object's state, which its name does not identify.
@@ -64,6 +75,7 @@ TargetInfo resolve(const TorchTypes& t, py::handle target) {
   const auto dot = name.rfind('.');
   info.mutating =
       info.mutating || ends_with_inplace_underscore(name.substr(dot == std::string::npos ? 0 : dot + 1));
+  info.types_follow_from_inputs = ships_with_torch_or_python(name);
   info.op = ir::OpId{"python", std::move(name), "", 0};
   return info;
 }

@@ -73,7 +73,7 @@ Digest hash_toolchain(const std::map<std::string, std::string>& toolchain) {
 
 StructuralInfo structural_hash(const ir::Graph& graph) {
   key::SymbolTable symbols;
-  key::MerkleHasher hasher(graph, symbols);
+  key::MerkleHasher hasher(graph, symbols, key::HashMode::kGraphOnly);
   return StructuralInfo{hasher.graph_digest(), hasher.weight_order(), hasher.reachable_nodes()};
 }
 
@@ -85,7 +85,7 @@ KeyResult compute_key(const ir::Graph& graph, const KeyRequest& request) {
   result.parts.settings = hash_settings(request.settings);
   result.parts.toolchain = hash_toolchain(request.toolchain);
   Encoder e;
-  e.str("graphcache-key-v1");  // bump when any encoding changes: old entries then simply miss
+  e.str("graphcache-key-v2");  // bump when any encoding changes: old entries then simply miss
   for (const Digest* part :
        {&result.parts.structure, &result.parts.input_specs, &result.parts.settings, &result.parts.toolchain})
     e.digest(*part);

@@ -1,6 +1,9 @@
 #include "merkle.hpp"
 
+#include <xxhash.h>
+
 #include <algorithm>
+#include <bit>
 #include <cctype>
 
 #include "graphcache/error.hpp"
@@ -33,13 +36,20 @@ std::string SymbolTable::canonical(std::string_view expr) {
   return out;
 }
 
-MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, int depth)
+MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMode mode, int depth)
     : graph_(graph),
       symbols_(symbols),
+      mode_(mode),
       depth_(depth),
-      node_digests_(graph.nodes.size()),
+      node_ids_(graph.nodes.size(), -1),
       weight_slots_(graph.weights.size(), -1) {
   if (depth == 0) ir::validate(graph);  // ranges, cycles and nesting depth, with clear messages
+  if (mode_ == HashMode::kPerNode) {
+    node_digests_.resize(graph.nodes.size());
+  } else {
+    form_.reserve(graph.nodes.size() * 96);
+    form_index_.resize(std::bit_ceil(graph.nodes.size() * 2 + 2));
+  }
   walk();
 }
 
@@ -91,7 +101,7 @@ void MerkleHasher::encode_attr(Encoder& e, const ir::AttrValue& attr) {
     for (int64_t d : t->dims) e.i64(d);
     e.str(t->bytes);
   } else if (const auto* g = std::get_if<ir::GraphPtr>(&v)) {
-    MerkleHasher sub(**g, symbols_, depth_ + 1);
+    MerkleHasher sub(**g, symbols_, mode_, depth_ + 1);
     e.digest(sub.graph_digest());
   } else if (const auto* seq = std::get_if<ir::Sequence>(&v)) {
     e.u8(static_cast<uint8_t>(seq->kind));
@@ -108,9 +118,13 @@ bool MerkleHasher::encode_ref(Encoder& e, const ValueRef& ref) const {
       e.tag('z');
       return true;
     case ValueRef::Kind::kNodeOutput:
-      if (!node_digests_[ref.index]) return false;
+      if (node_ids_[ref.index] < 0) return false;
       e.tag('n');
-      e.digest(*node_digests_[ref.index]);
+      if (mode_ == HashMode::kPerNode) {
+        e.digest(node_digests_[ref.index]);
+      } else {
+        e.u32(static_cast<uint32_t>(node_ids_[ref.index]));
+      }
       e.u32(ref.output);
       return true;
     case ValueRef::Kind::kGraphInput:
@@ -132,6 +146,7 @@ bool MerkleHasher::encode_ref(Encoder& e, const ValueRef& ref) const {
 }
 
 std::optional<Digest> MerkleHasher::value_digest(const ValueRef& ref) const {
+  if (mode_ != HashMode::kPerNode) throw Error(ErrorKind::kInternal, "value_digest needs per-node digests");
   Encoder e;
   if (!encode_ref(e, ref)) return std::nullopt;
   if (ref.kind == ValueRef::Kind::kWeight) {
@@ -154,8 +169,37 @@ void MerkleHasher::note_weight(uint32_t w) {
   encode_type(scratch, graph_.weights[w].type);
 }
 
-Digest MerkleHasher::hash_node(uint32_t index) {
-  // One encoder for every node: clear() keeps its capacity, so hashing a node allocates nothing.
+void MerkleHasher::finish_node(uint32_t index) {
+  encode_node(index);
+  if (mode_ == HashMode::kPerNode) {
+    node_digests_[index] = sha256(node_encoder_);
+    node_ids_[index] = index;
+  } else {
+    node_ids_[index] = distinct_node_id();
+  }
+}
+
+uint32_t MerkleHasher::distinct_node_id() {
+  // A node whose encoding (operands by number) was seen before is that node: reuse its number, as
+  // equal Merkle digests would. Otherwise it gets the next number and its encoding joins the form.
+  const std::string& bytes = node_encoder_.bytes();
+  const uint64_t hash = XXH3_64bits(bytes.data(), bytes.size());
+  const size_t mask = form_index_.size() - 1;
+  for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    FormEntry& entry = form_index_[slot];
+    if (!entry.used) {
+      entry = FormEntry{hash, static_cast<uint32_t>(form_.size()), static_cast<uint32_t>(bytes.size()),
+                        distinct_nodes_, true};
+      form_ += bytes;
+      return distinct_nodes_++;
+    }
+    if (entry.hash == hash && std::string_view(form_).substr(entry.offset, entry.length) == bytes)
+      return entry.id;
+  }
+}
+
+void MerkleHasher::encode_node(uint32_t index) {
+  // One encoder for every node: clear() keeps its capacity, so encoding a node allocates nothing.
   const ir::Node& node = graph_.nodes[index];
   Encoder& e = node_encoder_;
   e.clear();
@@ -188,7 +232,6 @@ Digest MerkleHasher::hash_node(uint32_t index) {
   }
   e.u64(node.outputs.size());
   for (const auto& out : node.outputs) encode_type(e, out.type);
-  return sha256(e);
 }
 
 void MerkleHasher::walk() {
@@ -207,7 +250,7 @@ void MerkleHasher::walk() {
   std::vector<uint8_t> on_stack(graph_.nodes.size(), 0);
   auto visit = [&](const ValueRef& ref) {
     if (ref.kind == ValueRef::Kind::kWeight) note_weight(ref.index);
-    if (ref.kind != ValueRef::Kind::kNodeOutput || node_digests_[ref.index]) return;
+    if (ref.kind != ValueRef::Kind::kNodeOutput || node_ids_[ref.index] >= 0) return;
     if (on_stack[ref.index])
       throw Error(ErrorKind::kInvalidModel, "node " + std::to_string(ref.index) + " (" +
                                                 graph_.nodes[ref.index].op.name + ") is part of a cycle");
@@ -225,7 +268,7 @@ void MerkleHasher::walk() {
         visit(k < n_in ? node.inputs[k] : node.captures[k - n_in]);
         continue;
       }
-      node_digests_[f.node] = hash_node(f.node);
+      finish_node(f.node);
       on_stack[f.node] = 0;
       ++reachable_;
       stack.pop_back();
@@ -233,6 +276,10 @@ void MerkleHasher::walk() {
   }
 
   Encoder e = std::move(inputs);
+  if (mode_ == HashMode::kGraphOnly) {
+    e.u64(distinct_nodes_);
+    e.str(form_);
+  }
   e.u64(graph_.capture_names.size());
   e.u64(weight_order_.size());
   for (uint32_t w : weight_order_) encode_type(e, graph_.weights[w].type);

@@ -25,14 +25,25 @@ class SymbolTable {
   std::unordered_map<std::string, uint32_t> ids_;
 };
 
+// Two ways to the same equality: kPerNode gives every reached node its own SHA-256 digest (what diff
+// compares across graphs); kGraphOnly numbers the distinct nodes in walk order (structurally equal nodes
+// share a number, as they would share a digest) and hashes the graph's canonical form - each distinct
+// node's encoding, operands by number - in one SHA-256 stream. Both modes tell the same pairs of graphs
+// apart (up to SHA-256 collisions); kGraphOnly is what keys use: one SHA-256 per node cost more than
+// the rest of the key (a hash call per ~100-byte message is mostly fixed cost).
+enum class HashMode { kPerNode, kGraphOnly };
+
 class MerkleHasher {
  public:
-  MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, int depth = 0);
+  MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMode mode = HashMode::kPerNode,
+               int depth = 0);
 
   const Digest& graph_digest() const { return graph_digest_; }
-  bool reached(uint32_t node) const { return node_digests_[node].has_value(); }
-  const Digest& node_digest(uint32_t node) const { return *node_digests_[node]; }
+  bool reached(uint32_t node) const { return node_ids_[node] >= 0; }
+  // kPerNode only.
+  const Digest& node_digest(uint32_t node) const { return node_digests_[node]; }
   // Digest of a reference as its consumers see it (nullopt for a node output no output reaches).
+  // kPerNode only.
   std::optional<Digest> value_digest(const ir::ValueRef& ref) const;
   // Canonical slot of graph.weights[w], if any output reaches it.
   std::optional<uint32_t> weight_slot(uint32_t w) const;
@@ -47,17 +58,30 @@ class MerkleHasher {
   void walk();
   void note_weight(uint32_t w);
   bool encode_ref(Encoder& e, const ir::ValueRef& ref) const;
-  Digest hash_node(uint32_t index);
+  void encode_node(uint32_t index);
+  void finish_node(uint32_t index);
+  uint32_t distinct_node_id();
 
   const ir::Graph& graph_;
   SymbolTable& symbols_;
+  HashMode mode_;
   int depth_;
-  std::vector<std::optional<Digest>> node_digests_;
+  std::vector<int64_t> node_ids_;     // -1 until reached; kGraphOnly: the distinct node's number
+  std::vector<Digest> node_digests_;  // kPerNode
+  // kGraphOnly: the canonical form so far, and an open-addressing table over its node encodings.
+  struct FormEntry {
+    uint64_t hash = 0;
+    uint32_t offset = 0, length = 0, id = 0;
+    bool used = false;
+  };
+  std::string form_;
+  std::vector<FormEntry> form_index_;
+  uint32_t distinct_nodes_ = 0;
   std::vector<int64_t> weight_slots_;  // -1 until first use
   std::vector<uint32_t> weight_order_;
   size_t reachable_ = 0;
   Digest graph_digest_;
-  Encoder node_encoder_;  // reused by hash_node (not re-entered: subgraphs get their own hasher)
+  Encoder node_encoder_;  // reused by encode_node (not re-entered: subgraphs get their own hasher)
 };
 
 }  // namespace graphcache::key

@@ -127,6 +127,31 @@ TEST(StructuralKey, DeadNodesAreIgnored) {
   EXPECT_EQ(make(true).reachable_nodes, 1u);
 }
 
+TEST(StructuralKey, DuplicatedSubexpressionIsTheSameComputation) {
+  // relu(x) computed once and used twice, or computed twice: equal values, equal keys (the canonical
+  // form numbers equal nodes alike, as a Merkle hash would give them equal digests); diff agrees.
+  auto make = [](const std::string& second_op, bool shared) {
+    GraphBuilder b;
+    auto x = b.input("x", f32({4}));
+    auto y1 = b.op("Relu", {x});
+    auto y2 = shared ? y1 : b.op(second_op, {x});
+    b.output(b.op("Sub", {y1, y2}));
+    return std::move(b).build();
+  };
+  const ir::Graph shared = make("Relu", true), duplicated = make("Relu", false), other = make("Neg", false);
+  EXPECT_EQ(structure(shared), structure(duplicated));
+  EXPECT_TRUE(explain_difference(shared, duplicated).empty());
+  EXPECT_NE(structure(shared), structure(other));
+  EXPECT_FALSE(explain_difference(shared, other).empty());
+  // Operand order still counts among equal-looking nodes: sub(relu(x), neg(x)) != sub(neg(x), relu(x)).
+  GraphBuilder b;
+  auto x = b.input("x", f32({4}));
+  auto neg = b.op("Neg", {x});
+  auto relu = b.op("Relu", {x});
+  b.output(b.op("Sub", {neg, relu}));
+  EXPECT_NE(structure(other), structure(std::move(b).build()));
+}
+
 TEST(StructuralKey, CyclesAndDanglingReferencesAreClearErrors) {
   GraphBuilder b;
   auto x = b.input("x", f32({2}));
