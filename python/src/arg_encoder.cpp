@@ -84,7 +84,6 @@ ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) 
   const auto index = static_cast<uint32_t>(graph.weights.size());
   graph.weights.push_back(ir::WeightSlot{name, std::move(*type), {}});
   weight_by_object.emplace(tensor.ptr(), index);
-  weight_by_name.emplace(name, index);
   return ir::ValueRef::weight(index);
 }
 

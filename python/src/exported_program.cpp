@@ -32,6 +32,18 @@ std::string attr_str(py::handle obj, const py::str& name) {
   return v.is_none() ? std::string() : py::str(v).cast<std::string>();
 }
 
+// obj.<attr> as a UTF-8 view that lives as long as `options` (it keeps the str); "" for None.
+std::string_view keep_str(ConvertOptions& options, py::handle obj, const py::str& attr) {
+  py::object v = py::getattr(obj, attr, py::none());
+  if (v.is_none()) return {};
+  if (!PyUnicode_Check(v.ptr())) v = py::str(v);
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
+  if (!data) throw py::error_already_set();
+  options.keep_alive.push_back(std::move(v));
+  return {data, static_cast<size_t>(size)};
+}
+
 // "in0.d1=$0[2,int_oo];..." for every symbolic dim of the graph inputs; symbols renamed by first
 // occurrence (as the key does), each symbol's range given where it first appears.
 std::string dynamic_ranges(const ir::Graph& graph, const std::map<std::string, std::string>& ranges) {
@@ -79,15 +91,15 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
   options.node_names = node_names;
   for (py::handle spec : signature.attr("input_specs")) {
     const std::string kind = spec.attr(n.kind).attr(n.name).cast<std::string>();
-    const std::string name = attr_str(spec.attr(n.arg), n.name);
+    const std::string_view name = keep_str(options, spec.attr(n.arg), n.name);
     if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
       options.placeholders[name] =
-          PlaceholderBinding{PlaceholderBinding::Kind::kWeight, attr_str(spec, n.target)};
+          PlaceholderBinding{PlaceholderBinding::Kind::kWeight, keep_str(options, spec, n.target)};
     } else if (kind == "USER_INPUT" || kind == "TOKEN") {
       options.placeholders[name] = PlaceholderBinding{PlaceholderBinding::Kind::kInput, name};
     } else {
-      throw Error(ErrorKind::kUnsupported, "exported program input '" + name + "' of kind " + kind +
-                                               " (custom objects) cannot be keyed");
+      throw Error(ErrorKind::kUnsupported, "exported program input '" + std::string(name) + "' of kind " +
+                                               kind + " (custom objects) cannot be keyed");
     }
   }
   for (py::handle spec : signature.attr("output_specs")) {

@@ -55,7 +55,7 @@ bool ends_with_inplace_underscore(const std::string& name) {
 class Converter {
  public:
   Converter(py::handle owner, const ConvertOptions& options)
-      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, {}, false},
+      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, false},
         options_(options),
         fields_(s_.t.fx_node, {&s_.t.s_op, &s_.t.s_target, &s_.t.s_args, &s_.t.s_kwargs, &s_.t.s_meta,
                                &s_.t.s_name, &s_.t.s_next}) {}
@@ -119,12 +119,11 @@ class Converter {
         if (!type)
           throw Error(ErrorKind::kInvalidModel, "weight placeholder '" + name + "' has no tensor metadata");
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
-        s_.graph.weights.push_back(ir::WeightSlot{it->second.name, std::move(*type), {}});
-        s_.weight_by_name.emplace(it->second.name, index);
+        s_.graph.weights.push_back(ir::WeightSlot{std::string(it->second.name), std::move(*type), {}});
         s_.values.emplace(n.ptr(), ir::ValueRef::weight(index));
         return;
       }
-      name = it->second.name;
+      name = std::string(it->second.name);
     }
     const size_t position = s_.graph.inputs.size();
     if (!val) {
@@ -339,8 +338,10 @@ class Converter {
 
   ir::ValueRef target_ref(const std::string& target, ir::Node& node) {
     if (target.empty()) return ir::ValueRef::none();
-    if (auto it = s_.weight_by_name.find(target); it != s_.weight_by_name.end())
-      return ir::ValueRef::weight(it->second);
+    // Mutated buffers are few: a scan of the slots beats keeping a name index for every weight.
+    for (size_t w = 0; w < s_.graph.weights.size(); ++w) {
+      if (s_.graph.weights[w].name == target) return ir::ValueRef::weight(static_cast<uint32_t>(w));
+    }
     for (size_t i = 0; i < out_.input_names.size(); ++i) {
       if (out_.input_names[i] == target) return ir::ValueRef::graph_input(static_cast<uint32_t>(i));
     }

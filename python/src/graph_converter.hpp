@@ -40,6 +40,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -54,7 +55,7 @@ namespace graphcache::py_frontend {
 struct PlaceholderBinding {
   enum class Kind { kInput, kWeight };
   Kind kind = Kind::kInput;
-  std::string name;  // user input name or weight FQN
+  std::string_view name;  // user input name or weight FQN (see ConvertOptions::keep_alive)
 };
 
 // What one flattened graph output means (ExportedProgram output specs).
@@ -67,7 +68,10 @@ struct ConvertOptions {
   // Per placeholder in order: the type to use when node.meta has none (from example inputs).
   std::vector<std::optional<ir::TensorType>> input_types;
   // Export only: bindings by placeholder name; output meanings by flattened output position.
-  std::unordered_map<std::string, PlaceholderBinding> placeholders;
+  // Names are views into Python strings that `keep_alive` holds (no copy per weight: a Llama signature
+  // lists hundreds).
+  std::unordered_map<std::string_view, PlaceholderBinding> placeholders;
+  std::vector<py::object> keep_alive;
   std::vector<OutputBinding> outputs;
   // Refuse graph inputs whose type is unknown (a key without input shapes would be unsound).
   bool require_input_types = true;
@@ -100,7 +104,6 @@ struct GraphState {
   ir::Graph graph;
   NodeValueMap values;  // fx node -> its value
   std::unordered_map<PyObject*, uint32_t> weight_by_object;
-  std::unordered_map<std::string, uint32_t> weight_by_name;
   std::unordered_map<PyObject*, TargetInfo> targets;  // resolved call_function targets
   std::vector<py::object> keep_alive;                 // keys of `targets`
   bool mutates = false;
