@@ -548,6 +548,29 @@ def test_unused_side_effect_nodes_stay_in_the_key():
     assert graphcache.key(ga, (f32(4),)).key != graphcache.key(gb, (f32(4),)).key
 
 
+class _Counter(nn.Module):
+    """Updates one of two buffers in place, then reads both (scaled differently)."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__()
+        self.register_buffer("a", torch.zeros(4))
+        self.register_buffer("b", torch.zeros(4))
+        self.which = which
+
+    def forward(self, x):
+        getattr(self, self.which).add_(x)
+        return x + self.a * 2 + self.b * 3
+
+
+def test_export_which_buffer_is_updated_is_part_of_the_key():
+    x = f32(4)
+    ka = graphcache.key(torch.export.export(_Counter("a"), (x,)))
+    assert ka.key == graphcache.key(torch.export.export(_Counter("a"), (x,))).key
+    kb = graphcache.key(torch.export.export(_Counter("b"), (x,)))
+    assert ka.key != kb.key  # the update lands on the buffer scaled by 2 in one, by 3 in the other
+    assert sorted(ka.weight_names) == ["a", "b"]
+
+
 def test_control_flow_subgraphs_are_keyed():
     def branchy(then_fn):
         class M(nn.Module):
