@@ -32,20 +32,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llama_model  # noqa: E402
+from baseline_keys import op_target_hash  # noqa: E402
 
 SEED_PICKLE_SECONDS = 323.0  # the seed's pickle-based key on Llama2-7b (DESIGN.md)
-
-
-def op_target_hash(gm: torch.fx.GraphModule) -> str:
-    """Torch-TensorRT's op_target key: placeholders by position, other nodes as '<op>_<target>'."""
-    words, inputs = [], 0
-    for node in gm.graph.nodes:
-        if node.op == "placeholder":
-            words.append(f"placeholder_input_{inputs}")
-            inputs += 1
-        else:
-            words.append(f"{node.op}_{node.target}")
-    return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 
 def weight_sha256(ep) -> str:
