@@ -2,7 +2,10 @@
 // engine compilers. Key = the model's structural key + settings/toolchain options + the compiler's
 // identity (resolved path, size, SHA-256 of its bytes) + its arguments with the model and engine paths
 // replaced by placeholders. Hit: ENGINE is written from the cache and the compiler does not run. Miss:
-// the compiler runs with our stdio; if it succeeds ENGINE is stored, if it fails nothing is. Exit status
+// the compiler runs with our stdio; if it succeeds ENGINE is stored, if it fails nothing is. Concurrent
+// misses of one key (a build farm starting the same job) compile once: the others wait on a lock
+// (Redis with --remote, else a file lock in the cache directory) and take the engine from the cache,
+// so each job still exits with ENGINE written. Exit status
 // is the compiler's (128 + signal if it was killed). If no key can be computed (unreadable model,
 // unusable cache) the compiler still runs, uncached, with a warning: a cache must never break a build.
 //
@@ -109,30 +112,48 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   }
 }
 
+// Thrown out of the build function so that SingleFlight releases the lock and stores nothing.
+struct CompilerFailed {
+  int status;
+};
+
 int run_exec(const ExecArgs& a) {
   std::optional<CacheContext> cache = prepare_cache(a);
-  if (cache) {
-    std::optional<Entry> hit = cache->store->get(cache->key.key);
-    if (hit) {
-      write_output_file(a.output, hit->engine->data(), hit->engine->size());
-      if (a.verbose) std::fprintf(stderr, "graphcache: hit %s\n", cache->key.key.hex().c_str());
+  if (!cache) return run_compiler(a.command);
+  if (std::optional<Entry> hit = cache->store->get(cache->key.key)) {
+    write_output_file(a.output, hit->engine->data(), hit->engine->size());
+    if (a.verbose) std::fprintf(stderr, "graphcache: hit %s\n", cache->key.key.hex().c_str());
+    return 0;
+  }
+  if (a.verbose) std::fprintf(stderr, "graphcache: miss %s\n", cache->key.key.hex().c_str());
+  bool compiled = false;
+  auto build = [&]() -> BuiltEngine {
+    compiled = true;
+    const int status = run_compiler(a.command);
+    if (status != 0) throw CompilerFailed{status};
+    struct stat st;
+    if (::stat(a.output.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      throw Error(ErrorKind::kIo, "the compiler succeeded but did not write '" + a.output + "'");
+    return BuiltEngine{{}, a.output, cache->metadata};
+  };
+  try {
+    GetOrBuildResult result = open_single_flight(*cache->store)->get_or_build(cache->key.key, build);
+    if (result.source != GetOrBuildResult::Source::kBuilt) {
+      // Another process compiled it while this one waited (or just before the lock was taken).
+      write_output_file(a.output, result.entry.engine->data(), result.entry.engine->size());
+      if (a.verbose) std::fprintf(stderr, "graphcache: built by another process\n");
+    }
+    return 0;
+  } catch (const CompilerFailed& failed) {
+    return failed.status;
+  } catch (const Error& e) {
+    if (compiled) {
+      warn(std::string(e.what()) + "; nothing cached");
       return 0;
     }
-    if (a.verbose) std::fprintf(stderr, "graphcache: miss %s\n", cache->key.key.hex().c_str());
+    warn(std::string(e.what()) + "; running the compiler without the cache");
+    return run_compiler(a.command);
   }
-  const int status = run_compiler(a.command);
-  if (status != 0 || !cache) return status;
-  struct stat st;
-  if (::stat(a.output.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    warn("the compiler succeeded but did not write '" + a.output + "'; nothing cached");
-    return status;
-  }
-  try {
-    cache->store->put(cache->key.key, EngineSource::from_file(a.output), cache->metadata);
-  } catch (const Error& e) {
-    warn(std::string("cannot cache the engine: ") + e.what());
-  }
-  return status;
 }
 
 }  // namespace

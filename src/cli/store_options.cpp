@@ -70,20 +70,46 @@ std::unique_ptr<LocalStore> open_local_store() {
   return std::make_unique<LocalStore>(resolve_cli_store_config());
 }
 
-std::unique_ptr<Store> open_store() {
-  const StoreOptionArgs& a = store_option_args();
+namespace {
+
+std::string remote_url() {
   const char* env_remote = std::getenv("GRAPHCACHE_REMOTE");
-  const std::string url = !a.remote.empty() ? a.remote : env_remote ? env_remote : "";
-  if (url.empty()) return open_local_store();
-  const std::string env_read_only =
+  const std::string& flag = store_option_args().remote;
+  return !flag.empty() ? flag : env_remote ? env_remote : "";
+}
+
+bool remote_read_only() {
+  const std::string env =
       std::getenv("GRAPHCACHE_REMOTE_READ_ONLY") ? std::getenv("GRAPHCACHE_REMOTE_READ_ONLY") : "";
+  return store_option_args().remote_read_only || env == "1" || env == "true" || env == "yes";
+}
+
+void print_warning(const std::string& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_store() {
+  const std::string url = remote_url();
+  if (url.empty()) return open_local_store();
   LayeredStoreOptions options;
-  options.remote_read_only =
-      a.remote_read_only || env_read_only == "1" || env_read_only == "true" || env_read_only == "yes";
-  WarningSink warn = [](const std::string& message) { std::fprintf(stderr, "%s\n", message.c_str()); };
-  return std::make_unique<LayeredStore>(std::shared_ptr<Store>(open_local_store()),
-                                        std::make_shared<RedisStore>(RedisConfig::from_url(url), warn),
-                                        options, warn);
+  options.remote_read_only = remote_read_only();
+  return std::make_unique<LayeredStore>(
+      std::shared_ptr<Store>(open_local_store()),
+      std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning), options, print_warning);
+}
+
+std::unique_ptr<SingleFlight> open_single_flight(Store& store) {
+  const std::string url = remote_url();
+  std::unique_ptr<LockService> primary;
+  // A read-only remote is a consumer's: it must not take locks there either.
+  if (!url.empty() && !remote_read_only())
+    primary = std::make_unique<RedisLockService>(RedisConfig::from_url(url), std::chrono::seconds(60),
+                                                 print_warning);
+  auto fallback = std::make_unique<FileLockService>(resolve_cli_store_config().cache_dir + "/locks");
+  return std::make_unique<SingleFlight>(store, std::move(primary), std::move(fallback), SingleFlightOptions{},
+                                        print_warning);
 }
 
 void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "graphcache/local_store.hpp"
+#include "graphcache/single_flight.hpp"
 
 namespace graphcache::cli {
 
@@ -26,6 +27,10 @@ std::unique_ptr<LocalStore> open_local_store();
 // The store that put/get/ls/rm/stats use: the local store, layered over the Redis tier when --remote or
 // GRAPHCACHE_REMOTE names one (include/graphcache/layered_store.hpp). Throws Error on a malformed URL.
 std::unique_ptr<Store> open_store();
+// One build per key across processes for `store`: a Redis lock when a writable remote is configured
+// (hosts sharing it build once), else - and whenever Redis is unreachable - a file lock in
+// <cache dir>/locks (processes on this host build once). Throws Error(kIo) if neither can be set up.
+std::unique_ptr<SingleFlight> open_single_flight(Store& store);
 
 // Writes `size` bytes to `path` through a temp file in the same directory + rename, so a reader never
 // sees a partial engine. "-" writes to stdout. Throws Error(kIo).

@@ -1,11 +1,13 @@
 // The real `graphcache` binary with a remote tier: --remote / GRAPHCACHE_REMOTE / --remote-read-only,
 // per-tier `stats`, and a remote that is down.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "redis_server.hpp"
@@ -114,6 +116,31 @@ TEST_F(CliRemoteTest, MalformedRemoteUrlIsAClearError) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("invalid redis URL"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("topsecret"), std::string::npos) << r.output;
+}
+
+TEST_F(CliRemoteTest, ExecOnTwoMachinesCompilesOnceThroughTheRedisLock) {
+  // Two hosts (own cache directories, one Redis) start the same slow build at once: the Redis lock
+  // makes one compile and the other wait and take the engine from the shared tier.
+  const std::string compiler = dir / "slow.sh";
+  std::ofstream(compiler) << "#!/bin/sh\necho run >> '" << (dir / "runs.log")
+                          << "'\nsleep 1\ncat \"$1\" > \"$2\"\n";
+  ASSERT_EQ(::chmod(compiler.c_str(), 0755), 0);
+  auto job = [&](const std::string& host) {
+    return run(machine(host), "exec --remote '" + remote() + "' --input " + ONNX_TEST_MODEL + " --output " +
+                                  (dir / (host + ".engine")) + " -- " + compiler + " " + ONNX_TEST_MODEL +
+                                  " " + (dir / (host + ".engine")));
+  };
+  auto a = std::async(std::launch::async, job, "a");
+  auto b = std::async(std::launch::async, job, "b");
+  const CliRun ra = a.get(), rb = b.get();
+  ASSERT_EQ(ra.exit_code, 0) << ra.output;
+  ASSERT_EQ(rb.exit_code, 0) << rb.output;
+  std::ifstream runs(dir / "runs.log");
+  int count = 0;
+  for (std::string line; std::getline(runs, line);) ++count;
+  EXPECT_EQ(count, 1) << "one host compiles, the other waits for it";
+  EXPECT_EQ(testing::read_text(dir / "a.engine"), testing::read_text(ONNX_TEST_MODEL));
+  EXPECT_EQ(testing::read_text(dir / "b.engine"), testing::read_text(ONNX_TEST_MODEL));
 }
 
 }  // namespace

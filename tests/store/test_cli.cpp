@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "graphcache/local_store.hpp"
@@ -144,6 +146,27 @@ TEST_F(Exec, NewWeightsInTheSameStructureMiss) {
   EXPECT_EQ(runs(), 2) << "changed weights must not reuse an engine built with the old ones";
   ASSERT_EQ(exec(model, dir_ / "c.engine", {}).status, 0);
   EXPECT_EQ(runs(), 2) << "the original weights still hit";
+}
+
+TEST_F(Exec, ConcurrentMissesCompileOnce) {
+  // Four jobs of a build farm start the same slow build at once: one compiles, three wait for it and
+  // take the engine from the cache; every job ends with its engine written.
+  write_script(dir_ / "slow.sh", "echo run >> \"" + dir_ / "runs.log" +
+                                     "\"\n"
+                                     "sleep 1\n"
+                                     "{ echo \"engine\"; cat \"$1\"; } > \"$2\"\n");
+  std::vector<std::future<RunResult>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    const std::string out = dir_ / ("job" + std::to_string(i) + ".engine");
+    jobs.push_back(std::async(std::launch::async, [this, out] { return exec(kModel, out, {}, "slow.sh"); }));
+  }
+  for (auto& job : jobs) EXPECT_EQ(job.get().status, 0);
+  EXPECT_EQ(runs(), 1) << "the other three jobs must wait for the first build, not compile again";
+  const std::string engine = read_text(dir_ / "job0.engine");
+  EXPECT_EQ(engine.rfind("engine\n", 0), 0u);
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(read_text(dir_ / ("job" + std::to_string(i) + ".engine")), engine);
+  EXPECT_EQ(entries(), 1u);
+  EXPECT_TRUE(std::filesystem::is_empty(cache_ + "/locks")) << "locks are released";
 }
 
 TEST_F(Exec, FailingCompilerStoresNothingAndPassesItsStatus) {
