@@ -89,6 +89,8 @@ def _refit_mode_of(settings: Mapping[str, Any]) -> str:
 class EngineCache:
     """Engine cache over graphcache's local store.
 
+    Builds are single-flight across processes (and hosts, with a writable remote): see python/README.md.
+
     >>> cache = EngineCache("/tmp/engines", max_bytes=10 << 30)
     >>> r = cache.get_or_build(exported_program, build_fn, example_inputs=(x,),
     ...                        settings={"precision": "fp16"}, refit_mode="refittable")
@@ -103,6 +105,7 @@ class EngineCache:
         toolchain: Optional[Mapping[str, str]] = None,
         remote: Optional[str] = None,
         remote_read_only: bool = False,
+        build_wait_seconds: float = 1800.0,
     ) -> None:
         if store is None:
             kwargs = {}
@@ -115,6 +118,7 @@ class EngineCache:
                 kwargs["max_entries"] = int(max_entries)
             store = _core().LocalStore(os.fspath(path), **kwargs)
         self.store = store
+        self.build_wait_seconds = float(build_wait_seconds)
         self.path = os.fspath(path)
         self.toolchain = dict(toolchain or {})
 
@@ -208,7 +212,30 @@ class EngineCache:
         result = self._lookup(info, key_hex, refit_mode, current_fp)
         if result is not None:
             return result
-        return self._build_and_put(info, key_hex, build_fn, refit_mode, current_fp, tool_versions)
+        # Single flight: processes (and, with a writable remote, hosts) that miss the same key at once
+        # build it once; the others wait here and then take the stored engine.
+        lock = self._build_lock(key_hex)
+        try:
+            if lock is not None:
+                result = self._lookup(info, key_hex, refit_mode, current_fp)
+                if result is not None:
+                    return result
+            return self._build_and_put(info, key_hex, build_fn, refit_mode, current_fp, tool_versions)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _build_lock(self, key_hex: str):
+        acquire = getattr(self.store, "build_lock", None)  # a custom store= may not offer locks
+        if acquire is None:
+            return None
+        lock = acquire(key_hex, self.build_wait_seconds)
+        if lock is None:
+            _warn(
+                f"graphcache: waited {self.build_wait_seconds:.0f} s for another build of {key_hex[:16]}; "
+                "building here too"
+            )
+        return lock
 
     def lookup(self, info: "CacheKeyInfo", model: Any = None, weights: Optional[Mapping[str, Any]] = None):
         """The servable cached entry for a key from EngineCache.key(), or None. Never builds."""

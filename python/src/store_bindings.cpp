@@ -2,13 +2,17 @@
 
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "graphcache/error.hpp"
 #include "graphcache/layered_store.hpp"
 #include "graphcache/local_store.hpp"
 #include "graphcache/redis_store.hpp"
+#include "graphcache/single_flight.hpp"
 
 namespace graphcache::py_frontend {
 
@@ -45,8 +49,20 @@ struct PyLocalStore {
   std::shared_ptr<WarningQueue> warnings = std::make_shared<WarningQueue>();
   std::shared_ptr<LocalStore> store;
   std::shared_ptr<Store> layered;  // local + Redis when a remote URL was given
+  // Build locks: Redis when a writable remote is configured (one builder across hosts), else - and
+  // while Redis is unreachable - flock in <cache dir>/locks (one builder per host).
+  std::shared_ptr<LockService> redis_locks, file_locks;
+  bool redis_locks_down = false;
+  std::mutex locks_mutex;  // build_lock runs without the GIL
   // get/put/remove/list/stats go through both tiers; gc/verify/clear are local maintenance.
   Store& tiers() { return layered ? *layered : static_cast<Store&>(*store); }
+};
+
+// A held build lock (context manager); holds its services so they outlive it.
+struct PyBuildLock {
+  std::shared_ptr<LockService> service;
+  std::unique_ptr<BuildLock> lock;
+  void release() { lock.reset(); }
 };
 
 // Keeps an entry's engine bytes alive for as long as a memoryview of them exists.
@@ -164,8 +180,30 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
     LayeredStoreOptions options;
     options.remote_read_only = remote_read_only;
     s->layered = std::make_shared<LayeredStore>(s->store, std::move(redis), options, sink);
+    if (!remote_read_only)  // a read-only consumer takes no locks in the shared instance either
+      s->redis_locks = std::make_shared<RedisLockService>(
+          RedisConfig::from_url(py::str(remote).cast<std::string>()), std::chrono::seconds(60), sink);
   }
   return s;
+}
+
+// One attempt at the build lock of `key`: Redis first; on a Redis error, one warning and the file lock
+// from then on. Called without the GIL.
+std::optional<PyBuildLock> try_build_lock(PyLocalStore& s, const Key& key) {
+  std::lock_guard guard(s.locks_mutex);
+  if (s.redis_locks && !s.redis_locks_down) {
+    try {
+      if (auto lock = s.redis_locks->try_acquire(key)) return PyBuildLock{s.redis_locks, std::move(lock)};
+      return std::nullopt;
+    } catch (const Error& e) {
+      s.warnings->push(std::string("build lock: Redis unreachable (") + e.what() +
+                       "); locking per host from now on");
+      s.redis_locks_down = true;
+    }
+  }
+  if (!s.file_locks) s.file_locks = std::make_shared<FileLockService>(s.store->config().cache_dir + "/locks");
+  if (auto lock = s.file_locks->try_acquire(key)) return PyBuildLock{s.file_locks, std::move(lock)};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -178,6 +216,13 @@ void bind_local_store(py::module_& m) {
                                {static_cast<py::ssize_t>(v.blob->size())}, {1}, /*readonly=*/true);
       })
       .def("__len__", [](const EngineView& v) { return v.blob->size(); });
+
+  py::class_<PyBuildLock>(m, "BuildLock", "A held build lock; release() or leave the with-block to free it.")
+      .def("release", [](PyBuildLock& l) { l.release(); })
+      .def(
+          "__enter__", [](PyBuildLock& l) -> PyBuildLock& { return l; }, py::return_value_policy::reference)
+      .def("__exit__", [](PyBuildLock& l, py::args) { l.release(); })
+      .def_property_readonly("held", [](const PyBuildLock& l) { return l.lock && l.lock->still_held(); });
 
   py::class_<PyLocalStore>(m, "LocalStore",
                            "The local disk tier of the engine cache (see store_bindings.hpp).")
@@ -271,6 +316,24 @@ void bind_local_store(py::module_& m) {
              return d;
            })
       .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.store->clear(); }); })
+      .def(
+          "build_lock",
+          [](PyLocalStore& s, const std::string& key_hex, double wait_seconds) -> std::optional<PyBuildLock> {
+            const Key key = Digest::from_hex(key_hex);
+            const auto deadline = std::chrono::steady_clock::now() +
+                                  std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000));
+            return without_gil(s, [&]() -> std::optional<PyBuildLock> {
+              for (;;) {
+                if (auto lock = try_build_lock(s, key)) return lock;
+                if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+              }
+            });
+          },
+          py::arg("key"), py::arg("wait_seconds") = 1800.0,
+          "Waits until this process holds the build lock of `key` and returns it, or None after "
+          "wait_seconds (then build without it). A crashed holder's lock is freed (flock) or expires "
+          "(Redis).")
       .def("entry_path",
            [](PyLocalStore& s, const std::string& key_hex) {
              return s.store->entry_path(Digest::from_hex(key_hex));

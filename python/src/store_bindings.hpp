@@ -10,6 +10,8 @@
 // put(key_hex, engine: bytes-like | str | os.PathLike (streamed from the file), metadata: dict)
 // remove(key_hex) -> bool;  list() -> [dict];  stats() -> dict;  gc(max_bytes=0, max_entries=0) -> dict;
 // verify() -> dict;  clear() -> int;  entry_path(key_hex) -> str;  path, max_bytes, max_entries (read-only)
+// build_lock(key_hex, wait_seconds=1800) -> BuildLock | None: one builder per key (Redis lock with a
+//   writable remote, across hosts; flock in <path>/locks otherwise); None when the wait ran out.
 // metadata dict keys: key_parts, input_names, output_names, weight_slots, weight_fingerprint (hex or None),
 //   refit_mode, tool_versions, extra (str -> str), created_unix. Unknown keys raise InvalidArgumentError.
 // Keys are validated (64 hex digits) before they touch the file system. Corrupt entries are misses and

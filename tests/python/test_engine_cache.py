@@ -233,3 +233,52 @@ def test_corrupt_entry_is_a_miss_and_is_rebuilt(cache, tmp_path):
         res = cache.get_or_build(export(MLP), build, example_inputs=(X,))
     assert not res.hit and build.calls == 2
     assert cache.get_or_build(export(MLP), build, example_inputs=(X,)).hit
+
+
+def _slow_build_worker(cache_dir, runs_file, start, results):
+    """One job of a build farm: misses, and (if it is the builder) spends a second building."""
+    cache = EngineCache(cache_dir)
+    ep = export(MLP)
+
+    def build(info):
+        with open(runs_file, "a") as f:
+            f.write("build\n")
+        time.sleep(1.0)
+        return f"engine for {info.key}".encode()
+
+    start.wait()
+    r = cache.get_or_build(ep, build, example_inputs=(X,))
+    results.put((r.hit, bytes(r.engine)))
+
+
+def test_concurrent_misses_build_once(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Barrier(4), ctx.Queue()
+    runs = tmp_path / "runs.log"
+    jobs = [ctx.Process(target=_slow_build_worker, args=(str(tmp_path / "cache"), str(runs), start, results))
+            for _ in range(4)]
+    for j in jobs:
+        j.start()
+    outcomes = [results.get(timeout=120) for _ in jobs]
+    for j in jobs:
+        j.join(timeout=60)
+        assert j.exitcode == 0
+    assert runs.read_text().count("build") == 1, "the other jobs wait for the first build instead of building"
+    assert sorted(hit for hit, _ in outcomes) == [False, True, True, True]
+    assert len({engine for _, engine in outcomes}) == 1
+    assert os.listdir(tmp_path / "cache" / "locks") == [], "the build lock is released"
+
+
+def test_build_lock_wait_is_bounded(tmp_path):
+    cache = EngineCache(tmp_path / "cache", build_wait_seconds=0.3)
+    key = "ab" * 32
+    held = cache.store.build_lock(key, 0)
+    assert held is not None and held.held
+    start = time.monotonic()
+    assert cache.store.build_lock(key, 0.3) is None  # held (by this process' other lock): gives up
+    assert 0.25 <= time.monotonic() - start < 5
+    held.release()
+    with cache.store.build_lock(key, 0) as again:
+        assert again.held

@@ -78,3 +78,34 @@ def test_dead_redis_falls_back_to_local_with_a_warning(tmp_path, redis_url):
     assert time.monotonic() - start < 5
     assert hit is not None and bytes(hit[0]) == b"still cached locally"
     assert any("redis" in str(w.message).lower() or "remote" in str(w.message).lower() for w in caught)
+
+
+def test_build_lock_is_shared_across_machines_through_redis(tmp_path, redis_url):
+    url, _ = redis_url
+    a = _core.LocalStore(tmp_path / "host_a", remote=url)
+    b = _core.LocalStore(tmp_path / "host_b", remote=url)
+    held = a.build_lock(KEY, 0)
+    assert held is not None and held.held
+    assert b.build_lock(KEY, 0.3) is None, "another host's build of the key holds the Redis lock"
+    held.release()
+    with b.build_lock(KEY, 0) as lock:
+        assert lock.held
+    # A read-only consumer takes no lock in the shared instance: only its own host's file lock.
+    reader = _core.LocalStore(tmp_path / "host_c", remote=url, remote_read_only=True)
+    held = a.build_lock(KEY, 0)
+    with reader.build_lock(KEY, 0) as local_only:
+        assert local_only.held
+    held.release()
+
+
+def test_build_lock_falls_back_to_a_host_lock_when_redis_dies(tmp_path, redis_url):
+    url, proc = redis_url
+    store = _core.LocalStore(tmp_path / "host", remote=url)
+    proc.kill()
+    proc.wait()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lock = store.build_lock(KEY, 0)
+    assert lock is not None and lock.held
+    assert any("build lock" in str(w.message) for w in caught)
+    lock.release()
