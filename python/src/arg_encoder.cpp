@@ -104,7 +104,7 @@ std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle val
   return type;
 }
 
-std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle meta) {
+void outputs_from_meta(const TorchTypes& t, py::handle meta, ir::NodeVector<ir::NodeOutput>& outs) {
   PyObject* val = nullptr;
   if (PyDict_Check(meta.ptr())) {
     for (const py::str* k : {&t.s_val, &t.s_tensor_meta, &t.s_example_value}) {
@@ -113,7 +113,6 @@ std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle me
     }
   }
   // Built with emplace_back: a braced list would copy each NodeOutput (and its shape vector) once more.
-  std::vector<ir::NodeOutput> outs;
   py::handle v(val);
   if (!val) {
     outs.emplace_back();
@@ -128,7 +127,6 @@ std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle me
   } else {
     outs.emplace_back();
   }
-  return outs;
 }
 
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth) {

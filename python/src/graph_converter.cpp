@@ -64,6 +64,9 @@ class Converter {
     const TorchTypes& t = s_.t;
     py::object root = fx_graph.attr(t.s_root);
     const auto size = static_cast<size_t>(py::len(fx_graph.attr("nodes")));
+    // Node vectors come from one arena that lives with the graph (sized for a typical node's operands,
+    // attributes and output; it grows as needed).
+    s_.graph.arena = std::make_shared<std::pmr::monotonic_buffer_resource>(size * 160 + 4096);
     s_.graph.nodes.reserve(size + 8);
     s_.values.reserve(size);
     bool saw_output = false;
@@ -172,7 +175,7 @@ class Converter {
 
   void call(py::handle n, OpKind kind, std::string name) {
     const TorchTypes& t = s_.t;
-    ir::Node node;
+    ir::Node node(s_.graph.arena.get());
     node.name = std::move(name);
     py::object target = fields_.get(n, NodeFields::kTarget);
     bool mutating = false;
@@ -218,7 +221,7 @@ class Converter {
     if (types_follow_from_inputs) {
       node.outputs.emplace_back();  // one value; getitem nodes pick tuple elements by index
     } else {
-      node.outputs = detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta));
+      detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta), node.outputs);
     }
     s_.mutates = s_.mutates || mutating;
     add_node(n, std::move(node));

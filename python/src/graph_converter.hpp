@@ -116,8 +116,8 @@ struct GraphState {
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth = 0);
 // dtype/shape of a tensor, FakeTensor or TensorMetadata; nullopt if `value` is none of them.
 std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value);
-// Output types of a node from node.meta (one output per element when the value is a tuple/list).
-std::vector<ir::NodeOutput> outputs_from_meta(const TorchTypes& t, py::handle meta);
+// Appends the output types of a node from node.meta (one output per element of a tuple/list value).
+void outputs_from_meta(const TorchTypes& t, py::handle meta, ir::NodeVector<ir::NodeOutput>& outs);
 const TargetInfo& resolve_function_target(GraphState& s, py::handle target);
 // The state of a called submodule as one attribute value (see the header comment); sets `mutating`
 // when the module works in place.

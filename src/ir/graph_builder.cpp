@@ -1,3 +1,5 @@
+#include <iterator>
+
 #include "graphcache/ir.hpp"
 
 namespace graphcache::ir {
@@ -17,8 +19,8 @@ std::vector<ValueRef> GraphBuilder::node(OpId op, std::vector<ValueRef> inputs,
                                          std::string name) {
   Node n;
   n.op = std::move(op);
-  n.inputs = std::move(inputs);
-  n.attributes = std::move(attributes);
+  n.inputs.assign(inputs.begin(), inputs.end());
+  n.attributes.assign(std::make_move_iterator(attributes.begin()), std::make_move_iterator(attributes.end()));
   n.name = name.empty() ? "n" + std::to_string(name_counter_++) : std::move(name);
   std::vector<ValueRef> outs;
   const auto index = static_cast<uint32_t>(graph_.nodes.size());

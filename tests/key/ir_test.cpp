@@ -35,7 +35,12 @@ TEST(Ir, OperandIndexAndCapturesAreChecked) {
 
   auto body = std::make_shared<ir::Graph>();
   body->capture_names = {"outer"};
-  body->nodes.push_back(ir::Node{{"", "Relu", "", 0}, {ir::ValueRef::capture(0)}, {}, {{"r", {}}}, {}, "r"});
+  ir::Node relu;
+  relu.op = {"", "Relu", "", 0};
+  relu.inputs = {ir::ValueRef::capture(0)};
+  relu.outputs = {{"r", {}}};
+  relu.name = "r";
+  body->nodes.push_back(std::move(relu));
   body->outputs.push_back({ir::ValueRef::node_output(0), "r", {}});
   GraphBuilder outer;
   auto c = outer.input("c", TensorType::of(DType::kBool, {}));

@@ -14,6 +14,7 @@ namespace graphcache::onnx_test {
 namespace {
 
 namespace fs = std::filesystem;
+using ir::NodeVector;
 using ir::ValueRef;
 
 const ir::Attribute* find_attribute(const ir::Node& node, const std::string& name) {
@@ -36,7 +37,7 @@ TEST(OnnxLoader, MapsNodesEdgesTypesAndOpVersion) {
   const ir::Graph graph = load(relu_model());
   ASSERT_EQ(graph.nodes.size(), 1u);
   EXPECT_EQ(graph.nodes[0].op, (ir::OpId{"", "Relu", "", 14}));
-  EXPECT_EQ(graph.nodes[0].inputs, std::vector<ValueRef>{ValueRef::graph_input(0)});
+  EXPECT_EQ(graph.nodes[0].inputs, NodeVector<ValueRef>{ValueRef::graph_input(0)});
   ASSERT_EQ(graph.inputs.size(), 1u);
   EXPECT_EQ(graph.inputs[0].type, ir::TensorType::of(ir::DType::kFloat32, {2, 3}));
   ASSERT_EQ(graph.outputs.size(), 1u);
@@ -100,7 +101,7 @@ TEST(OnnxLoader, OmittedOptionalInputIsNone) {
   add_output(graph, "y");
   const ir::Graph loaded = load(min_only);
   EXPECT_EQ(loaded.nodes[0].inputs,
-            (std::vector<ValueRef>{ValueRef::graph_input(0), ValueRef::graph_input(1), ValueRef::none()}));
+            (NodeVector<ValueRef>{ValueRef::graph_input(0), ValueRef::graph_input(1), ValueRef::none()}));
 
   onnx::ModelProto max_only = min_only;
   max_only.mutable_graph()->mutable_node(0)->set_input(1, "");
@@ -449,7 +450,7 @@ TEST(OnnxLoader, SubgraphsCaptureOuterValuesInOrderOfFirstUse) {
   const ir::Node& node = graph.nodes[0];
   EXPECT_EQ(node.op.name, "If");
   // Bodies are walked in attribute-name order: else_branch (y - x) first, so y is capture 0.
-  EXPECT_EQ(node.captures, (std::vector<ValueRef>{ValueRef::graph_input(2), ValueRef::graph_input(1)}));
+  EXPECT_EQ(node.captures, (NodeVector<ValueRef>{ValueRef::graph_input(2), ValueRef::graph_input(1)}));
   const ir::Attribute* then_branch = find_attribute(node, "then_branch");
   ASSERT_NE(then_branch, nullptr);
   const auto& body = *std::get<ir::GraphPtr>(then_branch->value.value);
@@ -498,13 +499,13 @@ TEST(OnnxLoader, NestedSubgraphCapturesPropagate) {
   const ir::Graph loaded = load(model);
   // The outer If captures cond and x; the inner If (inside a body) captures them from the body's captures.
   EXPECT_EQ(loaded.nodes[0].captures,
-            (std::vector<ValueRef>{ValueRef::graph_input(0), ValueRef::graph_input(1)}));
+            (NodeVector<ValueRef>{ValueRef::graph_input(0), ValueRef::graph_input(1)}));
   const auto& body = *std::get<ir::GraphPtr>(find_attribute(loaded.nodes[0], "then_branch")->value.value);
   ASSERT_EQ(body.nodes.size(), 1u);
-  EXPECT_EQ(body.nodes[0].inputs, std::vector<ValueRef>{ValueRef::capture(0)});
-  EXPECT_EQ(body.nodes[0].captures, std::vector<ValueRef>{ValueRef::capture(1)});
+  EXPECT_EQ(body.nodes[0].inputs, NodeVector<ValueRef>{ValueRef::capture(0)});
+  EXPECT_EQ(body.nodes[0].captures, NodeVector<ValueRef>{ValueRef::capture(1)});
   const auto& inner_body = *std::get<ir::GraphPtr>(find_attribute(body.nodes[0], "else_branch")->value.value);
-  EXPECT_EQ(inner_body.nodes[0].inputs, std::vector<ValueRef>{ValueRef::capture(0)});
+  EXPECT_EQ(inner_body.nodes[0].inputs, NodeVector<ValueRef>{ValueRef::capture(0)});
   EXPECT_EQ(inner_body.capture_names, std::vector<std::string>{"x"});
 }
 

@@ -346,7 +346,7 @@ class GraphConverter {
       for (auto& body : attribute.bodies) bodies.push_back(body.get());
     }
     canonicalize_captures(bodies, sink.refs, sink.names);
-    node.captures = std::move(sink.refs);
+    node.captures.assign(sink.refs.begin(), sink.refs.end());
     for (auto& attribute : graph_attributes) {
       std::vector<ir::AttrValue> graphs;
       for (auto& body : attribute.bodies) graphs.emplace_back(ir::GraphPtr(std::move(body)));
