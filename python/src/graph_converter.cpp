@@ -175,7 +175,11 @@ class Converter {
 
   void call(py::handle n, OpKind kind, std::string name) {
     const TorchTypes& t = s_.t;
-    ir::Node node(s_.graph.arena.get());
+    // Built in place: a Node is a few hundred bytes, and moving one in costs as much as filling it.
+    // Nothing below adds nodes to this graph (reserved for every fx node), so the reference stays
+    // valid; if conversion fails, the whole graph is dropped.
+    const auto index = static_cast<uint32_t>(s_.graph.nodes.size());
+    ir::Node& node = s_.graph.nodes.emplace_back(s_.graph.arena.get());
     node.name = std::move(name);
     py::object target = fields_.get(n, NodeFields::kTarget);
     bool mutating = false;
@@ -224,7 +228,7 @@ class Converter {
       detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta), node.outputs);
     }
     s_.mutates = s_.mutates || mutating;
-    add_node(n, std::move(node));
+    s_.values.emplace(n.ptr(), ir::ValueRef::node_output(index));
   }
 
   void add_node(py::handle n, ir::Node node) {

@@ -55,19 +55,19 @@ MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMod
 
 void MerkleHasher::encode_type(Encoder& e, const ir::TensorType& type) {
   e.tag('t');
-  e.i64(static_cast<int64_t>(type.dtype));
+  e.svar(static_cast<int64_t>(type.dtype));
   if (!type.shape) {
     e.tag('?');
     return;
   }
-  e.u64(type.shape->size());
+  e.uvar(type.shape->size());
   for (const auto& d : *type.shape) {
     if (!d.symbol.empty()) {
       e.tag('y');
       e.str(symbols_.canonical(d.symbol));
     } else if (d.value >= 0) {
       e.tag('s');
-      e.i64(d.value);
+      e.svar(d.value);
     } else {
       e.tag('u');
     }
@@ -80,35 +80,35 @@ void MerkleHasher::encode_attr(Encoder& e, const ir::AttrValue& attr) {
   if (const auto* b = std::get_if<bool>(&v)) {
     e.u8(*b ? 1 : 0);
   } else if (const auto* i = std::get_if<int64_t>(&v)) {
-    e.i64(*i);
+    e.svar(*i);
   } else if (const auto* f = std::get_if<double>(&v)) {
     e.f64(*f);
   } else if (const auto* s = std::get_if<std::string>(&v)) {
     e.str(*s);
   } else if (const auto* dt = std::get_if<ir::DType>(&v)) {
-    e.i64(static_cast<int64_t>(*dt));
+    e.svar(static_cast<int64_t>(*dt));
   } else if (const auto* dev = std::get_if<ir::Device>(&v)) {
     e.str(dev->type);
-    e.i64(dev->index);
+    e.svar(dev->index);
   } else if (const auto* en = std::get_if<ir::EnumValue>(&v)) {
     e.str(en->type);
     e.str(en->name);
   } else if (const auto* sym = std::get_if<ir::SymbolicInt>(&v)) {
     e.str(symbols_.canonical(sym->expr));
   } else if (const auto* t = std::get_if<ir::TensorValue>(&v)) {
-    e.i64(static_cast<int64_t>(t->dtype));
-    e.u64(t->dims.size());
-    for (int64_t d : t->dims) e.i64(d);
+    e.svar(static_cast<int64_t>(t->dtype));
+    e.uvar(t->dims.size());
+    for (int64_t d : t->dims) e.svar(d);
     e.str(t->bytes);
   } else if (const auto* g = std::get_if<ir::GraphPtr>(&v)) {
     MerkleHasher sub(**g, symbols_, mode_, depth_ + 1);
     e.digest(sub.graph_digest());
   } else if (const auto* seq = std::get_if<ir::Sequence>(&v)) {
     e.u8(static_cast<uint8_t>(seq->kind));
-    e.u64(seq->items.size());
+    e.uvar(seq->items.size());
     for (const auto& item : seq->items) encode_attr(e, item);
   } else if (const auto* op = std::get_if<ir::OperandIndex>(&v)) {
-    e.u32(op->index);
+    e.uvar(op->index);
   }
 }
 
@@ -123,23 +123,23 @@ bool MerkleHasher::encode_ref(Encoder& e, const ValueRef& ref) const {
       if (mode_ == HashMode::kPerNode) {
         e.digest(node_digests_[ref.index]);
       } else {
-        e.u32(static_cast<uint32_t>(node_ids_[ref.index]));
+        e.uvar(static_cast<uint64_t>(node_ids_[ref.index]));
       }
-      e.u32(ref.output);
+      e.uvar(ref.output);
       return true;
     case ValueRef::Kind::kGraphInput:
       e.tag('i');
-      e.u32(ref.index);
+      e.uvar(ref.index);
       return true;
     case ValueRef::Kind::kWeight:
       // The slot's type is hashed where the slot is first used (hash_graph_weights below).
       if (weight_slots_[ref.index] < 0) return false;
       e.tag('w');
-      e.u32(static_cast<uint32_t>(weight_slots_[ref.index]));
+      e.uvar(static_cast<uint64_t>(weight_slots_[ref.index]));
       return true;
     case ValueRef::Kind::kCapture:
       e.tag('c');
-      e.u32(ref.index);
+      e.uvar(ref.index);
       return true;
   }
   return false;
@@ -207,12 +207,12 @@ void MerkleHasher::encode_node(uint32_t index) {
   e.str(node.op.domain);
   e.str(node.op.name);
   e.str(node.op.overload);
-  e.i64(node.op.version);
-  e.u64(node.inputs.size());
+  e.svar(node.op.version);
+  e.uvar(node.inputs.size());
   for (const auto& ref : node.inputs) encode_ref(e, ref);
-  e.u64(node.captures.size());
+  e.uvar(node.captures.size());
   for (const auto& ref : node.captures) encode_ref(e, ref);
-  e.u64(node.attributes.size());
+  e.uvar(node.attributes.size());
   auto by_name = [](const ir::Attribute& a, const ir::Attribute& b) { return a.name < b.name; };
   if (std::is_sorted(node.attributes.begin(), node.attributes.end(), by_name)) {
     // The common case (positional "0", "1"... then kwargs): already in key order, no sort needed.
@@ -230,7 +230,7 @@ void MerkleHasher::encode_node(uint32_t index) {
       encode_attr(e, a->value);
     }
   }
-  e.u64(node.outputs.size());
+  e.uvar(node.outputs.size());
   for (const auto& out : node.outputs) encode_type(e, out.type);
 }
 
@@ -238,7 +238,7 @@ void MerkleHasher::walk() {
   // Symbols of the calling convention first, in declared order.
   Encoder inputs;
   inputs.tag('G');
-  inputs.u64(graph_.inputs.size());
+  inputs.uvar(graph_.inputs.size());
   for (const auto& in : graph_.inputs) encode_type(inputs, in.type);
 
   // Iterative post-order DFS (a recursive one would overflow on long chains): operands left to right.
@@ -276,19 +276,21 @@ void MerkleHasher::walk() {
   }
 
   Encoder e = std::move(inputs);
-  if (mode_ == HashMode::kGraphOnly) {
-    e.u64(distinct_nodes_);
-    e.str(form_);
+  if (mode_ == HashMode::kGraphOnly) {  // the form itself is hashed in place, after this prefix
+    e.uvar(distinct_nodes_);
+    e.uvar(form_.size());
   }
-  e.u64(graph_.capture_names.size());
-  e.u64(weight_order_.size());
-  for (uint32_t w : weight_order_) encode_type(e, graph_.weights[w].type);
-  e.u64(graph_.outputs.size());
+  Encoder& trailer = node_encoder_;
+  trailer.clear();
+  trailer.uvar(graph_.capture_names.size());
+  trailer.uvar(weight_order_.size());
+  for (uint32_t w : weight_order_) encode_type(trailer, graph_.weights[w].type);
+  trailer.uvar(graph_.outputs.size());
   for (const auto& out : graph_.outputs) {
-    encode_ref(e, out.value);
-    encode_type(e, out.type);
+    encode_ref(trailer, out.value);
+    encode_type(trailer, out.type);
   }
-  graph_digest_ = sha256(e);
+  graph_digest_ = sha256({e.bytes(), form_, trailer.bytes()});
 }
 
 }  // namespace graphcache::key

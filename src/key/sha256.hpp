@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,22 @@ class Encoder {
     std::memcpy(&bits, &v, sizeof bits);
     u64(bits);
   }
+  // LEB128: small counts, lengths and indices take one byte instead of eight, which halves what is
+  // hashed per node. Prefix-free, so the encoding stays unambiguous.
+  void uvar(uint64_t v) {
+    char bytes[10];
+    size_t n = 0;
+    do {
+      bytes[n++] = static_cast<char>((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+      v >>= 7;
+    } while (v != 0);
+    buffer_.append(bytes, n);
+  }
+  void svar(int64_t v) {  // zigzag: -1 -> 1, 1 -> 2
+    uvar((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
   void str(std::string_view s) {
-    u64(s.size());
+    uvar(s.size());
     buffer_.append(s.data(), s.size());
   }
   void digest(const Digest& d) { raw(d.bytes.data(), d.bytes.size()); }
@@ -39,6 +54,8 @@ class Encoder {
 };
 
 Digest sha256(std::string_view bytes);
+// SHA-256 of the concatenation, without building it (the canonical form of a big graph is ~100 KB).
+Digest sha256(std::initializer_list<std::string_view> pieces);
 inline Digest sha256(const Encoder& e) {
   return sha256(e.bytes());
 }
