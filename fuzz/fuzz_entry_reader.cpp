@@ -25,18 +25,6 @@ namespace {
 
 const graphcache::Key kKey = graphcache::Digest::from_hex(std::string(64, 'c'));
 
-template <typename T>
-void put_le(uint8_t* out, T value) {
-  std::memcpy(out, &value, sizeof(T));
-}
-
-template <typename T>
-T get_le(const uint8_t* in) {
-  T value;
-  std::memcpy(&value, in, sizeof(T));
-  return value;
-}
-
 // Makes `entry` structurally valid (sizes, key, checksums) while keeping the fuzzed flags, engine size,
 // creation time, metadata and payload bytes.
 void fix_up(std::vector<uint8_t>& entry) {
@@ -66,16 +54,6 @@ void touch(const graphcache::EngineBlob& blob) {
   volatile uint8_t sum = 0;
   for (uint64_t i = 0; i < blob.size(); ++i) sum = static_cast<uint8_t>(sum + blob.data()[i]);
 }
-
-class VectorBlob : public graphcache::EngineBlob {
- public:
-  explicit VectorBlob(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
-  const uint8_t* data() const override { return bytes_.data(); }
-  uint64_t size() const override { return bytes_.size(); }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
 
 graphcache::LocalStore& store() {
   static const std::string dir = [] {
@@ -120,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
 
-  auto buffer = std::make_shared<VectorBlob>(std::move(entry));
+  auto buffer = std::make_shared<graphcache::store::VectorBlob>(std::move(entry));
   try {
     const auto decoded = graphcache::store::decode_entry(buffer->data(), buffer->size(), kKey);
     touch(*graphcache::store::engine_blob(decoded, buffer));

@@ -34,18 +34,6 @@ constexpr size_t kIoChunk = 4 << 20;
   throw Error(ErrorKind::kIo, what + ": " + std::strerror(err));
 }
 
-template <typename T>
-void put_le(uint8_t* out, T value) {
-  std::memcpy(out, &value, sizeof(T));
-}
-
-template <typename T>
-T get_le(const uint8_t* in) {
-  T value;
-  std::memcpy(&value, in, sizeof(T));
-  return value;
-}
-
 void encode_header(const EntryHeader& h, uint8_t* out) {
   std::memset(out, 0, kEntryHeaderSize);
   std::memcpy(out, kEntryMagic.data(), kEntryMagic.size());

@@ -18,9 +18,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "graphcache/store.hpp"
 
@@ -46,6 +48,30 @@ class BufferBlob final : public EngineBlob {
   std::unique_ptr<uint8_t[]> bytes_;
   uint64_t size_;
 };
+
+// Engine bytes a caller built in a std::vector (single-flight builds), kept without a copy.
+class VectorBlob final : public EngineBlob {
+ public:
+  explicit VectorBlob(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  const uint8_t* data() const override { return bytes_.data(); }
+  uint64_t size() const override { return bytes_.size(); }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// Little-endian fields of the header (the format assumes a little-endian host).
+template <typename T>
+void put_le(uint8_t* out, T value) {
+  std::memcpy(out, &value, sizeof(T));
+}
+
+template <typename T>
+T get_le(const uint8_t* in) {
+  T value;
+  std::memcpy(&value, in, sizeof(T));
+  return value;
+}
 
 struct EntryHeader {
   uint32_t version = kEntryFormatVersion;

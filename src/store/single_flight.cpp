@@ -9,20 +9,11 @@
 #include <optional>
 #include <thread>
 
+#include "entry_format.hpp"
 #include "graphcache/error.hpp"
 
 namespace graphcache {
 namespace {
-
-class VectorBlob final : public EngineBlob {
- public:
-  explicit VectorBlob(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
-  const uint8_t* data() const override { return bytes_.data(); }
-  uint64_t size() const override { return bytes_.size(); }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
 
 std::vector<uint8_t> read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -103,7 +94,7 @@ struct SingleFlight::Impl {
       if (auto stored = store.get(key)) return {std::move(*stored), GetOrBuildResult::Source::kBuilt};
       built.bytes = read_file(built.file_path);
     }
-    return {Entry{std::move(built.metadata), std::make_shared<VectorBlob>(std::move(built.bytes))},
+    return {Entry{std::move(built.metadata), std::make_shared<store::VectorBlob>(std::move(built.bytes))},
             GetOrBuildResult::Source::kBuilt};
   }
 
