@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,9 +103,21 @@ class SingleFlight {
   // still returned.
   GetOrBuildResult get_or_build(const Key& key, const BuildFunction& build);
 
+  // The lock alone, for callers that look up, build and store themselves (the Python EngineCache):
+  // waits until this process holds the build lock of `key` (primary, or fallback while the primary is
+  // unreachable) and returns it; nullptr once `wait` has passed. The lock must not outlive this object.
+  std::unique_ptr<BuildLock> acquire(const Key& key, std::chrono::milliseconds wait);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The locks of a cache directory: Redis locks when `shared_remote` is given (hosts sharing it build
+// once; a crashed holder's lock expires after 60 s), file locks in <cache_dir>/locks otherwise and
+// while Redis is unreachable. Pass no remote for a read-only consumer: it takes no locks there.
+std::unique_ptr<SingleFlight> make_single_flight(Store& store, const std::string& cache_dir,
+                                                 const std::optional<RedisConfig>& shared_remote,
+                                                 WarningSink warn = {}, SingleFlightOptions options = {});
 
 }  // namespace graphcache

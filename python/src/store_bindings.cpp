@@ -6,7 +6,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "graphcache/error.hpp"
 #include "graphcache/layered_store.hpp"
@@ -47,20 +46,18 @@ class WarningQueue {
 
 struct PyLocalStore {
   std::shared_ptr<WarningQueue> warnings = std::make_shared<WarningQueue>();
+  WarningSink sink;  // pushes onto `warnings` (weakly: tiers may outlive this object)
   std::shared_ptr<LocalStore> store;
-  std::shared_ptr<Store> layered;  // local + Redis when a remote URL was given
-  // Build locks: Redis when a writable remote is configured (one builder across hosts), else - and
-  // while Redis is unreachable - flock in <cache dir>/locks (one builder per host).
-  std::shared_ptr<LockService> redis_locks, file_locks;
-  bool redis_locks_down = false;
-  std::mutex locks_mutex;  // build_lock runs without the GIL
+  std::shared_ptr<Store> layered;            // local + Redis when a remote URL was given
+  std::optional<RedisConfig> shared_remote;  // the remote, when this store may take locks in it
+  std::unique_ptr<SingleFlight> flight;      // build locks (make_single_flight), made on first use
   // get/put/remove/list/stats go through both tiers; gc/verify/clear are local maintenance.
   Store& tiers() { return layered ? *layered : static_cast<Store&>(*store); }
 };
 
-// A held build lock (context manager); holds its services so they outlive it.
+// A held build lock (context manager). build_lock keeps its LocalStore, whose SingleFlight owns the
+// lock services, alive while it exists.
 struct PyBuildLock {
-  std::shared_ptr<LockService> service;
   std::unique_ptr<BuildLock> lock;
   void release() { lock.reset(); }
 };
@@ -170,9 +167,10 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
   if (!fsync.is_none()) config.fsync = fsync.cast<bool>();
   auto s = std::make_unique<PyLocalStore>();
   std::weak_ptr<WarningQueue> queue = s->warnings;
-  const WarningSink sink = [queue](const std::string& message) {
+  s->sink = [queue](const std::string& message) {
     if (auto q = queue.lock()) q->push(message);
   };
+  const WarningSink& sink = s->sink;
   s->store = std::make_shared<LocalStore>(config, sink);
   if (!remote.is_none()) {
     auto redis =
@@ -181,29 +179,9 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
     options.remote_read_only = remote_read_only;
     s->layered = std::make_shared<LayeredStore>(s->store, std::move(redis), options, sink);
     if (!remote_read_only)  // a read-only consumer takes no locks in the shared instance either
-      s->redis_locks = std::make_shared<RedisLockService>(
-          RedisConfig::from_url(py::str(remote).cast<std::string>()), std::chrono::seconds(60), sink);
+      s->shared_remote = RedisConfig::from_url(py::str(remote).cast<std::string>());
   }
   return s;
-}
-
-// One attempt at the build lock of `key`: Redis first; on a Redis error, one warning and the file lock
-// from then on. Called without the GIL.
-std::optional<PyBuildLock> try_build_lock(PyLocalStore& s, const Key& key) {
-  std::lock_guard guard(s.locks_mutex);
-  if (s.redis_locks && !s.redis_locks_down) {
-    try {
-      if (auto lock = s.redis_locks->try_acquire(key)) return PyBuildLock{s.redis_locks, std::move(lock)};
-      return std::nullopt;
-    } catch (const Error& e) {
-      s.warnings->push(std::string("build lock: Redis unreachable (") + e.what() +
-                       "); locking per host from now on");
-      s.redis_locks_down = true;
-    }
-  }
-  if (!s.file_locks) s.file_locks = std::make_shared<FileLockService>(s.store->config().cache_dir + "/locks");
-  if (auto lock = s.file_locks->try_acquire(key)) return PyBuildLock{s.file_locks, std::move(lock)};
-  return std::nullopt;
 }
 
 }  // namespace
@@ -320,17 +298,14 @@ void bind_local_store(py::module_& m) {
           "build_lock",
           [](PyLocalStore& s, const std::string& key_hex, double wait_seconds) -> std::optional<PyBuildLock> {
             const Key key = Digest::from_hex(key_hex);
-            const auto deadline = std::chrono::steady_clock::now() +
-                                  std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000));
-            return without_gil(s, [&]() -> std::optional<PyBuildLock> {
-              for (;;) {
-                if (auto lock = try_build_lock(s, key)) return lock;
-                if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-              }
-            });
+            const auto wait = std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000));
+            if (!s.flight)  // with the GIL held: Python threads do not race to create it
+              s.flight = make_single_flight(s.tiers(), s.store->config().cache_dir, s.shared_remote, s.sink);
+            auto lock = without_gil(s, [&] { return s.flight->acquire(key, wait); });
+            if (!lock) return std::nullopt;
+            return PyBuildLock{std::move(lock)};
           },
-          py::arg("key"), py::arg("wait_seconds") = 1800.0,
+          py::keep_alive<0, 1>(), py::arg("key"), py::arg("wait_seconds") = 1800.0,
           "Waits until this process holds the build lock of `key` and returns it, or None after "
           "wait_seconds (then build without it). A crashed holder's lock is freed (flock) or expires "
           "(Redis).")

@@ -102,14 +102,9 @@ std::unique_ptr<Store> open_store() {
 
 std::unique_ptr<SingleFlight> open_single_flight(Store& store) {
   const std::string url = remote_url();
-  std::unique_ptr<LockService> primary;
-  // A read-only remote is a consumer's: it must not take locks there either.
-  if (!url.empty() && !remote_read_only())
-    primary = std::make_unique<RedisLockService>(RedisConfig::from_url(url), std::chrono::seconds(60),
-                                                 print_warning);
-  auto fallback = std::make_unique<FileLockService>(resolve_cli_store_config().cache_dir + "/locks");
-  return std::make_unique<SingleFlight>(store, std::move(primary), std::move(fallback), SingleFlightOptions{},
-                                        print_warning);
+  std::optional<RedisConfig> shared;
+  if (!url.empty() && !remote_read_only()) shared = RedisConfig::from_url(url);
+  return make_single_flight(store, resolve_cli_store_config().cache_dir, shared, print_warning);
 }
 
 void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {

@@ -147,4 +147,24 @@ GetOrBuildResult SingleFlight::get_or_build(const Key& key, const BuildFunction&
   return impl_->get_or_build(key, build);
 }
 
+std::unique_ptr<BuildLock> SingleFlight::acquire(const Key& key, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    if (auto lock = impl_->with_locks([&](LockService& s) { return s.try_acquire(key); })) return lock;
+    if (std::chrono::steady_clock::now() >= deadline) return nullptr;
+    std::this_thread::sleep_for(impl_->options.poll_interval);
+  }
+}
+
+std::unique_ptr<SingleFlight> make_single_flight(Store& store, const std::string& cache_dir,
+                                                 const std::optional<RedisConfig>& shared_remote,
+                                                 WarningSink warn, SingleFlightOptions options) {
+  std::unique_ptr<LockService> primary;
+  if (shared_remote)
+    primary = std::make_unique<RedisLockService>(*shared_remote, std::chrono::seconds(60), warn);
+  return std::make_unique<SingleFlight>(store, std::move(primary),
+                                        std::make_unique<FileLockService>(cache_dir + "/locks"), options,
+                                        std::move(warn));
+}
+
 }  // namespace graphcache
