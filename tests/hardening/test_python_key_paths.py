@@ -1,5 +1,5 @@
-"""Keys with path characters through the Python LocalStore binding (get/put/remove): refused with
-graphcache.InvalidArgumentError before anything touches the disk. Complements
+"""Keys with path characters through the Python LocalStore binding (get/put/remove/build_lock): refused
+with graphcache.InvalidArgumentError before anything touches the disk. Complements
 tests/python/test_local_store_binding.py::test_invalid_keys_and_metadata_are_rejected_before_touching_disk
 (which covers get/put with a few keys) with remove and more path shapes."""
 
@@ -37,6 +37,9 @@ def test_path_characters_are_refused_by_every_method(tmp_path, key):
         store.put(key, tmp_path / "engine.bin", None)
     with pytest.raises(graphcache.InvalidArgumentError, match="invalid key"):
         store.remove(key)
+    with pytest.raises(graphcache.InvalidArgumentError, match="invalid key"):
+        store.build_lock(key, 0)  # a lock file is named after the key: it must not become a path either
+    assert not (tmp_path / "cache" / "locks").exists() or os.listdir(tmp_path / "cache" / "locks") == []
     stored = [name for _, _, files in os.walk(tmp_path / "cache") for name in files if len(name) == 64]
     assert stored == []
     assert sorted(os.listdir(tmp_path)) == ["cache", "engine.bin"]
