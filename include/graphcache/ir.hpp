@@ -208,6 +208,9 @@ struct Node {
   NodeVector<NodeOutput> outputs;    // the count is part of the key
   NodeVector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
   std::string name;                  // not part of the key
+  // Random ops (RandomNormal, dropout in training, randn_like...): two such nodes are two draws, so the
+  // key never merges them even when their encodings are equal (front ends set this from op schemas).
+  bool nondeterministic = false;
 
   Node() = default;
   // A node whose vectors allocate from `memory` (which must outlive the node: a graph's arena).

@@ -85,7 +85,7 @@ KeyResult compute_key(const ir::Graph& graph, const KeyRequest& request) {
   result.parts.settings = hash_settings(request.settings);
   result.parts.toolchain = hash_toolchain(request.toolchain);
   Encoder e;
-  e.str("graphcache-key-v3");  // bump when any encoding changes: old entries then simply miss
+  e.str("graphcache-key-v4");  // bump when any encoding changes: old entries then simply miss
   for (const Digest* part :
        {&result.parts.structure, &result.parts.input_specs, &result.parts.settings, &result.parts.toolchain})
     e.digest(*part);

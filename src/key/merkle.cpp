@@ -232,6 +232,10 @@ void MerkleHasher::encode_node(uint32_t index) {
   }
   e.uvar(node.outputs.size());
   for (const auto& out : node.outputs) encode_type(e, out.type);
+  // A random node is numbered by walk order, so it equals no other node (two draws are two values),
+  // while the same graph stored in another order still gets the same numbers.
+  e.u8(node.nondeterministic ? 1 : 0);
+  if (node.nondeterministic) e.uvar(random_nodes_++);
 }
 
 void MerkleHasher::walk() {

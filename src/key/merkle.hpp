@@ -80,6 +80,7 @@ class MerkleHasher {
   std::vector<int64_t> weight_slots_;  // -1 until first use
   std::vector<uint32_t> weight_order_;
   size_t reachable_ = 0;
+  uint32_t random_nodes_ = 0;  // nondeterministic nodes encoded so far: each gets its own ordinal
   Digest graph_digest_;
   Encoder node_encoder_;  // reused by encode_node (not re-entered: subgraphs get their own hasher)
 };
