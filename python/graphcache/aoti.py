@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from . import weight_access
+from . import aoti_toolchain, weight_access
 from .engine_cache import BuildOutput, CacheResult, EngineCache
 
 # Inductor settings that make the package weight-stripped (checked against torch/_inductor/config.py).
@@ -53,9 +53,12 @@ def compile_weight_stripped(exported_program: Any, package_path: str, inductor_c
     import torch._inductor
 
     configs = {**weight_stripped_configs(), **dict(inductor_configs or {})}
-    return torch._inductor.aoti_compile_and_package(
-        exported_program, package_path=package_path, inductor_configs=configs
-    )
+    with aoti_toolchain.compiling_with_chosen_compiler():
+        path = torch._inductor.aoti_compile_and_package(
+            exported_program, package_path=package_path, inductor_configs=configs
+        )
+    aoti_toolchain.check_loads(path)  # a package that would crash the loader is never stored
+    return path
 
 
 def program_device(exported_program: Any) -> str:
@@ -81,7 +84,7 @@ def cache_key(cache: EngineCache, exported_program: Any, example_inputs: Any, in
         exported_program,
         example_inputs=example_inputs,
         settings=aoti_settings(exported_program, inductor_configs),
-        toolchain={"torch": torch.__version__, **device_identity(exported_program)},
+        toolchain={"torch": torch.__version__, **device_identity(exported_program), **aoti_toolchain.toolchain()},
         refit_mode="refittable",
     )
 
@@ -146,17 +149,14 @@ def get_or_compile(
 
 
 def load_package(package_path: str, device: str = "cpu", loader: Optional[str] = None) -> Any:
-    """Loads a .pt2 with torch._inductor.aoti_load_package, or, with loader="runner" (or the environment
-    variable GRAPHCACHE_AOTI_LOADER=runner), by unpacking it with Python's zipfile and constructing
-    Inductor's model-container runner on the wrapper .so directly. The second path exists for torch
-    builds whose C++ package reader crashes (seen: torch 2.11.0+cu130 on the device machine segfaults
-    in AOTIModelPackageLoader.load_metadata_from_package for any package, weights or not)."""
-    import torch._inductor
-
+    """Loads a .pt2 with Inductor's package loader (aoti_toolchain.load_package: without the per-process
+    CPU-ISA probe), or, with loader="runner" (or the environment variable GRAPHCACHE_AOTI_LOADER=runner),
+    by unpacking it with Python's zipfile and constructing Inductor's model-container runner on the
+    wrapper .so directly."""
     loader = loader or os.environ.get("GRAPHCACHE_AOTI_LOADER", "package")
     if loader == "runner":
         return _RunnerModel(package_path, device)
-    return torch._inductor.aoti_load_package(package_path)
+    return aoti_toolchain.load_package(package_path, int(device.split(":")[1]) if ":" in device else -1)
 
 
 class _RunnerModel:
@@ -202,17 +202,10 @@ class _RunnerModel:
 
 
 def warm_up() -> None:
-    """Per-process costs that compiling and loading both pay once, whatever the cache does: importing
-    Inductor, and its CPU vector-ISA probe (it compiles and runs ~10 probe programs; cached per process;
-    aoti_load_package runs it to compare device information)."""
+    """The per-process cost that compiling and loading both pay once: importing Inductor's package
+    module. (Inductor's CPU vector-ISA probe, 38-43 s on the GPU machine, is not paid on a hit: see
+    aoti_toolchain.load_package.)"""
     import torch._inductor.package  # noqa: F401
-
-    try:
-        from torch._inductor.cpu_vec_isa import pick_vec_isa
-
-        pick_vec_isa()
-    except Exception:  # noqa: BLE001 - a torch without it; then the load pays for whatever it does
-        pass
 
 
 def device_identity(exported_program: Any) -> Dict[str, str]:
