@@ -284,3 +284,22 @@ def test_the_lowered_subgraph_holds_a_strided_weight_fingerprinted_by_logical_co
     assert weight_access.fingerprint(sub, [name]) == weight_access.fingerprint(sub, [name], dense)
     other = {name: tensors[name].contiguous() + 1}
     assert weight_access.fingerprint(sub, [name]) != weight_access.fingerprint(sub, [name], other)
+
+
+def test_the_fast_key_view_gives_the_modules_own_key():
+    """get_hash keys a view of the subgraph whose get_attr objects sit in plain dicts (speed); it must
+    key exactly like the GraphModule itself, weights included."""
+    import graphcache
+
+    for model in (MLP(), MLPTransposedWeight()):
+        sub, _ = trt_subgraphs(model, settings_for())[0]
+        view = ttc._fast_owner(sub)
+        assert view is not sub
+        direct, fast = graphcache.key(sub), graphcache.key(view)
+        assert fast.key == direct.key and fast.weight_names == direct.weight_names
+        tensors = {n.target: ttc._child(sub, n.target.split(".")[0]) for n in sub.graph.find_nodes(op="get_attr")}
+        assert tensors
+    # A structural difference still shows through the view.
+    a, _ = trt_subgraphs(MLP(), settings_for())[0]
+    b, _ = trt_subgraphs(MLPTransposedWeight(), settings_for())[0]
+    assert graphcache.key(ttc._fast_owner(a)).key != graphcache.key(ttc._fast_owner(b)).key
