@@ -17,6 +17,11 @@ Differences from the stock implementation, and why:
   * The refit mode is a key part: an engine built with refit_identical_engine_weights is keyed with
     its weights' fingerprint (it must never be refit with different weights), immutable_weights
     engines likewise.
+  * Nothing raises into the compile: get_hash returns None (Torch-TRT then builds without the cache)
+    for a subgraph it cannot key soundly; insert/check log and skip / miss.
+  * The engine may be any buffer-protocol object (TensorRT's IHostMemory); it is copied once, into the
+    blob. Directory / size semantics follow DiskEngineCache, with a directory of our own by default.
+Checked against the installed torch_tensorrt 2.13.0 call sites: tests/python/test_trt_real_callsites.py.
 """
 
 from __future__ import annotations
