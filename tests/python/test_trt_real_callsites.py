@@ -10,8 +10,8 @@ Stood in (see tests/python/trt_standin/__init__.py for the full list): the `tens
 enums, IHostMemory), CUDA queries made while torch_tensorrt imports on this CPU-only torch, and
 TRTInterpreter (the TensorRT build), replaced by trt_standin.Interpreter which returns a
 TRTInterpreterResult whose engine serializes to an IHostMemory (buffer protocol, not bytes).
-Cache hits use strip_engine_weights=True, where pull_cached_engine returns the cached engine without
-deserializing it with TensorRT.
+Most cache hits use strip_engine_weights=True, where pull_cached_engine returns the cached engine without
+TensorRT; one test takes the default refit path with trt.Runtime and the TensorRT refit stood in.
 """
 
 import dataclasses
@@ -303,3 +303,27 @@ def test_the_fast_key_view_gives_the_modules_own_key():
     a, _ = trt_subgraphs(MLP(), settings_for())[0]
     b, _ = trt_subgraphs(MLPTransposedWeight(), settings_for())[0]
     assert graphcache.key(ttc._fast_owner(a)).key != graphcache.key(ttc._fast_owner(b)).key
+
+
+def test_a_hit_on_the_refit_path_hands_the_cached_engine_to_tensorrt_and_refits_it(cache, interpreter, monkeypatch):
+    """strip_engine_weights=False (the default): pull_cached_engine deserializes the cached engine with
+    trt.Runtime and refits it from the current module (_refit_single_trt_engine_with_gm). Both are
+    TensorRT work, stood in here; the call sequence around them is torch_tensorrt's."""
+    import tensorrt
+    from torch_tensorrt.dynamo import _refit
+
+    monkeypatch.setattr(tensorrt, "Runtime", trt_standin.Runtime, raising=False)
+    refits = []
+    monkeypatch.setattr(_refit, "_refit_single_trt_engine_with_gm",
+                        lambda new_gm, old_engine, input_list, settings: refits.append((new_gm, old_engine)))
+    trt_standin.Runtime.deserialized = []
+    settings = settings_for(strip_engine_weights=False)
+    subs = trt_subgraphs(MLP(), settings)
+    first = compile_all(subs, settings, cache)
+    assert len(interpreter.built) == len(subs) and refits == []
+    again = trt_subgraphs(MLP(), settings)
+    second = compile_all(again, settings, cache)
+    assert len(interpreter.built) == len(subs)  # served from the cache
+    assert [r[0] for r in refits] == [s for s, _ in again]  # refit with the new module's weights
+    assert trt_standin.Runtime.deserialized == [bytes(r.serialized_engine) for r in first]
+    assert [bytes(r.serialized_engine) for r in second] == [bytes(r.serialized_engine) for r in first]

@@ -12,6 +12,9 @@ What is stood in (and nothing else; every torch_tensorrt module is the installed
   * current_device stays patched for the session (CompilationSettings() calls it at construction).
   * `Interpreter`: stands in for TRTInterpreter (which builds with TensorRT): it returns a
     TRTInterpreterResult whose engine serializes to an IHostMemory derived from the subgraph.
+  * `Runtime` (installed by the test that needs it as tensorrt.Runtime): deserializes a cached engine on
+    pull_cached_engine's refit path; that test also replaces _refit._refit_single_trt_engine_with_gm
+    (a TensorRT Refitter) with a recorder.
 """
 
 from __future__ import annotations
@@ -114,3 +117,18 @@ class Interpreter:
         payload = (b"ENGINE" + digest) * (self.engine_size // 38 + 1)
         names_in = [n.name for n in self.module.graph.nodes if n.op == "placeholder"]
         return TRTInterpreterResult(FakeEngine(payload[: self.engine_size]), names_in, ["output0"], False, False)
+
+
+class Runtime:
+    """Stand-in for tensorrt.Runtime on the refit path of pull_cached_engine (strip_engine_weights=False):
+    deserialize_cuda_engine records what the cache returned and gives back a FakeEngine over it."""
+
+    deserialized: List[bytes] = []
+
+    def __init__(self, logger: Any = None) -> None:
+        pass
+
+    def deserialize_cuda_engine(self, serialized: Any) -> FakeEngine:
+        data = bytes(memoryview(serialized))
+        Runtime.deserialized.append(data)
+        return FakeEngine(data)
