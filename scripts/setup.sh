@@ -27,4 +27,6 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-dev.txt
+# Torch-TensorRT without its CUDA/TensorRT dependencies (the tests stand in for tensorrt).
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r python/requirements-trt.txt
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .  # graphcache + C++ extension (incremental: build-wheel/)

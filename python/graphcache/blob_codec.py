@@ -7,8 +7,9 @@ The header is {"version": 1, "values": [...], "blobs": [[offset, length], ...]};
 base64-encoded or copied through JSON.
 
 Values are tagged JSON: plain JSON for None/bool/int/str/float, and {"$<tag>": ...} objects for bytes,
-tuples, sets, non-string-keyed dicts, non-finite floats, torch dtypes/devices/tensors, enums, dataclasses
-and plain objects. Decoding never imports anything and never runs code from the data: classes are
+tuples, sets, non-string-keyed dicts, non-finite floats, torch dtypes/devices/tensors/operator overloads,
+enums, dataclasses, plain objects and named functions/classes (by "module:qualname"). Any buffer-protocol
+object (TensorRT's IHostMemory, numpy arrays, memoryview) is stored as bytes without an extra copy. Decoding never imports anything and never runs code from the data: classes are
 looked up only among already-imported modules whose names start with one of `trusted_modules`; any
 other class comes back as a `Record` holding its fields. Anything the encoder does not know raises
 TypeError naming the type - there is no pickle fallback.
@@ -68,7 +69,7 @@ def _enc(v: Any, blobs: List[bytes]) -> Any:
     if isinstance(v, float):
         return v if math.isfinite(v) else {"$float": repr(v)}
     if isinstance(v, (bytes, bytearray, memoryview)):
-        blobs.append(bytes(v))
+        blobs.append(_flat_view(v))
         return {"$bytes": len(blobs) - 1}
     if isinstance(v, list):
         return [_enc(x, blobs) for x in v]
@@ -95,6 +96,13 @@ def _enc(v: Any, blobs: List[bytes]) -> Any:
                 "shape": list(t.shape),
                 "device": str(v.device),
             }
+    view = _buffer_of(v)  # any other buffer-protocol object (TensorRT's IHostMemory, numpy arrays)
+    if view is not None:
+        blobs.append(view)
+        return {"$bytes": len(blobs) - 1}
+    op_name = _op_overload_name(v, torch)
+    if op_name is not None:
+        return {"$torch_op": op_name}
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         fields = {f.name: _enc(getattr(v, f.name), blobs) for f in dataclasses.fields(v)}
         return {"$dataclass": _qualname(type(v)), "fields": fields}
@@ -103,7 +111,46 @@ def _enc(v: Any, blobs: List[bytes]) -> Any:
     if hasattr(v, "__dict__") and not callable(v):
         state = {k: _enc(x, blobs) for k, x in vars(v).items()}
         return {"$object": _qualname(type(v)), "state": state}
+    if callable(v) and stable_callable_name(v) is not None:  # by name, like pickle does for functions
+        return {"$callable": stable_callable_name(v)}
     raise TypeError(f"graphcache: cannot serialize a {type(v).__module__}.{type(v).__qualname__} without pickle")
+
+
+def _flat_view(v: Any) -> memoryview:
+    view = memoryview(v)
+    if not view.c_contiguous:
+        return memoryview(view.tobytes())
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def _buffer_of(v: Any) -> Any:
+    """A flat byte view of a buffer-protocol object (no copy when it is contiguous), else None."""
+    try:
+        return _flat_view(v)
+    except TypeError:
+        return None
+
+
+def _op_overload_name(v: Any, torch: Any) -> Any:
+    """"namespace::op.overload" for a torch OpOverload ("namespace::op" for an OpOverloadPacket)."""
+    if torch is None:
+        return None
+    ops = getattr(torch, "_ops", None)
+    if ops is not None and isinstance(v, ops.OpOverload):
+        return f"{v.namespace}::{v._opname}.{v._overloadname}"
+    if ops is not None and isinstance(v, ops.OpOverloadPacket):
+        ns, _, name = v._qualified_op_name.partition("::")
+        return f"{ns}::{name}"
+    return None
+
+
+def stable_callable_name(fn: Any) -> Any:
+    """"module:qualname" for a function or class reachable by that name (the same in every process);
+    None for lambdas, local functions and objects without a qualified name."""
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        return None
+    return f"{module}:{qualname}"
 
 
 def _qualname(cls: type) -> str:
@@ -135,7 +182,7 @@ def decode(data: Any, trusted_modules: Sequence[str] = ()) -> Tuple[Any, ...]:
     dec = _Decoder(blobs, tuple(trusted_modules))
     try:
         return tuple(dec.value(v) for v in header["values"])
-    except (KeyError, IndexError, TypeError, ValueError) as e:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as e:
         raise CodecError(f"graphcache: malformed blob value: {e!r}") from None
 
 
@@ -192,6 +239,24 @@ class _Decoder:
         tensor = flat.view(dtype).reshape(v["shape"])
         device = v.get("device", "cpu")
         return tensor if device == "cpu" else tensor.to(device)
+
+    def _torch_op(self, v: dict) -> Any:
+        import torch
+
+        name = v["$torch_op"]
+        ns, _, rest = name.partition("::")
+        op_name, _, overload = rest.partition(".")
+        packet = getattr(getattr(torch.ops, ns), op_name)  # registered ops only; imports nothing
+        return getattr(packet, overload) if overload else packet
+
+    def _callable(self, v: dict) -> Any:
+        module_name, _, qualname = v["$callable"].partition(":")
+        obj = None
+        if any(module_name == t or module_name.startswith(t + ".") for t in self.trusted):
+            obj = sys.modules.get(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part, None) if obj is not None else None
+        return obj if callable(obj) else _record(v["$callable"], {})
 
     def _enum(self, v: dict) -> Any:
         cls = self._class(v["$enum"])

@@ -17,20 +17,34 @@ Differences from the stock implementation, and why:
   * The refit mode is a key part: an engine built with refit_identical_engine_weights is keyed with
     its weights' fingerprint (it must never be refit with different weights), immutable_weights
     engines likewise.
+  * Nothing raises into the compile: get_hash returns None (Torch-TRT then builds without the cache)
+    for a subgraph it cannot key soundly; insert/check log and skip / miss.
+  * The engine may be any buffer-protocol object (TensorRT's IHostMemory); it is copied once, into the
+    blob. Directory / size semantics follow DiskEngineCache, with a directory of our own by default.
+Checked against the installed torch_tensorrt 2.13.0 call sites: tests/python/test_trt_real_callsites.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
+import functools
 import logging
 import os
+import sys
+import threading
+from collections import OrderedDict
+from types import SimpleNamespace
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from . import blob_codec
 from .engine_cache import EngineCache
 
 _LOGGER = logging.getLogger(__name__)
+
+try:
+    from torch.fx import GraphModule as _FxGraphModule
+except Exception:  # noqa: BLE001
+    _FxGraphModule = object
 
 try:  # the real base class when Torch-TensorRT is installed
     from torch_tensorrt.dynamo._engine_cache import BaseEngineCache as _ProtocolBase
@@ -63,49 +77,87 @@ def engine_relevant_setting_names() -> Tuple[str, ...]:
         return _FALLBACK_ENGINE_RELEVANT
 
 
+DEFAULT_ENGINE_CACHE_SIZE = 5 << 30  # torch_tensorrt.dynamo._defaults.ENGINE_CACHE_SIZE (5 GiB)
+_RECENT_KEYS = 256  # how many get_hash results are remembered for save()'s metadata (bounded)
+
+
+def default_cache_dir() -> str:
+    """<XDG_CACHE_HOME or ~/.cache>/graphcache/torch_tensorrt - not Torch-TRT's own default directory,
+    whose DiskEngineCache LRU deletes every file it finds there."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "graphcache", "torch_tensorrt")
+
+
+class _StaticOrBound:
+    """get_hash is a staticmethod on BaseEngineCache; ours is callable the same way
+    (`GraphcacheTRTEngineCache.get_hash(gm, specs, settings)`) and, on an instance, also applies the
+    instance's toolchain overrides."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self.fn
+        return functools.partial(self.fn, toolchain=getattr(obj, "toolchain_overrides", None))
+
+
 class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
-    """Pass as `custom_engine_cache=` to torch_tensorrt.compile / torch.compile(backend="tensorrt")."""
+    """Pass as `custom_engine_cache=` to torch_tensorrt.compile / torch.compile(backend="tensorrt").
+
+    engine_cache_dir: None -> default_cache_dir(). engine_cache_size: bytes, as for DiskEngineCache
+    (default 5 GiB); 0 stores nothing, None means no size limit; an entry larger than the limit is not
+    stored (a warning says so). Least-recently-used entries are evicted beyond the limit.
+    """
+
+    # hash -> what save() records in the entry's metadata; shared by the static get_hash, bounded.
+    _recent: "OrderedDict[str, Any]" = OrderedDict()
+    _recent_lock = threading.Lock()
 
     def __init__(
         self,
-        engine_cache_dir: str,
-        engine_cache_size: Optional[int] = None,
+        engine_cache_dir: Optional[str] = None,
+        engine_cache_size: Optional[int] = DEFAULT_ENGINE_CACHE_SIZE,
         *,
         max_entries: Optional[int] = None,
         toolchain: Optional[Mapping[str, str]] = None,
         trusted_modules: Sequence[str] = DEFAULT_TRUSTED_MODULES,
     ) -> None:
-        self.cache = EngineCache(engine_cache_dir, max_bytes=engine_cache_size, max_entries=max_entries)
-        self.toolchain = {**_toolchain(), **dict(toolchain or {})}
+        if engine_cache_size is not None and int(engine_cache_size) < 0:
+            raise ValueError(f"graphcache: engine_cache_size must be >= 0 or None, got {engine_cache_size}")
+        self.engine_cache_dir = os.fspath(engine_cache_dir) if engine_cache_dir is not None else default_cache_dir()
+        os.makedirs(self.engine_cache_dir, exist_ok=True)
+        self.total_engine_cache_size = None if engine_cache_size is None else int(engine_cache_size)
+        # 0 in the store means "no limit": a size of 0 is handled here (nothing is stored).
+        store_limit = self.total_engine_cache_size or None
+        self.cache = EngineCache(self.engine_cache_dir, max_bytes=store_limit, max_entries=max_entries)
+        self.toolchain_overrides = dict(toolchain or {})
+        self.toolchain = {**_toolchain(), **self.toolchain_overrides}
         self.trusted_modules = tuple(trusted_modules)
-        self._pending: dict = {}  # hash -> KeyInfo, so save() can record names and the refit mode
 
     # ---------------------------------------------------------------------------------------- hashing
-    def get_hash(self, gm: Any, input_specs: Sequence[Any] = (), settings: Any = None) -> str:
-        relevant_names = set(engine_relevant_setting_names())
-        hashed, relevant = {}, set()
-        for name, value in _fields(settings).items():
-            hashed[f"trt.{name}"] = _canonical(value)
-            if name in relevant_names:
-                relevant.add(f"trt.{name}")
-        for i, spec in enumerate(input_specs or ()):
-            hashed[f"trt.input.{i}"] = _canonical_input(spec)
-            relevant.add(f"trt.input.{i}")
-        info = self.cache.key(
-            gm,
-            settings=hashed,
-            engine_relevant=relevant,
-            toolchain=self.toolchain,
-            refit_mode=refit_mode_of(settings),
-        )
-        key = info.key if isinstance(info.key, str) else info.key.hex()
-        self._pending[key] = info
-        return key
+    @_StaticOrBound
+    def get_hash(gm: Any, input_specs: Sequence[Any] = (), settings: Any = None, *,
+                 toolchain: Optional[Mapping[str, str]] = None) -> Optional[str]:
+        """64 hex digits: graphcache's structural key of `gm` + input specs + engine-relevant settings +
+        toolchain/GPU identity. Never raises: when the subgraph cannot be keyed soundly (or holds a setting
+        without a stable identity, like a calibration data loader) it logs a warning and returns None,
+        which Torch-TensorRT treats as "do not cache this subgraph"."""
+        try:
+            return _get_hash(gm, input_specs, settings, toolchain)
+        except _NotCacheable as e:
+            _LOGGER.warning("graphcache: not caching this Torch-TensorRT subgraph: %s", e)
+        except Exception as e:  # noqa: BLE001 - never an exception into the compile
+            _LOGGER.warning("graphcache: could not key this Torch-TensorRT subgraph (%s: %s); it is built "
+                            "without the cache", type(e).__name__, e)
+        return None
 
     # ---------------------------------------------------------------------------------------- packing
     @staticmethod
-    def pack(*entry: Any) -> bytes:
-        return blob_codec.encode(entry)
+    def pack(*entry: Any, **named: Any) -> bytes:
+        """Entry fields positionally (BaseEngineCache.pack's order) or by its parameter names."""
+        return blob_codec.encode(tuple(entry) + tuple(_named_fields(named)))
 
     @staticmethod
     def unpack(packed_obj: Any, trusted_modules: Sequence[str] = DEFAULT_TRUSTED_MODULES) -> Tuple[Any, ...]:
@@ -113,14 +165,27 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
 
     def insert(self, hash: str, entry: Sequence[Any], *args: Any, **kwargs: Any) -> None:
         # The base class's insert/check call BaseEngineCache.pack/unpack (pickle): override both.
-        self.save(hash, self.pack(*entry), *args, **kwargs)
+        if hash is None:
+            return
+        try:
+            blob = self.pack(*entry)
+        except Exception as e:  # noqa: BLE001 - never an exception into the compile
+            _LOGGER.warning("graphcache: Torch-TensorRT engine %s not cached: %s", str(hash)[:16], e)
+            return
+        self.save(hash, blob, *args, **kwargs)
 
     def check(self, hash: str, *args: Any, **kwargs: Any) -> Optional[Tuple[Any, ...]]:
-        blob = self.load(hash, *args, **kwargs)
-        if blob is None:
+        if hash is None:
             return None
         try:
-            return self.unpack(blob, self.trusted_modules)
+            found = self.cache.store.get(hash)
+        except Exception as e:  # noqa: BLE001 - an unreadable entry is a miss
+            _LOGGER.warning("graphcache: Torch-TensorRT cache lookup of %s failed: %s", str(hash)[:16], e)
+            return None
+        if found is None:
+            return None
+        try:
+            return self.unpack(found[0], self.trusted_modules)
         except blob_codec.CodecError as e:
             _LOGGER.warning("graphcache: dropping unreadable Torch-TensorRT cache entry %s: %s", hash[:16], e)
             self.cache.store.remove(hash)
@@ -128,12 +193,20 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
 
     # ---------------------------------------------------------------------------------------- storage
     def save(self, hash: str, blob: Any, *args: Any, **kwargs: Any) -> None:
-        if bytes(memoryview(blob)[: len(blob_codec.MAGIC)]) != blob_codec.MAGIC:
+        view = memoryview(blob).cast("B")
+        if bytes(view[: len(blob_codec.MAGIC)]) != blob_codec.MAGIC:
             raise ValueError(
                 "graphcache: refusing to store a Torch-TensorRT cache blob that is not in graphcache's "
                 "format (the stock pack() pickles; use GraphcacheTRTEngineCache.insert)"
             )
-        info = self._pending.get(hash)
+        limit = self.total_engine_cache_size
+        if limit is not None and view.nbytes > limit:
+            _LOGGER.warning(
+                "The serialized engine cannot be saved because the size %d is larger than the total cache "
+                "size %d.", view.nbytes, limit)
+            return
+        with GraphcacheTRTEngineCache._recent_lock:
+            info = GraphcacheTRTEngineCache._recent.get(hash)
         metadata = {
             "key_parts": {},
             "input_names": [],
@@ -152,7 +225,7 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
             fp = info.settings.get("graphcache.weight_fingerprint")
             if fp is not None:
                 metadata["weight_fingerprint"] = fp
-        self.cache.store.put(hash, bytes(blob) if not isinstance(blob, bytes) else blob, metadata)
+        self.cache.store.put(hash, view, metadata)
 
     def load(self, hash: str, *args: Any, **kwargs: Any) -> Optional[bytes]:
         found = self.cache.store.get(hash)
@@ -160,6 +233,127 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
             return None
         engine, _metadata = found
         return bytes(engine)
+
+
+class _NotCacheable(Exception):
+    pass
+
+
+_ENTRY_FIELDS = ("serialized_engine", "input_names", "output_names", "input_specs", "compilation_settings",
+                 "requires_output_allocator", "requires_native_multidevice", "aliased_io")
+
+
+def _named_fields(named: Mapping[str, Any]) -> list:
+    unknown = set(named) - set(_ENTRY_FIELDS)
+    if unknown:
+        raise TypeError(f"graphcache: pack() got unexpected keyword arguments {sorted(unknown)}")
+    return [named[f] for f in _ENTRY_FIELDS if f in named]
+
+
+def _get_hash(gm: Any, input_specs: Sequence[Any], settings: Any, toolchain: Optional[Mapping[str, str]]) -> str:
+    import graphcache
+
+    relevant_names = _relevant_names()
+    hashed, relevant = {}, set()
+    for name, value in _fields(settings).items():
+        hashed[f"trt.{name}"] = _canonical(value, name)
+        if name in relevant_names:
+            relevant.add(f"trt.{name}")
+    specs = list(input_specs or ())
+    for i, spec in enumerate(specs):
+        hashed[f"trt.input.{i}"] = _canonical_input(spec)
+        relevant.add(f"trt.input.{i}")
+    tools = {**_toolchain(), **_gpu_identity(getattr(settings, "device", None)), **dict(toolchain or {})}
+    example_inputs = None if _has_shape_metadata(gm) else _example_inputs(specs)
+    mode = refit_mode_of(settings)
+    # Weight-bound modes fingerprint the weights through the module itself: key the module then.
+    model = _fast_owner(gm) if mode == "refittable" else gm
+    info = _KEYER.key(model, example_inputs, settings=hashed, engine_relevant=relevant, toolchain=tools,
+                      refit_mode=mode)
+    key = info.key if isinstance(info.key, str) else info.key.hex()
+    with GraphcacheTRTEngineCache._recent_lock:
+        recent = GraphcacheTRTEngineCache._recent
+        recent[key] = info
+        recent.move_to_end(key)
+        while len(recent) > _RECENT_KEYS:
+            recent.popitem(last=False)
+    return key
+
+
+class _KeyView(_FxGraphModule):  # type: ignore[misc, valid-type]
+    """What the structural key reads of a GraphModule: its graph, and the objects its get_attr targets
+    name, held in plain instance dicts. nn.Module resolves `layers.0.attn.q_proj.weight` through
+    __getattr__ at every level (~9 us per weight, most of get_hash on a Llama subgraph); the key walker
+    finds the same objects here by dict lookups. Built per call and never stored."""
+
+    def __init__(self) -> None:  # never called: instances come from _fast_owner
+        raise TypeError("internal")
+
+
+_MODULE_DICTS = ("_parameters", "_buffers", "_modules")
+
+
+@functools.lru_cache(maxsize=4096)
+def _class_defines(cls: type, name: str) -> bool:
+    return hasattr(cls, name)
+
+
+def _child(obj: Any, name: str) -> Any:
+    """getattr(obj, name) as nn.Module resolves it, by dict lookups where that is the same thing: no
+    class attribute/descriptor of that name takes precedence, then the instance dict, then
+    nn.Module.__getattr__'s _parameters, _buffers, _modules."""
+    d = getattr(obj, "__dict__", None)
+    if d is not None and not _class_defines(type(obj), name):
+        if name in d:
+            return d[name]
+        for attr in _MODULE_DICTS:
+            table = d.get(attr)
+            if table is not None and name in table:
+                return table[name]
+    return getattr(obj, name)
+
+
+def _fast_owner(gm: Any) -> Any:
+    """A _KeyView of `gm` (same key, same weights), or gm itself when the view does not apply
+    (call_module nodes, no get_attr nodes, not an fx GraphModule)."""
+    find_nodes = getattr(getattr(gm, "graph", None), "find_nodes", None)
+    if _FxGraphModule is None or not isinstance(gm, _FxGraphModule) or find_nodes is None:
+        return gm
+    try:
+        if find_nodes(op="call_module"):
+            return gm
+        targets = {n.target for n in find_nodes(op="get_attr")}
+        if not targets:
+            return gm
+        view = object.__new__(_KeyView)
+        root = view.__dict__
+        root["_graph"] = gm.graph
+        for attr in _MODULE_DICTS:
+            root[attr] = {}
+        prefixes = {"": (gm, root)}
+        for target in targets:
+            prefix, _, leaf = target.rpartition(".")
+            entry = prefixes.get(prefix)
+            if entry is None:
+                obj, holder, done = gm, root, ""
+                for part in prefix.split("."):
+                    done = f"{done}.{part}" if done else part
+                    known = prefixes.get(done)
+                    if known is None:
+                        if part in holder:  # also a get_attr leaf: keep the module's own resolution
+                            return gm
+                        child_obj = _child(obj, part)
+                        ns = SimpleNamespace()
+                        holder[part] = ns
+                        known = prefixes[done] = (child_obj, ns.__dict__)
+                    obj, holder = known
+                entry = (obj, holder)
+            if leaf in entry[1]:  # a prefix of another target, too
+                return gm
+            entry[1][leaf] = _child(entry[0], leaf)
+        return view
+    except Exception:  # noqa: BLE001 - the plain path raises its own, clearer error
+        return gm
 
 
 def refit_mode_of(settings: Any) -> str:
@@ -172,29 +366,89 @@ def refit_mode_of(settings: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
+class _NoStore:  # the keyer never stores
+    pass
+
+
+_KEYER = EngineCache("", store=_NoStore())
+
+
+@functools.lru_cache(maxsize=1)
+def _relevant_names() -> frozenset:
+    return frozenset(engine_relevant_setting_names())
+
+
 def _fields(settings: Any) -> dict:
+    """Only the engine-relevant fields: the others do not enter the key, so they are not encoded."""
     if settings is None:
         return {}
-    if dataclasses.is_dataclass(settings):
-        return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    names = _relevant_names()
     if isinstance(settings, Mapping):
-        return dict(settings)
-    return dict(vars(settings))
+        return {k: v for k, v in settings.items() if k in names}
+    return {n: getattr(settings, n) for n in names if hasattr(settings, n)}
 
 
-def _canonical(value: Any) -> str:
-    """A process-independent string for a setting value (sets sorted, enums by name, no addresses)."""
+def _canonical(value: Any, field: str = "") -> str:
+    """A process-independent string for a setting value (sets sorted, enums by name, ops by qualified
+    name, functions by module:qualname, no addresses). Values without such an identity (a calibration
+    data loader, a lambda) raise _NotCacheable: an engine built from them cannot be matched soundly."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
     if isinstance(value, enum.Enum):
         return f"{type(value).__qualname__}.{value.name}"
     if isinstance(value, (set, frozenset)):
-        return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"
+        return "{" + ",".join(sorted(_canonical(v, field) for v in value)) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_canonical(v) for v in value) + "]"
+        return "[" + ",".join(_canonical(v, field) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())) + "}"
-    if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
-    return str(value)
+        return "{" + ",".join(sorted(f"{_canonical(k, field)}:{_canonical(v, field)}" for k, v in value.items())) + "}"
+    torch = sys.modules.get("torch")
+    op_name = blob_codec._op_overload_name(value, torch)
+    if op_name is not None:
+        return f"op:{op_name}"
+    if torch is not None and isinstance(value, (torch.dtype, torch.device)):
+        return str(value)
+    if _is_data_loader(value):
+        raise _NotCacheable(f"setting {field!r} holds a data loader, whose contents have no cheap stable "
+                            "identity")
+    if callable(value):
+        name = blob_codec.stable_callable_name(value)
+        if name is None:
+            raise _NotCacheable(f"setting {field!r} holds {value!r}, which has no stable name")
+        return f"fn:{name}"
+    if hasattr(value, "__dict__"):  # torch_tensorrt.Device and similar plain records
+        state = ",".join(f"{k}={_canonical(v, field)}" for k, v in sorted(vars(value).items()))
+        return f"{type(value).__module__}.{type(value).__qualname__}({state})"
+    return f"{type(value).__qualname__}:{value}"
+
+
+def _is_data_loader(value: Any) -> bool:
+    return any(c.__name__ == "DataLoader" for c in type(value).__mro__) or (
+        hasattr(value, "__iter__") and hasattr(value, "dataset"))
+
+
+def _has_shape_metadata(gm: Any) -> bool:
+    graph = getattr(gm, "graph", None)
+    if graph is None:
+        return True  # an ExportedProgram: its signature carries the shapes
+    find_nodes = getattr(graph, "find_nodes", None)
+    nodes = find_nodes(op="placeholder") if find_nodes is not None else [n for n in graph.nodes if n.op == "placeholder"]
+    return all("val" in n.meta or "tensor_meta" in n.meta for n in nodes)
+
+
+def _example_inputs(specs: Sequence[Any]) -> Optional[list]:
+    """Input specs as graphcache example_inputs: (min, opt, max) profiles or a static shape + dtype."""
+    if not specs:
+        return None
+    out = []
+    for spec in specs:
+        shape = getattr(spec, "shape", None)
+        if isinstance(shape, Mapping):  # a dynamic torch_tensorrt.Input
+            out.append({"min_shape": shape.get("min_shape"), "opt_shape": shape.get("opt_shape"),
+                        "max_shape": shape.get("max_shape"), "dtype": getattr(spec, "dtype", None)})
+        else:
+            out.append(spec)
+    return out
 
 
 def _canonical_input(spec: Any) -> str:
@@ -212,20 +466,60 @@ def _canonical_input(spec: Any) -> str:
     return _canonical(spec)
 
 
+@functools.lru_cache(maxsize=1)
 def _toolchain() -> dict:
+    """Versions of torch / torch_tensorrt / TensorRT (their installed distributions; nothing imported)."""
+    from importlib import metadata
+
     tools = {}
-    for module in ("torch", "torch_tensorrt", "tensorrt"):
-        try:
-            tools[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001
-            pass
+    for module, dists in (("torch", ("torch",)), ("torch_tensorrt", ("torch_tensorrt", "torch-tensorrt-rtx")),
+                          ("tensorrt", ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt_rtx"))):
+        mod = sys.modules.get(module)
+        version = getattr(mod, "__version__", None) if mod is not None else None
+        for dist in dists if version is None else ():
+            try:
+                version = metadata.version(dist)
+                break
+            except Exception:  # noqa: BLE001
+                continue
+        if version is not None:
+            tools[module] = str(version)
+    tools.setdefault("os", os.name)
+    return tools
+
+
+@functools.lru_cache(maxsize=64)
+def _gpu_identity_of(device_type: str, gpu_id: int) -> Tuple[Tuple[str, str], ...]:
     try:
         import torch
 
-        if torch.cuda.is_available():
-            props = torch.cuda.get_device_properties(torch.cuda.current_device())
-            tools["gpu"] = f"{props.name} sm_{props.major}{props.minor} {props.multi_processor_count}SM"
+        if device_type == "gpu" and torch.cuda.is_available() and 0 <= gpu_id < torch.cuda.device_count():
+            p = torch.cuda.get_device_properties(gpu_id)
+            return (("gpu", f"{p.name} sm_{p.major}{p.minor} {p.multi_processor_count}SM "
+                            f"{p.total_memory >> 20}MiB"),)
     except Exception:  # noqa: BLE001
         pass
-    tools.setdefault("os", os.name)
-    return tools
+    return (("gpu", f"{device_type}: no CUDA device visible"),)
+
+
+def _gpu_identity(device: Any) -> dict:
+    """The GPU the engine is built for, from CompilationSettings.device (not the current device):
+    name, compute capability, SM count, memory. DLA cores add their index."""
+    if device is None:
+        return dict(_gpu_identity_of("gpu", _current_gpu()))
+    kind = str(getattr(getattr(device, "device_type", None), "name", "GPU")).lower()
+    gpu_id = getattr(device, "gpu_id", None)
+    gpu_id = int(gpu_id) if isinstance(gpu_id, int) and gpu_id >= 0 else _current_gpu()
+    ident = dict(_gpu_identity_of("gpu" if kind != "dla" else "dla", gpu_id))
+    if kind == "dla":
+        ident["dla_core"] = str(getattr(device, "dla_core", -1))
+    return ident
+
+
+def _current_gpu() -> int:
+    try:
+        import torch
+
+        return int(torch.cuda.current_device()) if torch.cuda.is_available() else 0
+    except Exception:  # noqa: BLE001
+        return 0

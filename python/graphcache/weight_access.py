@@ -86,7 +86,18 @@ def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Map
     tensors = resolve(model, weight_names, overrides)
     native = _native_fingerprint_fn()
     if native is not None:
-        value = native(tensors)
+        # The native fingerprint reads dense bytes in place: strided / non-contiguous tensors (a
+        # transposed weight after constant folding) are hashed by their logical contents, i.e. as their
+        # contiguous copy, so both give the same fingerprint.
+        dense = [t.detach() if t.is_contiguous() else t.detach().contiguous() for t in tensors]
+        try:
+            value = native(dense)
+        except Exception as e:  # noqa: BLE001
+            if not _is_cuda_unsupported(e, dense):
+                raise
+            # CUDA tensors and an extension built without CUDA: the CPU path over host copies, one tensor
+            # at a time on the host side of the copy (same digest: CPU and GPU paths agree by design).
+            value = native([t.cpu() if t.device.type == "cuda" else t for t in dense])
         return value if isinstance(value, str) else value.hex()
     h = hashlib.sha256(FALLBACK_DOMAIN)
     for tensor in tensors:
@@ -97,6 +108,11 @@ def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Map
             flat = flat.cpu()
         h.update(memoryview(flat.view(_uint8()).numpy()))
     return h.hexdigest()
+
+
+def _is_cuda_unsupported(error: Exception, tensors: Sequence[Any]) -> bool:
+    text = str(error).lower()
+    return any(t.device.type == "cuda" for t in tensors) and ("cuda" in text or "unsupported" in text)
 
 
 def _native_fingerprint_fn():

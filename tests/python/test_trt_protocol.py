@@ -17,8 +17,15 @@ import torch
 from torch import nn
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from graphcache import blob_codec
-from graphcache import torch_tensorrt_cache as ttc
+import trt_standin
+
+try:  # the real torch_tensorrt (with the tensorrt stand-in) before graphcache picks its base class
+    trt_standin.import_torch_tensorrt()
+except ImportError:
+    pass
+
+from graphcache import blob_codec  # noqa: E402
+from graphcache import torch_tensorrt_cache as ttc  # noqa: E402
 
 
 class ShapeMode(enum.Enum):
@@ -36,7 +43,8 @@ class TRTInput:
 
 @dataclasses.dataclass
 class TRTSettings:
-    enabled_precisions: Set[torch.dtype] = dataclasses.field(default_factory=lambda: {torch.float32})
+    # engine-relevant in every torch_tensorrt release (enabled_precisions left the list in 2.13)
+    autocast_excluded_ops: Set[Any] = dataclasses.field(default_factory=lambda: {torch.ops.aten.add.Tensor})
     optimization_level: Optional[int] = None
     immutable_weights: bool = False
     refit_identical_engine_weights: bool = False
@@ -115,7 +123,7 @@ def test_engine_relevant_settings_and_input_specs_change_the_hash(trt_cache):
     gm, _ = gm_of(Sub)
     base = trt_cache.get_hash(gm, INPUTS, TRTSettings())
     assert trt_cache.get_hash(gm, INPUTS, TRTSettings(debug=True, min_block_size=1)) == base
-    assert trt_cache.get_hash(gm, INPUTS, TRTSettings(enabled_precisions={torch.float16})) != base
+    assert trt_cache.get_hash(gm, INPUTS, TRTSettings(autocast_excluded_ops={torch.ops.aten.mul.Tensor})) != base
     assert trt_cache.get_hash(gm, INPUTS, TRTSettings(optimization_level=5)) != base
     dynamic = [TRTInput({"min_shape": (1, 4), "opt_shape": (2, 4), "max_shape": (8, 4)},
                         shape_mode=ShapeMode.DYNAMIC), INPUTS[1]]
@@ -125,8 +133,8 @@ def test_engine_relevant_settings_and_input_specs_change_the_hash(trt_cache):
 
 def test_set_order_does_not_change_the_hash(trt_cache):
     gm, _ = gm_of(Sub)
-    a = trt_cache.get_hash(gm, INPUTS, TRTSettings(enabled_precisions={torch.float16, torch.float32}))
-    b = trt_cache.get_hash(gm, INPUTS, TRTSettings(enabled_precisions={torch.float32, torch.float16}))
+    a = trt_cache.get_hash(gm, INPUTS, TRTSettings(autocast_excluded_ops={torch.ops.aten.add.Tensor, torch.ops.aten.mul.Tensor}))
+    b = trt_cache.get_hash(gm, INPUTS, TRTSettings(autocast_excluded_ops={torch.ops.aten.mul.Tensor, torch.ops.aten.add.Tensor}))
     assert a == b
 
 
@@ -144,7 +152,7 @@ def test_round_trip_of_the_current_entry_shape(trt_cache, tmp_path):
     """(engine, input_names, output_names, input_specs, settings, requires_output_allocator,
     requires_native_multidevice, aliased_io) - torch_tensorrt >= 2.10."""
     gm, _ = gm_of(Sub)
-    settings = TRTSettings(enabled_precisions={torch.float16, torch.float32})
+    settings = TRTSettings(autocast_excluded_ops={torch.ops.aten.add.Tensor, torch.ops.aten.mul.Tensor})
     h = trt_cache.get_hash(gm, INPUTS, settings)
     assert trt_cache.check(h) is None
     engine = bytes(range(256)) * 1000
