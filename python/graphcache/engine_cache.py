@@ -107,6 +107,7 @@ class EngineCache:
         remote_read_only: bool = False,
         build_wait_seconds: float = 1800.0,
     ) -> None:
+        path = os.path.expanduser(os.fspath(path))  # "~/engines" is $HOME/engines, as in a shell
         if store is None:
             kwargs = {}
             if remote is not None:  # shared Redis tier behind the local one

@@ -112,36 +112,79 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   }
 }
 
+// `exec -v`: what the key is made of, so a user can see why two runs miss each other.
+void print_key_factors(const CacheContext& c) {
+  std::fprintf(stderr, "graphcache: key %s\n", c.key.key.hex().c_str());
+  for (const auto& [part, hex] : c.metadata.key_parts)
+    std::fprintf(stderr, "  %-12s %s\n", part.c_str(), hex.c_str());
+  for (const auto& [name, value] : c.metadata.tool_versions)
+    std::fprintf(stderr, "  toolchain    %s = %s\n", name.c_str(), value.c_str());
+  for (const auto& [name, value] : c.metadata.extra)
+    std::fprintf(stderr, "  factor       %s = %s\n", name.c_str(), value.c_str());
+}
+
 // Thrown out of the build function so that SingleFlight releases the lock and stores nothing.
 struct CompilerFailed {
   int status;
 };
 
+// What identifies the bytes at a path: a compiler that exits 0 without writing the output leaves all of
+// these unchanged, and then the file holds an earlier run's engine that must not be stored under this key.
+// (A rewrite in place changes ctime; a rename-replace changes the inode.) Coarse timestamps can only make
+// a real rewrite look unchanged, which stores nothing: the safe direction.
+struct FileIdentity {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  struct timespec mtime {
+  }, ctime{};
+  bool operator==(const FileIdentity& o) const {
+    return exists == o.exists && dev == o.dev && ino == o.ino && size == o.size &&
+           mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec &&
+           ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+  }
+};
+
+FileIdentity identify_file(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+}
+
 int run_exec(const ExecArgs& a) {
   std::optional<CacheContext> cache = prepare_cache(a);
   if (!cache) return run_compiler(a.command);
-  if (std::optional<Entry> hit = cache->store->get(cache->key.key)) {
-    write_output_file(a.output, hit->engine->data(), hit->engine->size());
-    if (a.verbose) std::fprintf(stderr, "graphcache: hit %s\n", cache->key.key.hex().c_str());
-    return 0;
-  }
-  if (a.verbose) std::fprintf(stderr, "graphcache: miss %s\n", cache->key.key.hex().c_str());
+  const std::string key_hex = cache->key.key.hex();
+  if (a.verbose) print_key_factors(*cache);
   bool compiled = false;
   auto build = [&]() -> BuiltEngine {
+    if (a.verbose) std::fprintf(stderr, "graphcache: miss %s: running the compiler\n", key_hex.c_str());
+    const FileIdentity before = identify_file(a.output);
     compiled = true;
     const int status = run_compiler(a.command);
     if (status != 0) throw CompilerFailed{status};
     struct stat st;
     if (::stat(a.output.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       throw Error(ErrorKind::kIo, "the compiler succeeded but did not write '" + a.output + "'");
+    if (identify_file(a.output) == before)
+      throw Error(ErrorKind::kIo, "the compiler succeeded but did not write '" + a.output +
+                                      "' (it still holds the file from before this run)");
     return BuiltEngine{{}, a.output, cache->metadata};
   };
   try {
+    // get_or_build makes the one counted lookup: a hit, or a miss that this job or another one builds.
     GetOrBuildResult result = open_single_flight(*cache->store)->get_or_build(cache->key.key, build);
     if (result.source != GetOrBuildResult::Source::kBuilt) {
-      // Another process compiled it while this one waited (or just before the lock was taken).
+      // A hit, or another process compiled it while this one waited (or just before the lock was taken).
       write_output_file(a.output, result.entry.engine->data(), result.entry.engine->size());
-      if (a.verbose) std::fprintf(stderr, "graphcache: built by another process\n");
+      if (a.verbose) {
+        std::fprintf(stderr, "graphcache: %s %s\n",
+                     result.source == GetOrBuildResult::Source::kCache ? "hit" : "built by another process:",
+                     key_hex.c_str());
+      }
+    } else if (a.verbose) {
+      std::fprintf(stderr, "graphcache: stored %s\n", key_hex.c_str());
     }
     return 0;
   } catch (const CompilerFailed& failed) {

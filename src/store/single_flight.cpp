@@ -1,5 +1,6 @@
 // SingleFlight::get_or_build: store hit, else take the key's build lock and build, else wait for the
 // holder (polling the lock, not the store, so waiting does not inflate miss counters) and read its result.
+// Only the first read is a lookup (one hit or one miss); later reads are Store::peek.
 #include "graphcache/single_flight.hpp"
 
 #include <fcntl.h>
@@ -91,7 +92,7 @@ struct SingleFlight::Impl {
       warning("could not store the engine built for " + key.hex() + ": " + e.what());
     }
     if (!built.file_path.empty()) {
-      if (auto stored = store.get(key)) return {std::move(*stored), GetOrBuildResult::Source::kBuilt};
+      if (auto stored = store.peek(key)) return {std::move(*stored), GetOrBuildResult::Source::kBuilt};
       built.bytes = read_file(built.file_path);
     }
     return {Entry{std::move(built.metadata), std::make_shared<store::VectorBlob>(std::move(built.bytes))},
@@ -106,7 +107,7 @@ struct SingleFlight::Impl {
       std::unique_ptr<BuildLock> lock = with_locks([&](LockService& s) { return s.try_acquire(key); });
       if (lock) {
         // The previous holder may have finished between our miss and our lock.
-        if (auto hit = store.get(key)) {
+        if (auto hit = store.peek(key)) {
           return {std::move(*hit),
                   waited ? GetOrBuildResult::Source::kWaited : GetOrBuildResult::Source::kCache};
         }
@@ -122,7 +123,7 @@ struct SingleFlight::Impl {
         }
         std::this_thread::sleep_for(options.poll_interval);
       }
-      if (auto hit = store.get(key)) return {std::move(*hit), GetOrBuildResult::Source::kWaited};
+      if (auto hit = store.peek(key)) return {std::move(*hit), GetOrBuildResult::Source::kWaited};
       // The holder released without a result (its build failed or it crashed): try to take over.
     }
   }
