@@ -78,7 +78,7 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   try {
     CacheContext c;
     const ir::Graph graph = load_onnx_file(a.input);
-    KeyRequest request = make_key_request(a.key_options);
+    KeyRequest request = make_key_request(a.key_options, graph);
     const CompilerIdentity compiler = identify_compiler(a.command.front());
     const std::vector<std::string> args =
         normalize_arguments({a.command.begin() + 1, a.command.end()}, a.input, a.output);

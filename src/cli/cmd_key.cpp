@@ -45,7 +45,7 @@ void run_key(const KeyArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   const ir::Graph graph = load_onnx_file(args.model);
   const auto loaded = std::chrono::steady_clock::now();
-  const KeyResult result = compute_key(graph, make_key_request(args.options));
+  const KeyResult result = compute_key(graph, make_key_request(args.options, graph));
   const auto done = std::chrono::steady_clock::now();
   std::optional<Digest> weight_fingerprint;
   if (args.weights) weight_fingerprint = fingerprint_key_weights(graph, result);
@@ -78,7 +78,7 @@ void run_key(const KeyArgs& args) {
   out["settings"] = nlohmann::ordered_json::object();
   for (const auto& s : args.options.settings)
     out["settings"][s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
-  out["toolchain"] = make_key_request(args.options).toolchain;
+  out["toolchain"] = make_key_request(args.options, graph).toolchain;
   out["timing_ms"] = {{"load", ms(start, loaded)}, {"key", ms(loaded, done)}};
   if (weight_fingerprint) out["timing_ms"]["weights"] = ms(done, fingerprinted);
   std::printf("%s\n", out.dump(2).c_str());
@@ -87,7 +87,8 @@ void run_key(const KeyArgs& args) {
 int run_diff(const DiffArgs& args) {
   const ir::Graph a = load_onnx_file(args.a);
   const ir::Graph b = load_onnx_file(args.b);
-  const KeyRequest request = make_key_request(args.options);
+  const KeyRequest request = make_key_request(args.options, a);
+  make_key_request(args.options, b);  // the profiles must fit both models
   const Key ka = compute_key(a, request).key;
   const Key kb = compute_key(b, request).key;
   if (ka == kb) {

@@ -117,5 +117,23 @@ TEST(CliUsage, TildeInPathsMeansHome) {
   EXPECT_FALSE(std::filesystem::exists(dir / "~")) << "no literal ~ folder in the working directory";
 }
 
+TEST(CliUsage, ProfilesAreCheckedAgainstTheModel) {
+  const std::string model =
+      std::string(GRAPHCACHE_MODELS) + "/tiny_cnn.onnx";  // image: float32[batch,3,32,32]
+  RunResult by_name = run_cli({"key", model, "--profile", "image:1x3x32x32:8x3x32x32:32x3x32x32"});
+  RunResult by_index = run_cli({"key", model, "--profile", "0:1x3x32x32:8x3x32x32:32x3x32x32"});
+  ASSERT_EQ(by_name.status, 0) << by_name.err;
+  EXPECT_EQ(by_name.out, by_index.out) << "a name and its index are the same input";
+  for (const char* bad : {"0:1x3:8x3:32x3",                       // rank 2 for a rank-4 input
+                          "0:1x4x32x32:8x4x32x32:32x4x32x32",     // static dim 1 is 3
+                          "0:8x3x32x32:1x3x32x32:32x3x32x32",     // min > opt
+                          "img:1x3x32x32:8x3x32x32:32x3x32x32",   // no such input
+                          "1:1x3x32x32:8x3x32x32:32x3x32x32"}) {  // one input only
+    RunResult r = run_cli({"key", model, "--profile", bad});
+    EXPECT_EQ(r.status, 2) << bad;
+    EXPECT_EQ(r.err.rfind("graphcache: error: --profile", 0), 0u) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace graphcache
