@@ -282,3 +282,13 @@ def test_build_lock_wait_is_bounded(tmp_path):
     held.release()
     with cache.store.build_lock(key, 0) as again:
         assert again.held
+
+
+def test_tilde_path_is_the_home_directory(tmp_path, monkeypatch):
+    # A newcomer writes EngineCache("~/engines"): that is $HOME/engines, never a "~" folder in the cwd.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    cache = EngineCache("~/engines")
+    assert cache.path == str(tmp_path / "home" / "engines")
+    assert (tmp_path / "home" / "engines").is_dir()
+    assert not (tmp_path / "~").exists()
