@@ -3,7 +3,8 @@
 
 A reader follows a README top to bottom, so the blocks of one README run in order in one scratch folder
 (state carries over: a file written by one block is there for the next). The scratch setup:
-  - cwd: <scratch>/work, with `models/` linking to the repository's small bundled models;
+  - cwd: <scratch>/work, with `models/`, `build/` and `bench/` linking to the repository's (the small
+    bundled models, the built binaries and benchmarks);
   - GRAPHCACHE_DIR=<scratch>/cache and HOME=<scratch>/home (nothing touches the real caches);
   - PATH starts with build/src/cli (the `graphcache` command) and .venv/bin (`python` = the venv's);
   - a local redis-server on a free port; `localhost:6379` in a block is rewritten to it.
@@ -76,7 +77,8 @@ def run_readme(readme, redis_port):
     work = os.path.join(scratch, "work")
     os.makedirs(work)
     os.makedirs(os.path.join(scratch, "home"))
-    os.symlink(os.path.join(ROOT, "models"), os.path.join(work, "models"))
+    for name in ("models", "build", "bench"):  # bundled models; benchmark binaries and scripts
+        os.symlink(os.path.join(ROOT, name), os.path.join(work, name))
     env = dict(os.environ)
     env.update(GRAPHCACHE_DIR=os.path.join(scratch, "cache"), HOME=os.path.join(scratch, "home"),
                PATH=os.pathsep.join([os.path.join(ROOT, "build/src/cli"), os.path.join(ROOT, ".venv/bin"),
