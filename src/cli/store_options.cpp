@@ -111,11 +111,11 @@ std::unique_ptr<Store> open_store() {
       std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning), options, print_warning);
 }
 
-std::unique_ptr<SingleFlight> open_single_flight(Store& store) {
+std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options) {
   const std::string url = remote_url();
   std::optional<RedisConfig> shared;
   if (!url.empty() && !remote_read_only()) shared = RedisConfig::from_url(url);
-  return make_single_flight(store, resolve_cli_store_config().cache_dir, shared, print_warning);
+  return make_single_flight(store, resolve_cli_store_config().cache_dir, shared, print_warning, options);
 }
 
 void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {

@@ -33,7 +33,7 @@ bool remote_is_read_only();
 // One build per key across processes for `store`: a Redis lock when a writable remote is configured
 // (hosts sharing it build once), else - and whenever Redis is unreachable - a file lock in
 // <cache dir>/locks (processes on this host build once). Throws Error(kIo) if neither can be set up.
-std::unique_ptr<SingleFlight> open_single_flight(Store& store);
+std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options = {});
 
 // Writes `size` bytes to `path` through a temp file in the same directory + rename, so a reader never
 // sees a partial engine. "-" writes to stdout. Throws Error(kIo).

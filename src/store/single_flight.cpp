@@ -99,6 +99,22 @@ struct SingleFlight::Impl {
             GetOrBuildResult::Source::kBuilt};
   }
 
+  void report_wait(const Key& key, std::chrono::steady_clock::duration waited) {
+    std::string who, service;
+    try {
+      with_locks([&](LockService& s) {
+        who = s.holder(key);
+        service = s.name();
+        return true;
+      });
+    } catch (const Error&) {
+    }
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(waited).count();
+    options.on_wait("waiting for another build of " + key.hex() + " (" + service + " lock held by " +
+                    (who.empty() ? std::string("another process") : who) + ") for " +
+                    std::to_string(seconds) + " s");
+  }
+
   GetOrBuildResult get_or_build(const Key& key, const BuildFunction& build) {
     if (auto hit = store.get(key)) return {std::move(*hit), GetOrBuildResult::Source::kCache};
     const auto deadline = std::chrono::steady_clock::now() + options.wait_timeout;
@@ -113,9 +129,15 @@ struct SingleFlight::Impl {
         }
         return build_and_put(key, build);
       }
+      const auto wait_start = std::chrono::steady_clock::now();
+      auto next_report = wait_start;
       waited = true;
       // Wait while someone holds the lock; then their result should be in the store.
       while (with_locks([&](LockService& s) { return s.is_held(key); })) {
+        if (options.on_wait && std::chrono::steady_clock::now() >= next_report) {
+          report_wait(key, std::chrono::steady_clock::now() - wait_start);
+          next_report += options.wait_report_interval;
+        }
         if (std::chrono::steady_clock::now() >= deadline) {
           warning("waited " + std::to_string(options.wait_timeout.count()) + " ms for another build of " +
                   key.hex() + "; building it here");

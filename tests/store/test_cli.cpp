@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 
 #include "cli_test_util.hpp"
 #include "graphcache/local_store.hpp"
@@ -168,6 +169,43 @@ TEST_F(Exec, ConcurrentMissesCompileOnce) {
   for (int i = 1; i < 4; ++i) EXPECT_EQ(read_text(dir_ / ("job" + std::to_string(i) + ".engine")), engine);
   EXPECT_EQ(entries(), 1u);
   EXPECT_TRUE(std::filesystem::is_empty(cache_ + "/locks")) << "locks are released";
+}
+
+TEST_F(Exec, VerboseWaiterSaysWhoHoldsTheLock) {
+  write_script(dir_ / "slow.sh", "echo run >> \"" + dir_ / "runs.log" +
+                                     "\"\n"
+                                     "sleep 2\n"
+                                     "{ echo \"engine\"; cat \"$1\"; } > \"$2\"\n");
+  auto builder =
+      std::async(std::launch::async, [this] { return exec(kModel, dir_ / "a.engine", {}, "slow.sh"); });
+  // Let the builder take the lock first.
+  for (int i = 0; i < 100 && runs() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RunResult waiter = exec(kModel, dir_ / "b.engine", {"-v"}, "slow.sh");
+  EXPECT_EQ(builder.get().status, 0);
+  EXPECT_EQ(waiter.status, 0);
+  EXPECT_EQ(runs(), 1);
+  EXPECT_NE(waiter.err.find("waiting for another build of"), std::string::npos) << waiter.err;
+  EXPECT_NE(waiter.err.find("file lock held by pid "), std::string::npos) << waiter.err;
+  EXPECT_NE(waiter.err.find(" s\n"), std::string::npos) << waiter.err;
+}
+
+TEST_F(Exec, JsonOutcomeAndSecureWeightKey) {
+  RunResult built = exec(kModel, dir_ / "a.engine", {"--json"});
+  ASSERT_EQ(built.status, 0);
+  // The compiler's own stdout comes first; graphcache's JSON line is last.
+  const std::string last = built.out.substr(built.out.rfind('{'));
+  EXPECT_NE(last.find("\"result\":\"built\""), std::string::npos) << built.out;
+  EXPECT_NE(last.find("\"stored\":true"), std::string::npos) << built.out;
+  RunResult hit = exec(kModel, dir_ / "a.engine", {"--json"});
+  EXPECT_NE(hit.out.find("\"result\":\"hit\""), std::string::npos) << hit.out;
+  EXPECT_EQ(runs(), 1);
+  // SHA-256 weight chunks are another fingerprint, hence another key.
+  RunResult secure = exec(kModel, dir_ / "a.engine", {"--json", "--secure"});
+  EXPECT_NE(secure.out.find("\"result\":\"built\""), std::string::npos) << secure.out;
+  EXPECT_EQ(runs(), 2);
+  RunResult failed = exec(kModel, dir_ / "a.engine", {"--json"}, "failing.sh");
+  EXPECT_EQ(failed.status, 3);
+  EXPECT_NE(failed.out.find("\"result\":\"failed\""), std::string::npos) << failed.out;
 }
 
 TEST_F(Exec, FailingCompilerStoresNothingAndPassesItsStatus) {

@@ -135,5 +135,22 @@ TEST(CliUsage, ProfilesAreCheckedAgainstTheModel) {
   }
 }
 
+TEST(CliUsage, DiffJsonAndSecureWeights) {
+  const std::string models = GRAPHCACHE_MODELS;
+  RunResult same = run_cli({"diff", "--json", models + "/tiny_cnn.onnx", models + "/tiny_cnn_renamed.onnx"});
+  EXPECT_EQ(same.status, 0);
+  EXPECT_NE(same.out.find("\"identical\": true"), std::string::npos) << same.out;
+  RunResult differ =
+      run_cli({"diff", "--json", models + "/tiny_cnn.onnx", models + "/tiny_cnn_swapped.onnx"});
+  EXPECT_EQ(differ.status, 1);
+  EXPECT_NE(differ.out.find("\"identical\": false"), std::string::npos) << differ.out;
+  EXPECT_NE(differ.out.find("\"differences\": ["), std::string::npos) << differ.out;
+  RunResult fast = run_cli({"key", "--weights", models + "/tiny_cnn.onnx"});
+  RunResult secure = run_cli({"key", "--weights", "--secure", models + "/tiny_cnn.onnx"});
+  ASSERT_EQ(secure.status, 0);
+  EXPECT_EQ(fast.out.substr(0, 64), secure.out.substr(0, 64)) << "the structural key does not change";
+  EXPECT_NE(fast.out, secure.out) << "the weight fingerprint does";
+}
+
 }  // namespace
 }  // namespace graphcache
