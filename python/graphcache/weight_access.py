@@ -79,14 +79,17 @@ def has_native_fingerprint() -> bool:
     return _native_fingerprint_fn() is not None
 
 
-def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Mapping[str, Any]] = None) -> str:
+def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Mapping[str, Any]] = None,
+                secure: bool = False) -> str:
     """Weight fingerprint in canonical slot order: the native one when the extension has it, else
     SHA-256 over (dtype, shape, bytes) of each slot. Reads every weight byte: used only where the
-    weights' values matter (weight-bound refit modes, deciding whether a refit is needed)."""
+    weights' values matter (weight-bound refit modes, deciding whether a refit is needed). secure=True
+    uses SHA-256 chunks (native "secure" mode, CPU tensors only) for caches shared across trust
+    boundaries; the fallback is SHA-256 already."""
     tensors = resolve(model, weight_names, overrides)
     native = _native_fingerprint_fn()
     if native is not None:
-        value = native(tensors)
+        value = native(tensors, secure=True) if secure else native(tensors)
         return value if isinstance(value, str) else value.hex()
     h = hashlib.sha256(FALLBACK_DOMAIN)
     for tensor in tensors:
