@@ -50,8 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   graphcache::cli::KeyOptionArgs options;
   options.settings = {args.size() > 1 ? args[1] : ""};
   options.profiles = {args.back()};
+  // Profiles are checked against the model: one with a static, a symbolic and an unknown-rank input.
+  graphcache::ir::Graph graph;
+  graphcache::ir::TensorType mixed = graphcache::ir::TensorType::of(graphcache::ir::DType::kFloat32, {1, 3});
+  (*mixed.shape)[0] = graphcache::ir::Dim::symbolic("batch");
+  graph.inputs = {{"x", mixed}, {"y", graphcache::ir::TensorType{}}};
   try {
-    (void)graphcache::cli::make_key_request(options);
+    (void)graphcache::cli::make_key_request(options, graph);
   } catch (const graphcache::Error&) {
   }
   return 0;

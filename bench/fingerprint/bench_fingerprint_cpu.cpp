@@ -18,6 +18,8 @@
 
 #include "graphcache/fingerprint.hpp"
 
+#include "../bench_usage.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -76,6 +78,10 @@ void row(const char* what, double seconds, double bytes, double reference_gbps) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(
+      argc, argv,
+      "bench_fingerprint_cpu [GiB (default 1)] [THREADS (default: all cores)] [DIR (default /tmp)]\n  memcpy "
+      "vs the weight fingerprint (fast and secure) vs sha256sum / xxhsum on one buffer");
   const double gib = argc > 1 ? std::atof(argv[1]) : 1.0;
   const unsigned threads = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2]))
                                     : std::max(1u, std::thread::hardware_concurrency());

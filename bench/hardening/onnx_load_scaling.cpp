@@ -16,6 +16,8 @@
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
 
+#include "../bench_usage.hpp"
+
 namespace {
 
 std::string make_model_bytes(size_t target_nodes) {
@@ -66,6 +68,9 @@ double max_rss_mib() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(argc, argv,
+                                  "bench_onnx_load_scaling [MAX_NODES (default 1000000)]\n  ONNX load + key "
+                                  "time and peak RSS for models of 10^4 nodes up to MAX_NODES");
   const size_t max_nodes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   const std::string path =
       (std::filesystem::temp_directory_path() / ("onnx_load_scaling." + std::to_string(::getpid()) + ".onnx"))

@@ -9,6 +9,8 @@
 
 #include "graphcache/key.hpp"
 
+#include "../bench_usage.hpp"
+
 namespace {
 
 using namespace graphcache;
@@ -40,6 +42,9 @@ long max_rss_kib() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(argc, argv,
+                                  "bench_key_scaling [MAX_NODES (default 1000000)]\n  key time and memory "
+                                  "for graphs of 10^4 nodes up to MAX_NODES");
   const size_t max_nodes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   std::printf("%10s %12s %12s %12s %14s\n", "nodes", "build_ms", "key_ms", "key_ns/node", "max_rss_MiB");
   for (size_t n = 10000; n <= max_nodes; n *= 10) {

@@ -23,6 +23,8 @@
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
 
+#include "../bench_usage.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -154,6 +156,9 @@ double resident_fraction(const std::string& path, uint64_t size) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(argc, argv,
+                                  "onnx_key_bench MODEL_PATH [SIZE_MB (default 1024)]\n  writes a model with "
+                                  "SIZE_MB of embedded initializers to MODEL_PATH, then times key vs read");
   if (argc < 2) {
     std::cerr << "usage: onnx_key_bench MODEL_PATH [SIZE_MB (default 1024)]\n"
                  "  writes a model with SIZE_MB of embedded initializers to MODEL_PATH, then times it\n";

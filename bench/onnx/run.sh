@@ -2,6 +2,10 @@
 # Builds onnx_key_bench, writes a model with SIZE_MB (default 1024) of embedded initializers to a temp
 # folder and prints key time vs read-the-file time side by side. Usage: bench/onnx/run.sh [BUILD_DIR]
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  echo "usage: bench/onnx/run.sh [BUILD_DIR]   (env SIZE_MB, default 1024: the model's initializer bytes)"
+  exit 0
+fi
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$root/build}"
 cmake -S "$root" -B "$build" >/dev/null

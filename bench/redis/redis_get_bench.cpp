@@ -16,6 +16,8 @@
 #include "graphcache/redis_store.hpp"
 #include "redis_server.hpp"
 
+#include "../bench_usage.hpp"
+
 using namespace graphcache;
 using Clock = std::chrono::steady_clock;
 
@@ -41,6 +43,10 @@ struct Context {
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(
+      argc, argv,
+      "redis_get_bench [--size-mib N (default 1024)] [--repeat N (default 3)] [--chunk-mib N (default 64)]\n "
+      " RedisStore get vs raw GETs of the same bytes on its own redis-server");
   uint64_t size_mib = 1024, chunk_mib = 64;
   int repeat = 3;
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -22,6 +22,8 @@
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 
+#include "../bench_usage.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -69,6 +71,10 @@ uint64_t read_into(const std::string& path, uint8_t* buffer, uint64_t capacity) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(
+      argc, argv,
+      "bench_store_get_vs_cat [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 5)]\n  local get "
+      "of one big entry vs cat and a read() loop of the same bytes");
   try {
     const uint64_t size = argc > 1 ? graphcache::parse_size(argv[1]) : (1ull << 30);
     const std::string base = argc > 2 ? argv[2] : std::filesystem::temp_directory_path().string();

@@ -14,6 +14,8 @@
 
 #include "graphcache/local_store.hpp"
 
+#include "../bench_usage.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -32,6 +34,10 @@ graphcache::Key key_of(uint64_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(
+      argc, argv,
+      "bench_store_many_entries [ENTRIES (default 100000)] [DIR (default $TMPDIR)]\n  put, get, list and gc "
+      "times of a store with ENTRIES small entries");
   const uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100000;
   const std::string base = argc > 2 ? argv[2] : std::filesystem::temp_directory_path().string();
   const std::string dir = base + "/graphcache-bench-many-" + std::to_string(::getpid());

@@ -27,6 +27,8 @@ class LayeredStore final : public Store {
   ~LayeredStore() override;
 
   std::optional<Entry> get(const Key& key) override;
+  // Local peek, then the remote's get (a remote has no uncounted read), written back like get.
+  std::optional<Entry> peek(const Key& key) override;
   void put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) override;
   // Removes from both tiers (a read-only remote is left alone); true if either had it.
   bool remove(const Key& key) override;
@@ -44,6 +46,7 @@ class LayeredStore final : public Store {
   Store& remote() { return *remote_; }
 
  private:
+  std::optional<Entry> remote_get(const Key& key);  // remote get + write-back into the local tier
   struct Impl;
   std::shared_ptr<Store> local_, remote_;
   std::unique_ptr<Impl> impl_;

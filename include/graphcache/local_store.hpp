@@ -48,6 +48,7 @@ class LocalStore : public Store {
   LocalStore& operator=(const LocalStore&) = delete;
 
   std::optional<Entry> get(const Key& key) override;
+  std::optional<Entry> peek(const Key& key) override;
   void put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) override;
   bool remove(const Key& key) override;
   std::vector<EntryInfo> list() override;

@@ -40,6 +40,9 @@ class LockService {
   virtual std::unique_ptr<BuildLock> try_acquire(const Key& key) = 0;
   // Whether anyone holds the lock now (a cheap probe for waiters). Throws Error(kIo) when unreachable.
   virtual bool is_held(const Key& key) = 0;
+  // Who holds the lock, as far as the service can tell (file locks: "pid N on HOST since T"), for
+  // messages to a waiting user; empty when unknown. Never throws.
+  virtual std::string holder(const Key&) { return {}; }
   virtual std::string name() const = 0;
 };
 
@@ -64,6 +67,7 @@ class FileLockService final : public LockService {
   explicit FileLockService(std::string dir);
   std::unique_ptr<BuildLock> try_acquire(const Key& key) override;
   bool is_held(const Key& key) override;
+  std::string holder(const Key& key) override;
   std::string name() const override { return "file"; }
 
  private:
@@ -82,6 +86,11 @@ struct SingleFlightOptions {
   std::chrono::milliseconds wait_timeout{std::chrono::minutes(30)};  // then build here anyway
   std::chrono::milliseconds poll_interval{100};
   std::chrono::milliseconds primary_retry_after{std::chrono::seconds(30)};  // after the primary lock failed
+  // Called when a waiter starts waiting for another builder and then every wait_report_interval, with a
+  // line naming the key, the holder (LockService::holder) and the time waited: a build can take an hour,
+  // and a silent job looks hung. Unset: silent.
+  std::function<void(const std::string&)> on_wait;
+  std::chrono::milliseconds wait_report_interval{std::chrono::seconds(10)};
 };
 
 struct GetOrBuildResult {

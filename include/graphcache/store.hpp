@@ -73,6 +73,10 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual std::optional<Entry> get(const Key& key) = 0;
+  // A get that is not a lookup of its own: it counts neither a hit nor a miss and does not mark the entry
+  // used. For re-checks inside one lookup (single-flight after taking the lock, reading back a build),
+  // so that stats say one lookup = one hit or one miss. Corrupt entries are still counted and removed.
+  virtual std::optional<Entry> peek(const Key& key) { return get(key); }
   virtual void put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) = 0;
   virtual bool remove(const Key& key) = 0;
   virtual std::vector<EntryInfo> list() = 0;

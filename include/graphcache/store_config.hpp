@@ -39,8 +39,12 @@ struct StoreConfigOverrides {
   std::optional<std::string> cache_dir;
   std::optional<std::string> max_size;  // with suffix
   std::optional<std::string> max_entries;
-  std::optional<std::string> compress;  // "true"/"false"/"1"/"0"/"yes"/"no"
+  std::optional<std::string> compress;  // any parse_bool spelling
 };
+
+// The one boolean syntax of every setting, flag value and environment variable: 1/true/yes/on and
+// 0/false/no/off, case-insensitive. Throws Error(kInvalidArgument) "<source>: expected a boolean ...".
+bool parse_bool(std::string_view text, const std::string& source);
 
 // Parses "512", "64K", "10M", "1.5G", "2T" (case-insensitive, optional trailing "B"/"iB").
 // Throws Error(kInvalidArgument) naming the text on anything else.

@@ -9,8 +9,10 @@ analogue of a TensorRT refit. The refit mode is therefore "refittable" and the k
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional
 
@@ -112,7 +114,18 @@ def get_or_compile(
     start = time.perf_counter()
     info = cache_key(cache, exported_program, example_inputs, inductor_configs)
     timings["key"] = time.perf_counter() - start
+    own_workdir = workdir is None  # ours to remove: one temp folder per call must not pile up in /tmp
     workdir = workdir or tempfile.mkdtemp(prefix="graphcache-aoti-")
+    try:
+        return _get_or_compile_in(cache, exported_program, info, weights, inductor_configs, workdir, progress,
+                                  load, timings)
+    finally:
+        if own_workdir:  # the package is loaded (its files unpacked elsewhere) or stored by now
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _get_or_compile_in(cache, exported_program, info, weights, inductor_configs, workdir, progress, load,
+                       timings) -> AotiResult:
     package_path = os.path.join(workdir, f"{info.key if isinstance(info.key, str) else info.key.hex()}.pt2")
     constant_names = weight_access.fqn_names(exported_program, info.weight_names)
 
@@ -168,6 +181,8 @@ class _RunnerModel:
         import torch
 
         self.dir = tempfile.mkdtemp(prefix="graphcache-aoti-unpacked-")
+        # Removed when this model is collected (or at exit): the runner has loaded what it needs by then.
+        weakref.finalize(self, shutil.rmtree, self.dir, True)
         with zipfile.ZipFile(package_path) as z:
             z.extractall(self.dir)
         libs = [os.path.join(root, f) for root, _, files in os.walk(self.dir) for f in files if f.endswith(".so")]

@@ -88,7 +88,7 @@ def worker(cache_dir: str, seed: int, variant: str, device: str, compile_allowed
             base = torch.export.export(make_model(seed, "base", device), (tokens,))
             report["diff"] = graphcache.diff(base, ep)[:4]
         return report
-    result = aoti.get_or_compile(cache, ep, (tokens,), workdir=tempfile.mkdtemp(prefix="graphcache-demo-"))
+    result = aoti.get_or_compile(cache, ep, (tokens,))  # its temp folder is removed when it returns
     with torch.no_grad():
         out = result.runner(tokens)
         out = out[0] if isinstance(out, (list, tuple)) else out
@@ -132,26 +132,33 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="base", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="graphcache-demo-cache-")
     if args.worker:
+        cache_dir = args.cache_dir
         report = worker(cache_dir, args.seed, args.variant, args.device, not args.lookup_only)
         print("GRAPHCACHE_DEMO " + json.dumps(report), flush=True)
         return 0
 
-    print(f"graphcache AOTInductor demo (torch {torch.__version__}, device {args.device}, cache {cache_dir})")
-    first = run_worker_process(cache_dir, 0, "base", args.device)
+    if args.cache_dir:
+        return _demo(args.cache_dir, args.device)
+    with tempfile.TemporaryDirectory(prefix="graphcache-demo-cache-") as cache_dir:  # removed afterwards
+        return _demo(cache_dir, args.device)
+
+
+def _demo(cache_dir: str, device: str) -> int:
+    print(f"graphcache AOTInductor demo (torch {torch.__version__}, device {device}, cache {cache_dir})")
+    first = run_worker_process(cache_dir, 0, "base", device)
     t = first["timings"]
     print(f"[process 1, weights seed 0] key {first['key'][:16]}  {'HIT' if first['hit'] else 'MISS'}: "
           f"key {_ms(t['key'])}, compile (weight-stripped .pt2) {_ms(t.get('compile', 0))}, "
           f"load {_ms(t['load'])}, load weights {_ms(t['refit'])}; max |out - eager| = {first['max_abs_err']:.2e}")
-    second = run_worker_process(cache_dir, 1, "base", args.device)
+    second = run_worker_process(cache_dir, 1, "base", device)
     t = second["timings"]
     reuse = t["key"] + t.get("fetch", 0) + t["load"] + t["refit"]
     print(f"[process 2, weights seed 1] key {second['key'][:16]}  {'HIT' if second['hit'] else 'MISS'}: "
           f"key {_ms(t['key'])}, fetch {_ms(t.get('fetch', 0))}, load {_ms(t['load'])}, "
           f"refit (new weights as constants) {_ms(t['refit'])}; max |out - eager(new weights)| = "
           f"{second['max_abs_err']:.2e} (allclose: {second['allclose']})")
-    third = run_worker_process(cache_dir, 0, "relu", args.device, compile_allowed=False)
+    third = run_worker_process(cache_dir, 0, "relu", device, compile_allowed=False)
     print(f"[process 3, one GELU -> ReLU] key {third['key'][:16]}  {'HIT' if third['hit'] else 'MISS'}; graphcache.diff:")
     for line in third.get("diff", []):
         print(f"    {line}")

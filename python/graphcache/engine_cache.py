@@ -106,7 +106,9 @@ class EngineCache:
         remote: Optional[str] = None,
         remote_read_only: bool = False,
         build_wait_seconds: float = 1800.0,
+        secure_fingerprint: bool = False,
     ) -> None:
+        path = os.path.expanduser(os.fspath(path))  # "~/engines" is $HOME/engines, as in a shell
         if store is None:
             kwargs = {}
             if remote is not None:  # shared Redis tier behind the local one
@@ -119,6 +121,9 @@ class EngineCache:
             store = _core().LocalStore(os.fspath(path), **kwargs)
         self.store = store
         self.build_wait_seconds = float(build_wait_seconds)
+        # SHA-256 weight chunks instead of XXH3 (a cache shared across trust boundaries): another
+        # fingerprint, so weight-bound keys differ from the fast mode's.
+        self.secure_fingerprint = bool(secure_fingerprint)
         self.path = os.fspath(path)
         self.toolchain = dict(toolchain or {})
 
@@ -153,7 +158,7 @@ class EngineCache:
         )
         if refit_mode in WEIGHT_BOUND_MODES:
             # The weights are part of what was compiled: bind their fingerprint into the key.
-            fingerprint = _weights.fingerprint(model, info.weight_names, weights)
+            fingerprint = _weights.fingerprint(model, info.weight_names, weights, secure=self.secure_fingerprint)
             all_settings[WEIGHT_FINGERPRINT_SETTING] = fingerprint
             if relevant is not None:
                 relevant.add(WEIGHT_FINGERPRINT_SETTING)
@@ -202,7 +207,7 @@ class EngineCache:
         current_fp = info.settings.get(WEIGHT_FINGERPRINT_SETTING) if isinstance(info, CacheKeyInfo) else None
         if current_fp is None and (model is not None or weights is not None):
             if refit_mode in WEIGHT_BOUND_MODES or _weights.has_native_fingerprint():
-                current_fp = _weights.fingerprint(model, info.weight_names, weights)
+                current_fp = _weights.fingerprint(model, info.weight_names, weights, secure=self.secure_fingerprint)
         if current_fp is None and refit_mode in WEIGHT_BOUND_MODES:
             raise ValueError(
                 f"graphcache: refit mode {refit_mode!r} binds the weights into the key: pass the model "
@@ -241,7 +246,7 @@ class EngineCache:
         """The servable cached entry for a key from EngineCache.key(), or None. Never builds."""
         current_fp = info.settings.get(WEIGHT_FINGERPRINT_SETTING)
         if current_fp is None and (model is not None or weights is not None) and _weights.has_native_fingerprint():
-            current_fp = _weights.fingerprint(model, info.weight_names, weights)
+            current_fp = _weights.fingerprint(model, info.weight_names, weights, secure=self.secure_fingerprint)
         return self._lookup(info, _key_hex(info), info.refit_mode, current_fp)
 
     def _lookup(self, info, key_hex, refit_mode, current_fp) -> Optional[CacheResult]:

@@ -79,10 +79,13 @@ def has_native_fingerprint() -> bool:
     return _native_fingerprint_fn() is not None
 
 
-def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Mapping[str, Any]] = None) -> str:
+def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Mapping[str, Any]] = None,
+                secure: bool = False) -> str:
     """Weight fingerprint in canonical slot order: the native one when the extension has it, else
     SHA-256 over (dtype, shape, bytes) of each slot. Reads every weight byte: used only where the
-    weights' values matter (weight-bound refit modes, deciding whether a refit is needed)."""
+    weights' values matter (weight-bound refit modes, deciding whether a refit is needed). secure=True
+    uses SHA-256 chunks (native "secure" mode, CPU tensors only) for caches shared across trust
+    boundaries; the fallback is SHA-256 already."""
     tensors = resolve(model, weight_names, overrides)
     native = _native_fingerprint_fn()
     if native is not None:
@@ -90,14 +93,18 @@ def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Map
         # transposed weight after constant folding) are hashed by their logical contents, i.e. as their
         # contiguous copy, so both give the same fingerprint.
         dense = [t.detach() if t.is_contiguous() else t.detach().contiguous() for t in tensors]
+
+        def run(ts):
+            return native(ts, secure=True) if secure else native(ts)
+
         try:
-            value = native(dense)
+            value = run(dense)
         except Exception as e:  # noqa: BLE001
             if not _is_cuda_unsupported(e, dense):
                 raise
             # CUDA tensors and an extension built without CUDA: the CPU path over host copies, one tensor
             # at a time on the host side of the copy (same digest: CPU and GPU paths agree by design).
-            value = native([t.cpu() if t.device.type == "cuda" else t for t in dense])
+            value = run([t.cpu() if t.device.type == "cuda" else t for t in dense])
         return value if isinstance(value, str) else value.hex()
     h = hashlib.sha256(FALLBACK_DOMAIN)
     for tensor in tensors:

@@ -38,6 +38,8 @@ struct ExecArgs {
   KeyOptionArgs key_options;
   std::vector<std::string> command;
   bool verbose = false;
+  bool secure = false;  // SHA-256 weight chunks (FingerprintMode::kSecure) in the key
+  bool json = false;    // one JSON line on stdout after the compiler's output: key, result, status
 };
 
 void warn(const std::string& message) {
@@ -78,7 +80,7 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   try {
     CacheContext c;
     const ir::Graph graph = load_onnx_file(a.input);
-    KeyRequest request = make_key_request(a.key_options);
+    KeyRequest request = make_key_request(a.key_options, graph);
     const CompilerIdentity compiler = identify_compiler(a.command.front());
     const std::vector<std::string> args =
         normalize_arguments({a.command.begin() + 1, a.command.end()}, a.input, a.output);
@@ -89,7 +91,9 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
     // The compiler bakes the weights into ENGINE (exec cannot refit), so their fingerprint is a key
     // part: same structure with new weights must miss. Weights are read once, at memory bandwidth.
     const StructuralInfo structure = structural_hash(graph);
-    const Digest weights = fingerprint_graph_weights(graph, structure.weight_order);
+    FingerprintOptions fingerprint_options;
+    fingerprint_options.mode = a.secure ? FingerprintMode::kSecure : FingerprintMode::kFast;
+    const Digest weights = fingerprint_graph_weights(graph, structure.weight_order, fingerprint_options);
     request.settings.push_back({"exec.weights", weights.hex(), true});
     c.key = compute_key(graph, request);
     c.metadata.weight_fingerprint = weights;
@@ -112,48 +116,112 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   }
 }
 
+// `exec -v`: what the key is made of, so a user can see why two runs miss each other.
+void print_key_factors(const CacheContext& c) {
+  std::fprintf(stderr, "graphcache: key %s\n", c.key.key.hex().c_str());
+  for (const auto& [part, hex] : c.metadata.key_parts)
+    std::fprintf(stderr, "  %-12s %s\n", part.c_str(), hex.c_str());
+  for (const auto& [name, value] : c.metadata.tool_versions)
+    std::fprintf(stderr, "  toolchain    %s = %s\n", name.c_str(), value.c_str());
+  for (const auto& [name, value] : c.metadata.extra)
+    std::fprintf(stderr, "  factor       %s = %s\n", name.c_str(), value.c_str());
+}
+
 // Thrown out of the build function so that SingleFlight releases the lock and stores nothing.
 struct CompilerFailed {
   int status;
 };
 
-int run_exec(const ExecArgs& a) {
-  std::optional<CacheContext> cache = prepare_cache(a);
-  if (!cache) return run_compiler(a.command);
-  if (std::optional<Entry> hit = cache->store->get(cache->key.key)) {
-    write_output_file(a.output, hit->engine->data(), hit->engine->size());
-    if (a.verbose) std::fprintf(stderr, "graphcache: hit %s\n", cache->key.key.hex().c_str());
-    return 0;
+// What identifies the bytes at a path: a compiler that exits 0 without writing the output leaves all of
+// these unchanged, and then the file holds an earlier run's engine that must not be stored under this key.
+// (A rewrite in place changes ctime; a rename-replace changes the inode.) Coarse timestamps can only make
+// a real rewrite look unchanged, which stores nothing: the safe direction.
+struct FileIdentity {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  struct timespec mtime {
+  }, ctime{};
+  bool operator==(const FileIdentity& o) const {
+    return exists == o.exists && dev == o.dev && ino == o.ino && size == o.size &&
+           mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec &&
+           ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
   }
-  if (a.verbose) std::fprintf(stderr, "graphcache: miss %s\n", cache->key.key.hex().c_str());
+};
+
+FileIdentity identify_file(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+}
+
+// What happened, for `exec --json`: result is hit, built, waited (another job built it), failed (the
+// compiler failed) or uncached (no key or no usable cache: the compiler ran without it).
+struct ExecOutcome {
+  int status = 0;
+  std::string key, result = "uncached";
+  bool stored = false;
+};
+
+ExecOutcome run_exec(const ExecArgs& a) {
+  ExecOutcome outcome;
+  std::optional<CacheContext> cache = prepare_cache(a);
+  if (!cache) {
+    outcome.status = run_compiler(a.command);
+    return outcome;
+  }
+  const std::string key_hex = outcome.key = cache->key.key.hex();
+  if (a.verbose) print_key_factors(*cache);
   bool compiled = false;
   auto build = [&]() -> BuiltEngine {
+    if (a.verbose) std::fprintf(stderr, "graphcache: miss %s: running the compiler\n", key_hex.c_str());
+    const FileIdentity before = identify_file(a.output);
     compiled = true;
     const int status = run_compiler(a.command);
     if (status != 0) throw CompilerFailed{status};
     struct stat st;
     if (::stat(a.output.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       throw Error(ErrorKind::kIo, "the compiler succeeded but did not write '" + a.output + "'");
+    if (identify_file(a.output) == before)
+      throw Error(ErrorKind::kIo, "the compiler succeeded but did not write '" + a.output +
+                                      "' (it still holds the file from before this run)");
     return BuiltEngine{{}, a.output, cache->metadata};
   };
+  SingleFlightOptions options;
+  if (a.verbose)
+    options.on_wait = [](const std::string& line) { std::fprintf(stderr, "graphcache: %s\n", line.c_str()); };
   try {
-    GetOrBuildResult result = open_single_flight(*cache->store)->get_or_build(cache->key.key, build);
+    // get_or_build makes the one counted lookup: a hit, or a miss that this job or another one builds.
+    GetOrBuildResult result = open_single_flight(*cache->store, options)->get_or_build(cache->key.key, build);
     if (result.source != GetOrBuildResult::Source::kBuilt) {
-      // Another process compiled it while this one waited (or just before the lock was taken).
+      // A hit, or another process compiled it while this one waited (or just before the lock was taken).
       write_output_file(a.output, result.entry.engine->data(), result.entry.engine->size());
-      if (a.verbose) std::fprintf(stderr, "graphcache: built by another process\n");
+      outcome.result = result.source == GetOrBuildResult::Source::kCache ? "hit" : "waited";
+      if (a.verbose) {
+        std::fprintf(stderr, "graphcache: %s %s\n",
+                     result.source == GetOrBuildResult::Source::kCache ? "hit" : "built by another process:",
+                     key_hex.c_str());
+      }
+    } else {
+      outcome.result = "built";
+      // get_or_build reports a failed put as a warning; the entry is there only if it was stored.
+      outcome.stored = cache->store->peek(cache->key.key).has_value();
+      if (a.verbose && outcome.stored) std::fprintf(stderr, "graphcache: stored %s\n", key_hex.c_str());
     }
-    return 0;
   } catch (const CompilerFailed& failed) {
-    return failed.status;
+    outcome.status = failed.status;
+    outcome.result = "failed";
   } catch (const Error& e) {
     if (compiled) {
       warn(std::string(e.what()) + "; nothing cached");
-      return 0;
+      outcome.result = "built";
+    } else {
+      warn(std::string(e.what()) + "; running the compiler without the cache");
+      outcome.status = run_compiler(a.command);
     }
-    warn(std::string(e.what()) + "; running the compiler without the cache");
-    return run_compiler(a.command);
   }
+  return outcome;
 }
 
 }  // namespace
@@ -165,7 +233,13 @@ void register_exec_commands(CLI::App& app) {
       "Run an engine compiler through the cache: graphcache exec --input M --output E -- COMPILER ARGS...");
   exec->add_option("--input,-i", a->input, "ONNX model the compiler reads")->required();
   exec->add_option("--output,-o", a->output, "engine file the compiler writes")->required();
-  exec->add_flag("--verbose,-v", a->verbose, "Report hit/miss on stderr");
+  exec->add_flag("--verbose,-v", a->verbose, "Report the key's factors, hit/miss and lock waits on stderr");
+  exec->add_flag(
+      "--secure", a->secure,
+      "Key the weights with SHA-256 chunks instead of XXH3 (caches shared across trust boundaries)");
+  exec->add_flag(
+      "--json", a->json,
+      "Print one JSON line last on stdout: key, result (hit/built/waited/uncached), stored, status");
   add_key_options(*exec, a->key_options);
   add_store_options(*exec);
   // Repeatable options take one value per occurrence, so "--setting a=b -- compiler ..." cannot
@@ -173,8 +247,16 @@ void register_exec_commands(CLI::App& app) {
   for (CLI::Option* option : exec->get_options()) option->allow_extra_args(false);
   exec->add_option("command", a->command, "compiler and its arguments (after --)")->required();
   exec->callback([a] {
-    const int status = run_exec(*a);
-    if (status != 0) throw CLI::RuntimeError(status);
+    const ExecOutcome outcome = run_exec(*a);
+    if (a->json) {
+      const nlohmann::ordered_json out = {
+          {"key", outcome.key.empty() ? nlohmann::json() : nlohmann::json(outcome.key)},
+          {"result", outcome.result},
+          {"stored", outcome.stored},
+          {"status", outcome.status}};
+      std::printf("%s\n", out.dump().c_str());
+    }
+    if (outcome.status != 0) throw CLI::RuntimeError(outcome.status);
   });
 }
 

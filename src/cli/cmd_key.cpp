@@ -21,11 +21,13 @@ struct KeyArgs {
   KeyOptionArgs options;
   bool json = false;
   bool weights = false;
+  bool secure = false;
 };
 
 // Weight fingerprint in the key's slot order; multi-GB models show progress on a terminal.
-Digest fingerprint_key_weights(const ir::Graph& graph, const KeyResult& result) {
+Digest fingerprint_key_weights(const ir::Graph& graph, const KeyResult& result, bool secure) {
   FingerprintOptions options;
+  options.mode = secure ? FingerprintMode::kSecure : FingerprintMode::kFast;
   if (::isatty(STDERR_FILENO)) {
     options.progress = [](uint64_t done, uint64_t total) {
       if (total < (uint64_t{1} << 30)) return;
@@ -39,16 +41,17 @@ Digest fingerprint_key_weights(const ir::Graph& graph, const KeyResult& result) 
 struct DiffArgs {
   std::string a, b;
   KeyOptionArgs options;
+  bool json = false;
 };
 
 void run_key(const KeyArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   const ir::Graph graph = load_onnx_file(args.model);
   const auto loaded = std::chrono::steady_clock::now();
-  const KeyResult result = compute_key(graph, make_key_request(args.options));
+  const KeyResult result = compute_key(graph, make_key_request(args.options, graph));
   const auto done = std::chrono::steady_clock::now();
   std::optional<Digest> weight_fingerprint;
-  if (args.weights) weight_fingerprint = fingerprint_key_weights(graph, result);
+  if (args.weights) weight_fingerprint = fingerprint_key_weights(graph, result, args.secure);
   const auto fingerprinted = std::chrono::steady_clock::now();
   if (!args.json) {
     std::printf("%s\n", result.key.hex().c_str());
@@ -72,13 +75,16 @@ void run_key(const KeyArgs& args) {
   for (uint32_t w : result.structure.weight_order)
     weights.push_back({{"name", graph.weights[w].name}, {"type", ir::to_string(graph.weights[w].type)}});
   out["weight_slots"] = weights;
-  if (weight_fingerprint) out["weight_fingerprint"] = weight_fingerprint->hex();
+  if (weight_fingerprint) {
+    out["weight_fingerprint"] = weight_fingerprint->hex();
+    out["weight_fingerprint_mode"] = args.secure ? "secure" : "fast";
+  }
   out["nodes"] = graph.nodes.size();
   out["reachable_nodes"] = result.structure.reachable_nodes;
   out["settings"] = nlohmann::ordered_json::object();
   for (const auto& s : args.options.settings)
     out["settings"][s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
-  out["toolchain"] = make_key_request(args.options).toolchain;
+  out["toolchain"] = make_key_request(args.options, graph).toolchain;
   out["timing_ms"] = {{"load", ms(start, loaded)}, {"key", ms(loaded, done)}};
   if (weight_fingerprint) out["timing_ms"]["weights"] = ms(done, fingerprinted);
   std::printf("%s\n", out.dump(2).c_str());
@@ -87,16 +93,26 @@ void run_key(const KeyArgs& args) {
 int run_diff(const DiffArgs& args) {
   const ir::Graph a = load_onnx_file(args.a);
   const ir::Graph b = load_onnx_file(args.b);
-  const KeyRequest request = make_key_request(args.options);
+  const KeyRequest request = make_key_request(args.options, a);
+  make_key_request(args.options, b);  // the profiles must fit both models
   const Key ka = compute_key(a, request).key;
   const Key kb = compute_key(b, request).key;
+  const std::vector<std::string> why = ka == kb ? std::vector<std::string>{} : explain_difference(a, b);
+  if (args.json) {
+    nlohmann::ordered_json out = {{"identical", ka == kb},
+                                  {"a", {{"model", args.a}, {"key", ka.hex()}}},
+                                  {"b", {{"model", args.b}, {"key", kb.hex()}}},
+                                  {"differences", why}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return ka == kb ? 0 : 1;
+  }
   if (ka == kb) {
     std::printf("identical keys: %s\n", ka.hex().c_str());
     return 0;
   }
   std::printf("keys differ:\n  A %s  %s\n  B %s  %s\n", ka.hex().c_str(), args.a.c_str(), kb.hex().c_str(),
               args.b.c_str());
-  for (const auto& line : explain_difference(a, b)) std::printf("%s\n", line.c_str());
+  for (const auto& line : why) std::printf("%s\n", line.c_str());
   return 1;
 }
 
@@ -111,6 +127,8 @@ void register_key_commands(CLI::App& app) {
   key->add_flag("--json", key_args->json, "Print the key's parts, inputs, outputs and weight slots as JSON");
   key->add_flag("--weights", key_args->weights,
                 "Also print the weight fingerprint (reads every weight byte: memory-mapped, all cores)");
+  key->add_flag("--secure", key_args->secure,
+                "With --weights: SHA-256 chunks instead of XXH3 (for caches shared across trust boundaries)");
   key->callback([key_args] { run_key(*key_args); });
 
   auto diff_args = std::make_shared<DiffArgs>();
@@ -118,6 +136,8 @@ void register_key_commands(CLI::App& app) {
   diff->add_option("a", diff_args->a, "first model")->required();
   diff->add_option("b", diff_args->b, "second model")->required();
   add_key_options(*diff, diff_args->options);
+  diff->add_flag("--json", diff_args->json,
+                 "JSON: both keys and the differences (exit 1 still means they differ)");
   diff->callback([diff_args] {
     const int status = run_diff(*diff_args);
     if (status != 0) throw CLI::RuntimeError(status);

@@ -1,4 +1,4 @@
-// Local store commands: put, get, ls, stats, gc, verify, rm, clear (+ the global --cache-dir options).
+// Local store commands: put, show, get, ls, stats, gc, verify, rm, clear (+ the global --cache-dir options).
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/layered_store.hpp"
 #include "store_options.hpp"
 
 namespace graphcache::cli {
@@ -34,9 +35,67 @@ EntryMetadata metadata_from_flags(const std::vector<std::string>& meta) {
     if (eq == std::string::npos || eq == 0) {
       throw Error(ErrorKind::kInvalidArgument, "--meta '" + kv + "': expected name=value");
     }
-    m.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+    const std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (name == "refit_mode") {
+      m.refit_mode = value;  // a field of its own, read by EngineCache and `show`, not an extra
+    } else {
+      m.extra[name] = value;
+    }
   }
   return m;
+}
+
+nlohmann::ordered_json metadata_json(const Key& key, const Entry& e) {
+  const EntryMetadata& m = e.metadata;
+  return {{"key", key.hex()},
+          {"engine_bytes", e.engine->size()},
+          {"created_unix", m.created_unix},
+          {"refit_mode", m.refit_mode},
+          {"weight_fingerprint", m.weight_fingerprint ? m.weight_fingerprint->hex() : ""},
+          {"key_parts", m.key_parts},
+          {"input_names", m.input_names},
+          {"output_names", m.output_names},
+          {"weight_slots", m.weight_slots},
+          {"tool_versions", m.tool_versions},
+          {"extra", m.extra}};
+}
+
+void print_map(const char* title, const std::map<std::string, std::string>& values) {
+  for (const auto& [name, value] : values) std::printf("%-18s %s = %s\n", title, name.c_str(), value.c_str());
+}
+
+void print_list(const char* title, const std::vector<std::string>& values) {
+  std::string joined;
+  for (const std::string& v : values) joined += (joined.empty() ? "" : ", ") + v;
+  std::printf("%-18s %s\n", title, values.empty() ? "-" : joined.c_str());
+}
+
+// `show` is not a use: it peeks (no hit/miss counted, LRU order unchanged).
+void run_show(const StoreCommandArgs& a) {
+  const Key key = Digest::from_hex(a.key);
+  std::optional<Entry> entry = open_store()->peek(key);
+  if (!entry) {
+    std::fprintf(stderr, "graphcache: no entry %s\n", key.hex().c_str());
+    throw CLI::RuntimeError(1);
+  }
+  if (a.json) {
+    std::printf("%s\n", metadata_json(key, *entry).dump(2).c_str());
+    return;
+  }
+  const EntryMetadata& m = entry->metadata;
+  std::printf("%-18s %s\n", "key", key.hex().c_str());
+  std::printf("%-18s %s (%" PRIu64 " bytes)\n", "engine", format_size(entry->engine->size()).c_str(),
+              entry->engine->size());
+  std::printf("%-18s %s\n", "created", format_time(m.created_unix).c_str());
+  std::printf("%-18s %s\n", "refit mode", m.refit_mode.empty() ? "-" : m.refit_mode.c_str());
+  std::printf("%-18s %s\n", "weight fingerprint",
+              m.weight_fingerprint ? m.weight_fingerprint->hex().c_str() : "-");
+  print_list("inputs", m.input_names);
+  print_list("outputs", m.output_names);
+  std::printf("%-18s %zu\n", "weight slots", m.weight_slots.size());
+  print_map("key part", m.key_parts);
+  print_map("tool", m.tool_versions);
+  print_map("meta", m.extra);
 }
 
 void run_put(const StoreCommandArgs& a) {
@@ -90,10 +149,19 @@ void run_stats(const StoreCommandArgs& a) {
   // Per-tier counters when a remote tier is configured (the local numbers above stay as they were).
   std::map<std::string, StoreStats> tiers;
   if (auto layered = open_store(); layered->name() == "layered") tiers = layered->tier_stats();
+  // One lookup is one hit or one miss over all tiers: a local miss that the remote serves is a hit, so
+  // with a remote the hits are both tiers' hits and the misses are the remote's (every lookup that got
+  // there missed locally first). The remote's counters are shared by every host that uses it.
+  uint64_t hits = s.hits, misses = s.misses;
+  for (const auto& [tier, t] : tiers) {
+    if (tier == "local") continue;
+    hits += t.hits;
+    misses = t.misses;
+  }
   if (a.json) {
     nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},
-                                  {"hits", s.hits},
-                                  {"misses", s.misses},
+                                  {"hits", hits},
+                                  {"misses", misses},
                                   {"puts", s.puts},
                                   {"evictions", s.evictions},
                                   {"corrupt", s.corrupt},
@@ -118,11 +186,11 @@ void run_stats(const StoreCommandArgs& a) {
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
-  const uint64_t lookups = s.hits + s.misses;
+  const uint64_t lookups = hits + misses;
   std::printf("cache directory   %s\n", c.cache_dir.c_str());
-  std::printf("hits              %" PRIu64 " (%.1f%%)\n", s.hits,
-              lookups ? 100.0 * double(s.hits) / double(lookups) : 0.0);
-  std::printf("misses            %" PRIu64 "\n", s.misses);
+  std::printf("hits              %" PRIu64 " (%.1f%%)%s\n", hits,
+              lookups ? 100.0 * double(hits) / double(lookups) : 0.0, tiers.empty() ? "" : ", all tiers");
+  std::printf("misses            %" PRIu64 "\n", misses);
   std::printf("puts              %" PRIu64 "\n", s.puts);
   std::printf("evictions         %" PRIu64 "\n", s.evictions);
   std::printf("corrupt entries   %" PRIu64 "\n", s.corrupt);
@@ -166,8 +234,24 @@ void run_rm(const StoreCommandArgs& a) {
   }
 }
 
+// Every command that removes entries follows one rule (the one of `rm`): it acts on every configured
+// tier, except a read-only remote, which is left alone.
 void run_clear() {
-  std::printf("removed %" PRIu64 " entries\n", open_local_store()->clear());
+  const uint64_t local = open_local_store()->clear();
+  if (!remote_configured()) {
+    std::printf("removed %" PRIu64 " entries\n", local);
+    return;
+  }
+  if (remote_is_read_only()) {
+    std::printf("removed %" PRIu64 " entries (local; the read-only remote is left alone)\n", local);
+    return;
+  }
+  std::unique_ptr<Store> layered = open_store();
+  Store& remote = static_cast<LayeredStore&>(*layered).remote();
+  uint64_t removed_remote = 0;
+  for (const EntryInfo& e : remote.list()) removed_remote += remote.remove(e.key) ? 1 : 0;
+  std::printf("removed %" PRIu64 " entries (local %" PRIu64 ", remote %" PRIu64 ")\n", local + removed_remote,
+              local, removed_remote);
 }
 
 }  // namespace
@@ -179,8 +263,13 @@ void register_store_commands(CLI::App& app) {
   auto* put = app.add_subcommand("put", "Store FILE as the engine for KEY");
   put->add_option("key", a->key, "64 hex digit key")->required();
   put->add_option("file", a->file, "engine file")->required();
-  put->add_option("--meta", a->meta, "metadata name=value (repeatable)");
+  put->add_option("--meta", a->meta, "metadata name=value (repeatable); refit_mode=MODE sets the refit mode");
   put->callback([a] { run_put(*a); });
+
+  auto* show = app.add_subcommand("show", "Show the metadata of the entry for KEY (exit 1 if absent)");
+  show->add_option("key", a->key, "64 hex digit key")->required();
+  show->add_flag("--json", a->json, "JSON output");
+  show->callback([a] { run_show(*a); });
 
   auto* get = app.add_subcommand("get", "Write the engine stored for KEY to OUT (exit 1 on a miss)");
   get->add_option("key", a->key, "64 hex digit key")->required();
@@ -202,14 +291,14 @@ void register_store_commands(CLI::App& app) {
   auto* verify = app.add_subcommand("verify", "Check every entry; remove corrupt ones (exit 1 if any)");
   verify->callback(run_verify);
 
-  auto* rm = app.add_subcommand("rm", "Remove the entry for KEY");
+  auto* rm = app.add_subcommand("rm", "Remove the entry for KEY (from both tiers with a writable --remote)");
   rm->add_option("key", a->key, "64 hex digit key")->required();
   rm->callback([a] { run_rm(*a); });
 
-  auto* clear = app.add_subcommand("clear", "Remove every entry");
+  auto* clear = app.add_subcommand("clear", "Remove every entry (of both tiers with a writable --remote)");
   clear->callback(run_clear);
 
-  for (CLI::App* command : {put, get, ls, stats, gc, verify, rm, clear}) add_store_options(*command);
+  for (CLI::App* command : {put, show, get, ls, stats, gc, verify, rm, clear}) add_store_options(*command);
 }
 
 }  // namespace graphcache::cli

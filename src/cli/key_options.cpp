@@ -1,8 +1,10 @@
 #include "key_options.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "graphcache/error.hpp"
+#include "graphcache/ir.hpp"
 
 namespace graphcache::cli {
 namespace {
@@ -35,7 +37,10 @@ std::vector<int64_t> parse_shape(std::string_view text, const std::string& conte
   }
 }
 
-InputSpec parse_profile(const std::string& text) {
+// INPUT is a graph input's name or its position; the shapes must fit that input: its rank, its static
+// dims, and min <= opt <= max. A profile that cannot apply to the model would key an engine that no
+// compiler could build, so it is refused rather than silently hashed.
+InputSpec parse_profile(const std::string& text, const ir::Graph& graph) {
   const std::string context = "--profile '" + text + "'";
   std::vector<std::string_view> fields;
   std::string_view rest = text;
@@ -43,12 +48,51 @@ InputSpec parse_profile(const std::string& text) {
     fields.push_back(rest.substr(0, colon));
   fields.push_back(rest);
   if (fields.size() != 4)
-    throw Error(ErrorKind::kInvalidArgument, context + ": expected INPUT:MIN:OPT:MAX, e.g. 0:1x3:8x3:32x3");
+    throw Error(ErrorKind::kInvalidArgument,
+                context + ": expected INPUT:MIN:OPT:MAX (INPUT a name or an index), e.g. 0:1x3:8x3:32x3");
   InputSpec spec;
-  spec.input = static_cast<uint32_t>(parse_int(fields[0], context));
+  const std::string input(fields[0]);
+  auto named = std::find_if(graph.inputs.begin(), graph.inputs.end(),
+                            [&](const ir::GraphInput& in) { return in.name == input; });
+  if (named != graph.inputs.end()) {
+    spec.input = static_cast<uint32_t>(named - graph.inputs.begin());
+  } else if (!input.empty() && input.find_first_not_of("0123456789") == std::string::npos) {
+    const int64_t index = parse_int(input, context);
+    if (index >= static_cast<int64_t>(graph.inputs.size()))
+      throw Error(ErrorKind::kInvalidArgument,
+                  context + ": the model has " + std::to_string(graph.inputs.size()) + " inputs");
+    spec.input = static_cast<uint32_t>(index);
+  } else {
+    std::string names;
+    for (const auto& in : graph.inputs) names += (names.empty() ? "" : ", ") + in.name;
+    throw Error(ErrorKind::kInvalidArgument, context + ": no input '" + input + "' (inputs: " + names + ")");
+  }
   spec.min_shape = parse_shape(fields[1], context);
   spec.opt_shape = parse_shape(fields[2], context);
   spec.max_shape = parse_shape(fields[3], context);
+  const ir::GraphInput& in = graph.inputs[spec.input];
+  const std::string what = context + " for input '" + in.name + "' " + ir::to_string(in.type);
+  if (spec.min_shape.size() != spec.opt_shape.size() || spec.opt_shape.size() != spec.max_shape.size())
+    throw Error(ErrorKind::kInvalidArgument, context + ": MIN, OPT and MAX have different ranks");
+  for (size_t d = 0; d < spec.min_shape.size(); ++d) {
+    if (spec.min_shape[d] > spec.opt_shape[d] || spec.opt_shape[d] > spec.max_shape[d])
+      throw Error(ErrorKind::kInvalidArgument,
+                  context + ": dim " + std::to_string(d) + " is not MIN <= OPT <= MAX");
+  }
+  if (!in.type.shape) return spec;  // rank unknown: nothing more to check
+  const std::vector<ir::Dim>& dims = *in.type.shape;
+  if (spec.min_shape.size() != dims.size())
+    throw Error(ErrorKind::kInvalidArgument, what + ": rank " + std::to_string(spec.min_shape.size()) +
+                                                 ", the input has rank " + std::to_string(dims.size()));
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (!dims[d].is_static()) continue;
+    for (const auto* shape : {&spec.min_shape, &spec.opt_shape, &spec.max_shape}) {
+      if ((*shape)[d] != dims[d].value)
+        throw Error(ErrorKind::kInvalidArgument, what + ": dim " + std::to_string(d) + " is static (" +
+                                                     std::to_string(dims[d].value) + "), not " +
+                                                     std::to_string((*shape)[d]));
+    }
+  }
   return spec;
 }
 
@@ -60,11 +104,12 @@ void add_key_options(CLI::App& command, KeyOptionArgs& args) {
   command.add_option("--info-setting", args.info_settings, "Setting recorded but not part of the key");
   command.add_option("--toolchain,-t", args.toolchain,
                      "Toolchain/hardware identity name=value, e.g. tensorrt=10.3");
-  command.add_option("--profile", args.profiles,
-                     "Dynamic shape range INPUT:MIN:OPT:MAX, shapes like 1x3x224x224");
+  command.add_option(
+      "--profile", args.profiles,
+      "Dynamic shape range INPUT:MIN:OPT:MAX; INPUT a name or an index, shapes like 1x3x224x224");
 }
 
-KeyRequest make_key_request(const KeyOptionArgs& args) {
+KeyRequest make_key_request(const KeyOptionArgs& args, const ir::Graph& graph) {
   KeyRequest request;
   for (const auto& s : args.settings) {
     auto [name, value] = split_assignment(s, "--setting");
@@ -79,7 +124,7 @@ KeyRequest make_key_request(const KeyOptionArgs& args) {
     if (!request.toolchain.emplace(name, value).second)
       throw Error(ErrorKind::kInvalidArgument, "--toolchain '" + name + "' given twice");
   }
-  for (const auto& p : args.profiles) request.input_specs.push_back(parse_profile(p));
+  for (const auto& p : args.profiles) request.input_specs.push_back(parse_profile(p, graph));
   return request;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "graphcache/ir.hpp"
 #include "graphcache/key.hpp"
 
 namespace graphcache::cli {
@@ -17,7 +18,7 @@ struct KeyOptionArgs {
 };
 
 void add_key_options(CLI::App& command, KeyOptionArgs& args);
-// Throws Error(kInvalidArgument) naming the malformed option.
-KeyRequest make_key_request(const KeyOptionArgs& args);
+// Throws Error(kInvalidArgument) naming the malformed option; profiles are checked against `graph`.
+KeyRequest make_key_request(const KeyOptionArgs& args, const ir::Graph& graph);
 
 }  // namespace graphcache::cli

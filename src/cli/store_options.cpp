@@ -47,12 +47,13 @@ void add_store_options(CLI::App& command) {
                      "Size cap, e.g. 20G; K/M/G/T suffixes (env GRAPHCACHE_MAX_SIZE)");
   command.add_option("--max-entries", a.max_entries, "Entry cap (env GRAPHCACHE_MAX_ENTRIES)");
   command.add_option("--compress", a.compress,
-                     "zstd-compress new entries: true/false (env GRAPHCACHE_COMPRESS)");
+                     "zstd-compress new entries: on/off, true/false, yes/no, 1/0 (env GRAPHCACHE_COMPRESS)");
   command.add_option(
       "--remote", a.remote,
       "Shared Redis tier: redis://[:password@]host:port/db[?prefix=..&ttl=..] (env GRAPHCACHE_REMOTE)");
-  command.add_flag("--remote-read-only", a.remote_read_only,
-                   "Read from the remote tier but never write to it (env GRAPHCACHE_REMOTE_READ_ONLY=1)");
+  command.add_flag(
+      "--remote-read-only", a.remote_read_only,
+      "Read from the remote tier but never write or delete there (env GRAPHCACHE_REMOTE_READ_ONLY=on)");
 }
 
 StoreConfig resolve_cli_store_config() {
@@ -78,10 +79,12 @@ std::string remote_url() {
   return !flag.empty() ? flag : env_remote ? env_remote : "";
 }
 
+// Flag > environment, with the boolean syntax of every other setting (parse_bool): =on works as =1.
 bool remote_read_only() {
-  const std::string env =
-      std::getenv("GRAPHCACHE_REMOTE_READ_ONLY") ? std::getenv("GRAPHCACHE_REMOTE_READ_ONLY") : "";
-  return store_option_args().remote_read_only || env == "1" || env == "true" || env == "yes";
+  if (store_option_args().remote_read_only) return true;
+  const char* env = std::getenv("GRAPHCACHE_REMOTE_READ_ONLY");
+  if (!env || !*env) return false;
+  return parse_bool(env, "environment variable GRAPHCACHE_REMOTE_READ_ONLY");
 }
 
 void print_warning(const std::string& message) {
@@ -89,6 +92,14 @@ void print_warning(const std::string& message) {
 }
 
 }  // namespace
+
+bool remote_configured() {
+  return !remote_url().empty();
+}
+
+bool remote_is_read_only() {
+  return remote_read_only();
+}
 
 std::unique_ptr<Store> open_store() {
   const std::string url = remote_url();
@@ -100,11 +111,11 @@ std::unique_ptr<Store> open_store() {
       std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning), options, print_warning);
 }
 
-std::unique_ptr<SingleFlight> open_single_flight(Store& store) {
+std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options) {
   const std::string url = remote_url();
   std::optional<RedisConfig> shared;
   if (!url.empty() && !remote_read_only()) shared = RedisConfig::from_url(url);
-  return make_single_flight(store, resolve_cli_store_config().cache_dir, shared, print_warning);
+  return make_single_flight(store, resolve_cli_store_config().cache_dir, shared, print_warning, options);
 }
 
 void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {

@@ -74,6 +74,15 @@ LayeredStore::~LayeredStore() = default;
 
 std::optional<Entry> LayeredStore::get(const Key& key) {
   if (auto hit = local_->get(key)) return hit;
+  return remote_get(key);
+}
+
+std::optional<Entry> LayeredStore::peek(const Key& key) {
+  if (auto hit = local_->peek(key)) return hit;
+  return remote_get(key);
+}
+
+std::optional<Entry> LayeredStore::remote_get(const Key& key) {
   std::optional<Entry> remote_hit =
       impl_->on_remote<std::optional<Entry>>(*remote_, std::nullopt, [&](Store& r) { return r.get(key); });
   if (!remote_hit) return std::nullopt;

@@ -296,6 +296,13 @@ std::optional<Entry> LocalStore::get(const Key& key) {
   return entry;
 }
 
+std::optional<Entry> LocalStore::peek(const Key& key) {
+  CounterDelta delta;  // only corrupt / errors: a peek is part of a lookup counted elsewhere
+  std::optional<Entry> entry = impl_->load(entry_path(key), key, delta, /*mark_used=*/false);
+  impl_->stats.add(delta);
+  return entry;
+}
+
 void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
   const std::string dir = store::fanout_dir(impl_->config.cache_dir, key);
   const std::string final_path = dir + "/" + key.hex();
@@ -308,6 +315,12 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
     if (fd.fd < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
     uint64_t written = store::write_entry(fd.fd, key, engine, metadata,
                                           {impl_->config.compress, impl_->config.compress_level});
+    // An entry over the size cap would be evicted at once, together with everything else: refuse it.
+    if (impl_->config.max_size != 0 && written > impl_->config.max_size) {
+      throw Error(ErrorKind::kInvalidArgument, "the entry is " + format_size(written) +
+                                                   ", larger than the cache's max size " +
+                                                   format_size(impl_->config.max_size) + "; not stored");
+    }
     if (impl_->config.fsync && ::fsync(fd.fd) != 0) {
       throw Error(ErrorKind::kIo, "cannot fsync '" + temp_path + "': " + errno_text(errno));
     }
@@ -357,9 +370,24 @@ std::vector<EntryInfo> LocalStore::list() {
   std::vector<EntryInfo> out;
   for (const store::ScannedFile& f : store::scan_store(impl_->config.cache_dir).entries) {
     EntryInfo info{f.key, f.size, 0, 0, f.atime};
-    FdCloser fd{::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)};
+    // Listing is not a use: the atime is the LRU order, and reading the header would advance it (relatime
+    // updates an atime older than the mtime). O_NOATIME needs ownership; otherwise the atime is restored.
+    constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    FdCloser fd{::open(f.path.c_str(), kFlags | O_NOATIME)};
+    const bool restore_atime = fd.fd < 0 && errno == EPERM;
+    struct stat before {};
+    if (restore_atime) {
+      fd.fd = ::open(f.path.c_str(), kFlags);
+      if (fd.fd >= 0 && ::fstat(fd.fd, &before) != 0) before.st_atim = {f.atime, 0};
+    }
     uint8_t header[store::kEntryHeaderSize];
-    if (fd.fd >= 0 && ::pread(fd.fd, header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header))) {
+    const bool read_header =
+        fd.fd >= 0 && ::pread(fd.fd, header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header));
+    if (restore_atime && fd.fd >= 0) {
+      const struct timespec times[2] = {before.st_atim, {0, UTIME_OMIT}};
+      ::futimens(fd.fd, times);  // best effort, like the hit path's update
+    }
+    if (read_header) {
       try {
         store::EntryHeader h = store::parse_header(header, sizeof(header));
         info.engine_bytes = h.engine_size;

@@ -1,5 +1,6 @@
 // SingleFlight::get_or_build: store hit, else take the key's build lock and build, else wait for the
 // holder (polling the lock, not the store, so waiting does not inflate miss counters) and read its result.
+// Only the first read is a lookup (one hit or one miss); later reads are Store::peek.
 #include "graphcache/single_flight.hpp"
 
 #include <fcntl.h>
@@ -91,11 +92,27 @@ struct SingleFlight::Impl {
       warning("could not store the engine built for " + key.hex() + ": " + e.what());
     }
     if (!built.file_path.empty()) {
-      if (auto stored = store.get(key)) return {std::move(*stored), GetOrBuildResult::Source::kBuilt};
+      if (auto stored = store.peek(key)) return {std::move(*stored), GetOrBuildResult::Source::kBuilt};
       built.bytes = read_file(built.file_path);
     }
     return {Entry{std::move(built.metadata), std::make_shared<store::VectorBlob>(std::move(built.bytes))},
             GetOrBuildResult::Source::kBuilt};
+  }
+
+  void report_wait(const Key& key, std::chrono::steady_clock::duration waited) {
+    std::string who, service;
+    try {
+      with_locks([&](LockService& s) {
+        who = s.holder(key);
+        service = s.name();
+        return true;
+      });
+    } catch (const Error&) {
+    }
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(waited).count();
+    options.on_wait("waiting for another build of " + key.hex() + " (" + service + " lock held by " +
+                    (who.empty() ? std::string("another process") : who) + ") for " +
+                    std::to_string(seconds) + " s");
   }
 
   GetOrBuildResult get_or_build(const Key& key, const BuildFunction& build) {
@@ -106,15 +123,21 @@ struct SingleFlight::Impl {
       std::unique_ptr<BuildLock> lock = with_locks([&](LockService& s) { return s.try_acquire(key); });
       if (lock) {
         // The previous holder may have finished between our miss and our lock.
-        if (auto hit = store.get(key)) {
+        if (auto hit = store.peek(key)) {
           return {std::move(*hit),
                   waited ? GetOrBuildResult::Source::kWaited : GetOrBuildResult::Source::kCache};
         }
         return build_and_put(key, build);
       }
+      const auto wait_start = std::chrono::steady_clock::now();
+      auto next_report = wait_start;
       waited = true;
       // Wait while someone holds the lock; then their result should be in the store.
       while (with_locks([&](LockService& s) { return s.is_held(key); })) {
+        if (options.on_wait && std::chrono::steady_clock::now() >= next_report) {
+          report_wait(key, std::chrono::steady_clock::now() - wait_start);
+          next_report += options.wait_report_interval;
+        }
         if (std::chrono::steady_clock::now() >= deadline) {
           warning("waited " + std::to_string(options.wait_timeout.count()) + " ms for another build of " +
                   key.hex() + "; building it here");
@@ -122,7 +145,7 @@ struct SingleFlight::Impl {
         }
         std::this_thread::sleep_for(options.poll_interval);
       }
-      if (auto hit = store.get(key)) return {std::move(*hit), GetOrBuildResult::Source::kWaited};
+      if (auto hit = store.peek(key)) return {std::move(*hit), GetOrBuildResult::Source::kWaited};
       // The holder released without a result (its build failed or it crashed): try to take over.
     }
   }

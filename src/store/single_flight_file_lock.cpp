@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include "graphcache/error.hpp"
@@ -57,7 +58,17 @@ std::unique_ptr<BuildLock> FileLockService::try_acquire(const Key& key) {
       if (error == EINTR) continue;
       throw Error(ErrorKind::kIo, "cannot lock " + path + ": " + std::strerror(error));
     }
-    if (same_file(fd, path)) return std::make_unique<FileBuildLock>(fd, path);
+    if (same_file(fd, path)) {
+      // Who holds it, for the messages of waiters (FileLockService::holder); best effort.
+      char host[256] = "?";
+      ::gethostname(host, sizeof(host) - 1);
+      const std::string who = "pid " + std::to_string(::getpid()) + " on " + host + " since " +
+                              std::to_string(static_cast<long long>(::time(nullptr)));
+      if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, who.data(), who.size(), 0) < 0) {
+        // A lock without its holder's name still works.
+      }
+      return std::make_unique<FileBuildLock>(fd, path);
+    }
     ::close(fd);  // the previous holder unlinked it between our open and flock: try the new file
   }
 }
@@ -69,6 +80,16 @@ bool FileLockService::is_held(const Key& key) {
   const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   ::close(fd);
   return held;
+}
+
+std::string FileLockService::holder(const Key& key) {
+  const std::string path = dir_ + "/" + key.hex() + ".lock";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return {};
+  char buf[512];
+  const ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
 }  // namespace graphcache

@@ -33,13 +33,6 @@ std::string lower(std::string s) {
   throw Error(ErrorKind::kInvalidArgument, source + ": " + message);
 }
 
-bool parse_bool(const std::string& text, const std::string& source) {
-  const std::string t = lower(trim(text));
-  if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
-  if (t == "0" || t == "false" || t == "no" || t == "off") return false;
-  bad(source, "expected a boolean (true/false), got '" + text + "'");
-}
-
 uint64_t parse_count(const std::string& text, const std::string& source) {
   const std::string t = trim(text);
   if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || t.size() > 18) {
@@ -48,12 +41,23 @@ uint64_t parse_count(const std::string& text, const std::string& source) {
   return std::stoull(t);
 }
 
+// "~" and "~/..." mean $HOME as in a shell (a config file or a quoted flag gets no shell expansion, and
+// a literal "~" folder in the working directory is never what was meant). "~user" is left alone.
+std::string expand_home(const std::string& path, const std::map<std::string, std::string>& env) {
+  if (path != "~" && !path.starts_with("~/")) return path;
+  auto home = env.find("HOME");
+  if (home == env.end() || home->second.empty())
+    throw Error(ErrorKind::kInvalidArgument, "cannot expand '" + path + "': HOME is not set");
+  return home->second + path.substr(1);
+}
+
 // Applies one `name = value` setting; `source` names where it came from for error messages.
-void apply(StoreConfig& c, const std::string& name, const std::string& value, const std::string& source) {
+void apply(StoreConfig& c, const std::string& name, const std::string& value, const std::string& source,
+           const std::map<std::string, std::string>& env) {
   try {
     if (name == "cache_dir") {
       if (trim(value).empty()) bad(source, "cache_dir is empty");
-      c.cache_dir = trim(value);
+      c.cache_dir = expand_home(trim(value), env);
     } else if (name == "max_size") {
       c.max_size = parse_size(value);
     } else if (name == "max_entries") {
@@ -98,6 +102,13 @@ std::map<std::string, std::string> process_environment() {
 }
 
 }  // namespace
+
+bool parse_bool(std::string_view text, const std::string& source) {
+  const std::string t = lower(trim(text));
+  if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
+  if (t == "0" || t == "false" || t == "no" || t == "off") return false;
+  bad(source, "expected a boolean (on/off, true/false, yes/no, 1/0), got '" + std::string(text) + "'");
+}
 
 uint64_t parse_size(std::string_view text) {
   const std::string t = lower(trim(text));
@@ -167,10 +178,10 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
   std::string file = home_relative("XDG_CONFIG_HOME", ".config", env) + "/graphcache.conf";
   bool named = false;
   if (overrides.config_file) {
-    file = *overrides.config_file;
+    file = expand_home(*overrides.config_file, env);
     named = true;
   } else if (auto f = env_value("GRAPHCACHE_CONFIG")) {
-    file = *f;
+    file = expand_home(*f, env);
     named = true;
   }
   std::ifstream in(file);
@@ -182,7 +193,7 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
     if (text.empty()) continue;
     size_t eq = text.find('=');
     if (eq == std::string::npos) bad(source, "expected 'name = value', got '" + text + "'");
-    apply(c, trim(text.substr(0, eq)), trim(text.substr(eq + 1)), source);
+    apply(c, trim(text.substr(0, eq)), trim(text.substr(eq + 1)), source, env);
   }
 
   // 2. environment
@@ -195,14 +206,14 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
       {"GRAPHCACHE_FSYNC", "fsync"},
   };
   for (const auto& [var, name] : kEnv) {
-    if (auto v = env_value(var)) apply(c, name, *v, std::string("environment variable ") + var);
+    if (auto v = env_value(var)) apply(c, name, *v, std::string("environment variable ") + var, env);
   }
 
   // 1. explicit flags
-  if (overrides.cache_dir) apply(c, "cache_dir", *overrides.cache_dir, "--cache-dir");
-  if (overrides.max_size) apply(c, "max_size", *overrides.max_size, "--max-size");
-  if (overrides.max_entries) apply(c, "max_entries", *overrides.max_entries, "--max-entries");
-  if (overrides.compress) apply(c, "compress", *overrides.compress, "--compress");
+  if (overrides.cache_dir) apply(c, "cache_dir", *overrides.cache_dir, "--cache-dir", env);
+  if (overrides.max_size) apply(c, "max_size", *overrides.max_size, "--max-size", env);
+  if (overrides.max_entries) apply(c, "max_entries", *overrides.max_entries, "--max-entries", env);
+  if (overrides.compress) apply(c, "compress", *overrides.compress, "--compress", env);
   return c;
 }
 

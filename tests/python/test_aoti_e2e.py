@@ -95,3 +95,22 @@ def test_runner_loader_serves_the_cached_package_too(round_trip, tmp_path):
     aoti.refit(runner, program, info.weight_names, slot_map)
     with torch.no_grad():
         assert torch.allclose(runner(tokens), demo.make_model(4)(tokens), rtol=1e-4, atol=1e-4)
+
+
+def test_get_or_compile_leaves_no_temp_folder(round_trip, tmp_path, monkeypatch):
+    """Each call used to leave a graphcache-aoti-* folder (with a .pt2) in /tmp; the loaded model must
+    still run after the folder is gone."""
+    import tempfile
+
+    cache_dir, _, _ = round_trip
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tokens = demo.example_tokens()
+    model = demo.make_model(5)
+    program = torch.export.export(model, (tokens,))
+    res = aoti.get_or_compile(EngineCache(cache_dir), program, (tokens,))
+    assert res.cache.hit
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("graphcache-aoti-")] == []
+    with torch.no_grad():
+        out = res.runner(tokens)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        assert torch.allclose(out, model(tokens), rtol=1e-4, atol=1e-4)

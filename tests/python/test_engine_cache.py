@@ -282,3 +282,28 @@ def test_build_lock_wait_is_bounded(tmp_path):
     held.release()
     with cache.store.build_lock(key, 0) as again:
         assert again.held
+
+
+def test_tilde_path_is_the_home_directory(tmp_path, monkeypatch):
+    # A newcomer writes EngineCache("~/engines"): that is $HOME/engines, never a "~" folder in the cwd.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    cache = EngineCache("~/engines")
+    assert cache.path == str(tmp_path / "home" / "engines")
+    assert (tmp_path / "home" / "engines").is_dir()
+    assert not (tmp_path / "~").exists()
+
+
+def test_secure_fingerprint_mode_is_reachable_and_keys_differently(tmp_path):
+    # refit_mode="none" binds the weight fingerprint into the key; secure mode is another fingerprint.
+    model = MLP()
+    x = torch.randn(2, 8)
+    ep = torch.export.export(model, (x,))
+    fast = EngineCache(str(tmp_path / "fast")).key(ep, refit_mode="none")
+    secure_cache = EngineCache(str(tmp_path / "secure"), secure_fingerprint=True)
+    secure = secure_cache.key(ep, refit_mode="none")
+    assert fast.key != secure.key
+    assert secure_cache.key(ep, refit_mode="none").key == secure.key  # deterministic
+    res = secure_cache.get_or_build(ep, lambda _info: b"engine", refit_mode="none")
+    assert not res.hit
+    assert secure_cache.get_or_build(ep, lambda _info: b"engine", refit_mode="none").hit

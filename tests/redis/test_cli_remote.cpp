@@ -143,5 +143,49 @@ TEST_F(CliRemoteTest, ExecOnTwoMachinesCompilesOnceThroughTheRedisLock) {
   EXPECT_EQ(testing::read_text(dir / "b.engine"), testing::read_text(ONNX_TEST_MODEL));
 }
 
+TEST_F(CliRemoteTest, StatsSummaryCountsEachLookupOnceOverBothTiers) {
+  ASSERT_EQ(
+      run(machine("a"), "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'").exit_code,
+      0);
+  // Machine b: a local miss that Redis serves is one hit, not a miss and a hit.
+  ASSERT_EQ(
+      run(machine("b"), "get " + key + " " + (dir / "out.bin") + " --remote '" + remote() + "'").exit_code,
+      0);
+  nlohmann::json stats = stats_json(machine("b"), "--remote '" + remote() + "'");
+  EXPECT_EQ(stats["hits"], 1) << stats.dump();
+  EXPECT_EQ(stats["misses"], 0) << stats.dump();
+  // A key in neither tier: one miss.
+  EXPECT_EQ(run(machine("b"), "get " + std::string(64, 'e') + " - --remote '" + remote() + "'").exit_code, 1);
+  stats = stats_json(machine("b"), "--remote '" + remote() + "'");
+  EXPECT_EQ(stats["hits"], 1) << stats.dump();
+  EXPECT_EQ(stats["misses"], 1) << stats.dump();
+}
+
+TEST_F(CliRemoteTest, ReadOnlyAcceptsOnAndClearFollowsTheRuleOfRm) {
+  // GRAPHCACHE_REMOTE_READ_ONLY=on is read-only like =1 (one boolean syntax everywhere).
+  ASSERT_EQ(run(machine("a") + " GRAPHCACHE_REMOTE_READ_ONLY=on",
+                "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'")
+                .exit_code,
+            0);
+  EXPECT_TRUE(server.keys("cli:m:*").empty());
+  ASSERT_EQ(
+      run(machine("a"), "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'").exit_code,
+      0);
+  ASSERT_FALSE(server.keys("cli:m:*").empty());
+  // Read-only: clear leaves the remote alone, as rm does.
+  CliRun clear = run(machine("a") + " GRAPHCACHE_REMOTE_READ_ONLY=yes", "clear --remote '" + remote() + "'");
+  EXPECT_EQ(clear.exit_code, 0) << clear.output;
+  EXPECT_FALSE(server.keys("cli:m:*").empty());
+  // Writable: clear removes both tiers, as rm does.
+  ASSERT_EQ(
+      run(machine("a"), "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'").exit_code,
+      0);
+  clear = run(machine("a"), "clear --remote '" + remote() + "'");
+  EXPECT_EQ(clear.exit_code, 0) << clear.output;
+  EXPECT_NE(clear.output.find("remote 1"), std::string::npos) << clear.output;
+  EXPECT_TRUE(server.keys("cli:m:*").empty());
+  EXPECT_EQ(run(machine("b"), "get " + key + " - --remote '" + remote() + "'").exit_code, 1);
+}
+
 }  // namespace
 }  // namespace graphcache

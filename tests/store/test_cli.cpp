@@ -1,6 +1,8 @@
 // The real `graphcache` binary end to end: store commands, and `exec` around a real shell script acting
 // as the engine compiler (miss runs it and stores its output, hit does not run it, a failing compiler
 // stores nothing and its exit status comes through).
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,7 +11,9 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 
+#include "cli_test_util.hpp"
 #include "graphcache/local_store.hpp"
 #include "store_test_util.hpp"
 
@@ -18,53 +22,14 @@ namespace {
 
 using testing::ScratchDir;
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-};
-
-// Runs the CLI with `args` (no shell), capturing stdout; stderr passes through for the test log.
-RunResult run_cli(const std::vector<std::string>& args, const std::string& cwd = ".") {
-  int pipe_fds[2];
-  EXPECT_EQ(::pipe(pipe_fds), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    if (::chdir(cwd.c_str()) != 0) ::_exit(100);
-    std::vector<char*> argv{const_cast<char*>(GRAPHCACHE_CLI)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(GRAPHCACHE_CLI, argv.data());
-    ::_exit(101);
-  }
-  ::close(pipe_fds[1]);
-  RunResult r;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0;) r.out.append(buf, static_cast<size_t>(n));
-  ::close(pipe_fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 200;
-  return r;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::read_text;
+using testing::run_cli;
+using testing::RunResult;
+using testing::write_script;
 
 int count_lines(const std::string& path) {
   std::string text = read_text(path);
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-}
-
-void write_script(const std::string& path, const std::string& body) {
-  std::ofstream(path) << "#!/bin/sh\n" << body;
-  ::chmod(path.c_str(), 0755);
 }
 
 const std::string kModel = std::string(ONNX_TESTDATA) + "/node/test_add/model.onnx";
@@ -118,6 +83,43 @@ TEST_F(Exec, MissRunsCompilerHitDoesNot) {
   EXPECT_EQ(read_text(dir_ / "b.engine"), engine);
 }
 
+TEST_F(Exec, OutputNotWrittenByThisRunIsNeverStored) {
+  // A compiler that exits 0 without writing: the engine left by an earlier run must not be cached.
+  write_script(dir_ / "lazy.sh", "echo run >> \"" + dir_ / "runs.log" + "\"\nexit 0\n");
+  std::ofstream(dir_ / "a.engine") << "stale engine from yesterday";
+  RunResult r = exec(kModel, dir_ / "a.engine", {}, "lazy.sh");
+  EXPECT_EQ(r.status, 0) << "the build itself succeeded; only caching is refused";
+  EXPECT_NE(r.err.find("did not write"), std::string::npos) << r.err;
+  EXPECT_EQ(entries(), 0u);
+  EXPECT_EQ(read_text(dir_ / "a.engine"), "stale engine from yesterday");
+  // And with no old file either: nothing stored, no crash.
+  std::filesystem::remove(dir_ / "a.engine");
+  EXPECT_EQ(exec(kModel, dir_ / "a.engine", {}, "lazy.sh").status, 0);
+  EXPECT_EQ(entries(), 0u);
+}
+
+TEST_F(Exec, StatsCountEachLookupOnce) {
+  ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);  // one miss (+ the compile and put)
+  ASSERT_EQ(exec(kModel, dir_ / "b.engine", {}).status, 0);  // one hit
+  RunResult stats = run_cli({"stats", "--json", "--cache-dir", cache_});
+  EXPECT_NE(stats.out.find("\"hits\": 1,"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"misses\": 1,"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"puts\": 1,"), std::string::npos) << stats.out;
+  RunResult human = run_cli({"stats", "--cache-dir", cache_});
+  EXPECT_NE(human.out.find("(50.0%)"), std::string::npos) << human.out;
+}
+
+TEST_F(Exec, VerboseNamesTheKeyFactors) {
+  RunResult r = exec(kModel, dir_ / "a.engine", {"-v", "--setting", "precision=fp16"});
+  ASSERT_EQ(r.status, 0);
+  EXPECT_NE(r.err.find("structure"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("setting.precision = fp16"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("compiler.sha256 = "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("miss "), std::string::npos) << r.err;
+  r = exec(kModel, dir_ / "a.engine", {"-v", "--setting", "precision=fp16"});
+  EXPECT_NE(r.err.find("hit "), std::string::npos) << r.err;
+}
+
 TEST_F(Exec, KeyCoversModelSettingsAndCompiler) {
   ASSERT_EQ(exec(kModel, dir_ / "a.engine", {}).status, 0);
   ASSERT_EQ(exec(kOtherModel, dir_ / "a.engine", {}).status, 0);
@@ -167,6 +169,43 @@ TEST_F(Exec, ConcurrentMissesCompileOnce) {
   for (int i = 1; i < 4; ++i) EXPECT_EQ(read_text(dir_ / ("job" + std::to_string(i) + ".engine")), engine);
   EXPECT_EQ(entries(), 1u);
   EXPECT_TRUE(std::filesystem::is_empty(cache_ + "/locks")) << "locks are released";
+}
+
+TEST_F(Exec, VerboseWaiterSaysWhoHoldsTheLock) {
+  write_script(dir_ / "slow.sh", "echo run >> \"" + dir_ / "runs.log" +
+                                     "\"\n"
+                                     "sleep 2\n"
+                                     "{ echo \"engine\"; cat \"$1\"; } > \"$2\"\n");
+  auto builder =
+      std::async(std::launch::async, [this] { return exec(kModel, dir_ / "a.engine", {}, "slow.sh"); });
+  // Let the builder take the lock first.
+  for (int i = 0; i < 100 && runs() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RunResult waiter = exec(kModel, dir_ / "b.engine", {"-v"}, "slow.sh");
+  EXPECT_EQ(builder.get().status, 0);
+  EXPECT_EQ(waiter.status, 0);
+  EXPECT_EQ(runs(), 1);
+  EXPECT_NE(waiter.err.find("waiting for another build of"), std::string::npos) << waiter.err;
+  EXPECT_NE(waiter.err.find("file lock held by pid "), std::string::npos) << waiter.err;
+  EXPECT_NE(waiter.err.find(" s\n"), std::string::npos) << waiter.err;
+}
+
+TEST_F(Exec, JsonOutcomeAndSecureWeightKey) {
+  RunResult built = exec(kModel, dir_ / "a.engine", {"--json"});
+  ASSERT_EQ(built.status, 0);
+  // The compiler's own stdout comes first; graphcache's JSON line is last.
+  const std::string last = built.out.substr(built.out.rfind('{'));
+  EXPECT_NE(last.find("\"result\":\"built\""), std::string::npos) << built.out;
+  EXPECT_NE(last.find("\"stored\":true"), std::string::npos) << built.out;
+  RunResult hit = exec(kModel, dir_ / "a.engine", {"--json"});
+  EXPECT_NE(hit.out.find("\"result\":\"hit\""), std::string::npos) << hit.out;
+  EXPECT_EQ(runs(), 1);
+  // SHA-256 weight chunks are another fingerprint, hence another key.
+  RunResult secure = exec(kModel, dir_ / "a.engine", {"--json", "--secure"});
+  EXPECT_NE(secure.out.find("\"result\":\"built\""), std::string::npos) << secure.out;
+  EXPECT_EQ(runs(), 2);
+  RunResult failed = exec(kModel, dir_ / "a.engine", {"--json"}, "failing.sh");
+  EXPECT_EQ(failed.status, 3);
+  EXPECT_NE(failed.out.find("\"result\":\"failed\""), std::string::npos) << failed.out;
 }
 
 TEST_F(Exec, FailingCompilerStoresNothingAndPassesItsStatus) {
@@ -240,6 +279,23 @@ TEST(Cli, StoreCommandsEndToEnd) {
   RunResult clear = run_cli({"clear", "--cache-dir", cache});
   EXPECT_NE(clear.out.find("removed 2 entries"), std::string::npos) << clear.out;
   EXPECT_TRUE(store.list().empty());
+}
+
+TEST(Cli, ListingDoesNotChangeLruOrder) {
+  ScratchDir dir;
+  const std::string cache = dir / "cache";
+  std::ofstream(dir / "e.bin") << "engine";
+  const std::string key = std::string(64, 'd');
+  ASSERT_EQ(run_cli({"put", key, dir / "e.bin", "--cache-dir", cache}).status, 0);
+  const std::string path = LocalStore(testing::test_config(cache)).entry_path(Digest::from_hex(key));
+  // Last used long ago (older than the mtime, so a plain read would advance it under relatime).
+  const struct timespec old_times[2] = {{1000, 0}, {0, UTIME_OMIT}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), old_times, 0), 0);
+  EXPECT_EQ(run_cli({"ls", "--cache-dir", cache}).status, 0);
+  EXPECT_EQ(run_cli({"ls", "--json", "--cache-dir", cache}).status, 0);
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_atime, 1000) << "ls must not count as a use";
 }
 
 TEST(Cli, BadInputIsAOneLineErrorNotACrash) {
