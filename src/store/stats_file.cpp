@@ -102,6 +102,7 @@ bool StatsFiles::flush_locked(const CounterDelta& delta, std::chrono::millisecon
 bool StatsFiles::add(const CounterDelta& delta) noexcept {
   std::lock_guard lock(mutex_);
   pending_ += delta;
+  if (pending_usage_.entries != 0 || pending_usage_.bytes != 0) flush_usage_locked(kNoWait);  // catch up
   if (dir_fd_.valid() && !flush_locked(pending_, kNoWait)) return true;  // deferred to the next update
   return dir_fd_.valid();
 }
