@@ -61,8 +61,8 @@ void fsync_dir(const std::string& dir) {
 // truncates the file (which would SIGBUS a reader of a shared mapping) or rewrites it in place after the
 // check cannot change or crash what we hand out: a short read is a corrupt entry. Costs one copy out of
 // the page cache (bench/store/README.md has the figure).
-std::shared_ptr<store::BufferBlob> read_private_copy(int fd, uint64_t size) {
-  auto copy = std::make_shared<store::BufferBlob>(size);
+std::shared_ptr<store::ReservedBlob> read_private_copy(int fd, uint64_t size) {
+  auto copy = std::make_shared<store::ReservedBlob>(size, /*populate=*/true);
   uint64_t done = 0;
   while (done < size) {
     const ssize_t n =
@@ -151,7 +151,7 @@ struct LocalStore::Impl {
       if (size < store::kEntryHeaderSize) {
         throw Error(ErrorKind::kCorrupt, "truncated: " + std::to_string(size) + " bytes");
       }
-      std::shared_ptr<store::BufferBlob> mapping;
+      std::shared_ptr<store::ReservedBlob> mapping;
       try {
         mapping = read_private_copy(fd.get(), size);
       } catch (const Error& e) {

@@ -2,7 +2,6 @@
 #include "graphcache/redis_store.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -39,32 +38,6 @@ constexpr int kMaxScanPages = 10000;
 // Chunks written before their manifest expire after this unless the manifest's transaction PERSISTs
 // them, so a put killed midway leaves nothing behind forever even when no TTL is configured.
 constexpr std::string_view kPendingChunkMs = "86400000";  // one day: longer than any put takes
-
-// An engine buffer that reserves address space only: pages become memory as chunk bytes are written
-// into them, so a manifest claiming gigabytes costs nothing until that many bytes really arrive.
-class ReservedBlob final : public EngineBlob {
- public:
-  explicit ReservedBlob(uint64_t size) : size_(size) {
-    if (size == 0) return;
-    void* p =
-        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    bytes_ = static_cast<uint8_t*>(p);
-  }
-  ~ReservedBlob() override {
-    if (bytes_ != nullptr) ::munmap(bytes_, size_);
-  }
-  ReservedBlob(const ReservedBlob&) = delete;
-  ReservedBlob& operator=(const ReservedBlob&) = delete;
-  const uint8_t* data() const override { return bytes_ != nullptr ? bytes_ : &empty_; }
-  uint8_t* mutable_data() { return bytes_; }
-  uint64_t size() const override { return size_; }
-
- private:
-  uint8_t* bytes_ = nullptr;
-  uint8_t empty_ = 0;
-  uint64_t size_;
-};
 
 // A SCAN reply is [cursor, [name, ...]]; anything else is a protocol error, not something to index.
 struct ScanPage {
@@ -360,9 +333,9 @@ class RedisStore::Impl {
         count(c, {{"misses", 1}});
         return std::nullopt;
       }
-      std::shared_ptr<ReservedBlob> blob;
+      std::shared_ptr<store::ReservedBlob> blob;
       try {
-        blob = std::make_shared<ReservedBlob>(manifest->engine_size);
+        blob = std::make_shared<store::ReservedBlob>(manifest->engine_size, /*populate=*/false);
       } catch (const std::bad_alloc&) {
         warn("cannot reserve " + std::to_string(manifest->engine_size) + " bytes for entry " + key.hex() +
              "; treated as a miss");
