@@ -75,6 +75,8 @@ class Connection {
                             uint64_t* actual_size);
 
   bool broken() const { return broken_; }
+  // For a caller that abandoned a reply midway (e.g. out of memory): the owner reconnects.
+  void mark_broken() { broken_ = true; }
 
   // No reply or write may end later than this (the whole get/put/list it belongs to).
   void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }

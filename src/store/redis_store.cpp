@@ -556,13 +556,16 @@ RedisStore::~RedisStore() = default;
 // Each operation starts with a few replies' worth of time; get extends it once it knows the engine size,
 // put is given what its engine takes at the minimum rate, list and stats what a big SCAN takes.
 std::optional<Entry> RedisStore::get(const Key& key) {
-  try {
-    return impl_->with_connection(3 * config_.io_timeout, [&](Connection& c) { return impl_->get(c, key); });
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).find("out of memory") == std::string_view::npos) throw;
-    impl_->warn(std::string(e.what()) + "; treated as a miss");  // an allocation failure is a miss
-    return std::nullopt;
-  }
+  return impl_->with_connection(3 * config_.io_timeout, [&](Connection& c) -> std::optional<Entry> {
+    try {
+      return impl_->get(c, key);
+    } catch (const std::bad_alloc&) {
+      // The reply was left half read: drop the connection (the next operation reconnects); a miss.
+      c.mark_broken();
+      impl_->warn("out of memory while reading entry " + key.hex() + "; treated as a miss");
+      return std::nullopt;
+    }
+  });
 }
 
 void RedisStore::put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {

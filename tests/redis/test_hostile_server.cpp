@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 
 #include "../../src/store/redis_manifest.hpp"
@@ -244,6 +246,34 @@ TEST_F(HostileServerTest, ManifestOverTheEngineLimitIsAMissWithoutAllocating) {
   survive("get", [&] { EXPECT_FALSE(s.get(key).has_value()); });
   ASSERT_FALSE(warnings_.empty());
   EXPECT_NE(warnings_.back().find("limit"), std::string::npos) << warnings_.back();
+}
+
+// Out of address space (RLIMIT_AS just above what the process uses): the 4 GB buffer cannot be had, and
+// that is a miss with a warning, not std::bad_alloc escaping. ASan reserves terabytes of shadow memory,
+// so this one runs without sanitizers only.
+TEST_F(HostileServerTest, AllocationFailureIsAMiss) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "RLIMIT_AS cannot be used under AddressSanitizer";
+#else
+  if (std::getenv("GRAPHCACHE_UNDER_SANITIZER") != nullptr) GTEST_SKIP() << "RLIMIT_AS under a sanitizer";
+  const Key key = testing::test_key(1);
+  start(Script{{{"GET", HostileServer::bulk(manifest_claiming(key, 4ull << 30, 64ull << 20))}}});
+  RedisStore s = store();
+  s.ping();  // connect first, so only the engine buffer meets the limit
+  uint64_t pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  rlimit old{};
+  getrlimit(RLIMIT_AS, &old);
+  rlimit tight = old;
+  tight.rlim_cur = pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) + (1ull << 30);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  std::optional<Entry> entry;
+  survive("get", [&] { entry = s.get(key); });
+  setrlimit(RLIMIT_AS, &old);
+  EXPECT_FALSE(entry.has_value());
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_NE(warnings_.back().find("cannot reserve"), std::string::npos) << warnings_.back();
+#endif
 }
 
 }  // namespace
