@@ -28,6 +28,11 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kIoTimeout{1000};
 
+// ASan's quarantine keeps freed buffers resident, so RSS bounds are looser under sanitizers.
+long rss_slack_mib() {
+  return std::getenv("GRAPHCACHE_UNDER_SANITIZER") != nullptr ? 512 : 64;
+}
+
 long peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -70,6 +75,7 @@ class HostileServerTest : public ::testing::Test {
     server_ = std::make_unique<HostileServer>(std::move(handler));
   }
   void start(Script script) {
+    server_.reset();  // the running server reads script_: stop it before replacing the script
     script_ = std::move(script);
     start([this](HostileServer& s, const std::vector<std::string>& args) { return script_.reply(s, args); });
   }
@@ -154,7 +160,7 @@ TEST_F(HostileServerTest, HugeBulkLengthIsRefusedBeforeBuffering) {
       throw;
     }
   });
-  EXPECT_LT(peak_rss_mib() - rss_before, 64);
+  EXPECT_LT(peak_rss_mib() - rss_before, rss_slack_mib());
 }
 
 TEST_F(HostileServerTest, HugeArrayCountsAreRefused) {
@@ -166,7 +172,9 @@ TEST_F(HostileServerTest, HugeArrayCountsAreRefused) {
 
 TEST_F(HostileServerTest, DrippingServerCannotHoldAClient) {
   const std::string reply = HostileServer::bulk(std::string(40, 'x'));
-  start([&](HostileServer& s, const std::vector<std::string>&) { return s.drip(reply, milliseconds(300)); });
+  start([reply](HostileServer& s, const std::vector<std::string>&) {
+    return s.drip(reply, milliseconds(300));
+  });
   RedisStore s = store();
   survive("get", [&] { s.get(testing::test_key(1)); });
   survive("list", [&] { s.list(); });
@@ -175,7 +183,8 @@ TEST_F(HostileServerTest, DrippingServerCannotHoldAClient) {
 TEST_F(HostileServerTest, DrippedChunkIsBoundedByTheGetDeadline) {
   const Key key = testing::test_key(1);
   const std::string manifest = manifest_claiming(key, 3 << 20, 1 << 20);
-  start([&](HostileServer& s, const std::vector<std::string>& args) {
+  // Captures by value: the server thread outlives the test body until TearDown stops it.
+  start([manifest](HostileServer& s, const std::vector<std::string>& args) {
     if (args[0] == "GET" && args[1].starts_with("h:m:")) return s.send_all(HostileServer::bulk(manifest));
     if (args[0] == "GET") return s.drip(HostileServer::bulk(std::string(1 << 20, 'x')), milliseconds(300));
     return s.send_all(":0\r\n");
@@ -236,7 +245,7 @@ TEST_F(HostileServerTest, ManifestClaimingFourGigabytesCostsNoMemory) {
   const long rss_before = peak_rss_mib();
   RedisStore s = store();
   survive("get", [&] { EXPECT_FALSE(s.get(key).has_value()); });
-  EXPECT_LT(peak_rss_mib() - rss_before, 64) << "a 4 GB claim grew the client's memory";
+  EXPECT_LT(peak_rss_mib() - rss_before, rss_slack_mib()) << "a 4 GB claim grew the client's memory";
 }
 
 TEST_F(HostileServerTest, ManifestOverTheEngineLimitIsAMissWithoutAllocating) {
