@@ -1,7 +1,7 @@
 // Get of a big entry vs reading the same file: `cat FILE > /dev/null` (a real cat process) and a read()
 // loop into a buffer (what a consumer that wants the bytes in memory pays), all with a hot page cache,
-// in one run. get = open + mmap + checksum of every byte (+ metadata parse), so it should be close to
-// a read: both touch each page once.
+// in one run. get = open + read into fresh private memory + checksum of every byte (+ metadata parse):
+// the private copy makes the served bytes immune to truncation and in-place rewrites (README.md here).
 //
 //   bench_store_get_vs_cat [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 5)]
 #include <fcntl.h>

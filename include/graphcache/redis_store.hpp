@@ -9,9 +9,17 @@
 // concurrent puts of one key write disjoint chunk keys and the last manifest wins. Reads verify each
 // chunk's checksum: a missing, short or corrupt chunk is a miss + warning + counted + the entry removed.
 //
-// Errors: get() returns nullopt for absent and corrupt entries; a server that cannot be reached (refused,
-// timeout, auth failure) throws Error(kIo) from every method, so a layered store can tell "miss" from
-// "remote down". Thread-safe (one connection per store, serialized).
+// Hostile servers: every reply is bounded in size (per command) and time (io_timeout without progress,
+// a deadline per reply and per operation; a get may take io_timeout * 5 + engine size / 8 MiB/s at most);
+// replies of the wrong type or shape are errors, never indexed blindly; SCAN loops stop after 10,000
+// pages. A manifest's sizes are checked before allocating, and the engine buffer only reserves address
+// space, so memory grows with bytes actually received. Chunks of a put carry an expiry until the
+// transaction that publishes their manifest removes it (or the configured TTL), so an interrupted put
+// leaves nothing behind forever.
+//
+// Errors: get() returns nullopt for absent and corrupt entries (and when memory runs out); a server that
+// cannot be reached (refused, timeout, auth failure) throws Error(kIo) from every method, so a layered store
+// can tell "miss" from "remote down". Thread-safe (one connection per store, serialized).
 #pragma once
 
 #include <chrono>
@@ -35,9 +43,11 @@ struct RedisConfig {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds io_timeout{5000};  // per socket read/write, so a stalled server cannot hang us
   uint64_t chunk_bytes = 64ull << 20;
+  // A manifest claiming a larger engine is a miss, before anything is allocated for it.
+  uint64_t max_engine_bytes = 64ull << 30;
 
   // Parses `redis://[[user]:password@]host[:port][/db]` with optional query parameters
-  // `?prefix=...&ttl=<seconds>&timeout_ms=...&connect_timeout_ms=...&chunk_mib=...`.
+  // `?prefix=...&ttl=<seconds>&timeout_ms=...&connect_timeout_ms=...&chunk_mib=...&max_engine_mib=...`.
   // Throws Error(kInvalidArgument) naming the bad part.
   static RedisConfig from_url(std::string_view url);
   // The URL without the password (safe to log).

@@ -28,6 +28,7 @@ struct StoreConfig {
   int compress_level = 3;
   bool fsync = true;                 // fsync entries before rename (crash durability)
   uint64_t stale_temp_minutes = 60;  // temp files of live writers older than this are removed by gc
+  uint64_t gc_lock_wait_ms = 30000;  // gc gives up (Error kIo) if gc.lock stays held this long
   // After an automatic or `gc` eviction the cache is brought down to this fraction of the caps, so that
   // the next few puts do not trigger another scan.
   double gc_target = 0.9;

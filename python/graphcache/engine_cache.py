@@ -322,7 +322,12 @@ class EngineCache:
             metadata["weight_fingerprint"] = current_fp
         engine = built.engine
         payload = os.fspath(engine) if isinstance(engine, (str, os.PathLike)) else engine
-        self.store.put(key_hex, payload, metadata)
+        try:
+            self.store.put(key_hex, payload, metadata)
+        except (_core().IoError, OSError) as e:
+            # Like the C++ single-flight path: a cache that cannot store (disk full, read-only, remote
+            # down) must not fail the build it has just paid for. The next call builds again.
+            _warn(f"graphcache: could not store the engine for {key_hex}: {e}; returning the built engine")
         return CacheResult(
             engine=engine,
             metadata=metadata,

@@ -16,10 +16,13 @@
 // The file is exactly 96 + M + P bytes; anything else is truncated or padded, i.e. corrupt.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +49,39 @@ class BufferBlob final : public EngineBlob {
 
  private:
   std::unique_ptr<uint8_t[]> bytes_;
+  uint64_t size_;
+};
+
+// Engine bytes in anonymous memory of their own. Without `populate` only address space is reserved and
+// pages become memory as bytes are written (a Redis manifest claiming gigabytes costs nothing until they
+// arrive); with it every page is faulted in up front, in one call (a local get that fills all of it), and
+// transparent huge pages are asked for, which makes filling a large buffer several times cheaper.
+// Throws std::bad_alloc when the space cannot be had.
+class ReservedBlob final : public EngineBlob {
+ public:
+  ReservedBlob(uint64_t size, bool populate) : size_(size) {
+    if (size == 0) return;
+    void* p =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    bytes_ = static_cast<uint8_t*>(p);
+    if (populate) {
+      ::madvise(p, size, MADV_HUGEPAGE);        // a hint; fine if THP is off
+      ::madvise(p, size, MADV_POPULATE_WRITE);  // one call instead of a fault per page
+    }
+  }
+  ~ReservedBlob() override {
+    if (bytes_ != nullptr) ::munmap(bytes_, size_);
+  }
+  ReservedBlob(const ReservedBlob&) = delete;
+  ReservedBlob& operator=(const ReservedBlob&) = delete;
+  const uint8_t* data() const override { return bytes_ != nullptr ? bytes_ : &empty_; }
+  uint8_t* mutable_data() { return bytes_ != nullptr ? bytes_ : &empty_; }
+  uint64_t size() const override { return size_; }
+
+ private:
+  uint8_t* bytes_ = nullptr;
+  uint8_t empty_ = 0;
   uint64_t size_;
 };
 

@@ -8,11 +8,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <new>
+#include <thread>
 
+#include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
 #include "local_layout.hpp"
@@ -54,30 +57,24 @@ void fsync_dir(const std::string& dir) {
   ::close(fd);
 }
 
-// A whole entry file mapped read-only. Its lifetime keeps the pages valid even after the file is
-// unlinked (eviction, remove) or replaced by rename (a newer put).
-class MappedFile final : public EngineBlob {
- public:
-  MappedFile(void* base, uint64_t size) : base_(base), size_(size) {}
-  ~MappedFile() override {
-    if (base_ != nullptr) ::munmap(base_, size_);
+// Reads all of `fd` into a private buffer. The entry is verified in this copy, so another process that
+// truncates the file (which would SIGBUS a reader of a shared mapping) or rewrites it in place after the
+// check cannot change or crash what we hand out: a short read is a corrupt entry. Costs one copy out of
+// the page cache (bench/store/README.md has the figure).
+std::shared_ptr<store::ReservedBlob> read_private_copy(int fd, uint64_t size) {
+  auto copy = std::make_shared<store::ReservedBlob>(size, /*populate=*/true);
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n =
+        ::pread(fd, copy->mutable_data() + done,
+                static_cast<size_t>(std::min<uint64_t>(size - done, 1 << 30)), static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(ErrorKind::kIo, "read failed: " + errno_text(errno));
+    if (n == 0) throw Error(ErrorKind::kCorrupt, "truncated while being read");
+    done += static_cast<uint64_t>(n);
   }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  const uint8_t* data() const override { return static_cast<const uint8_t*>(base_); }
-  uint64_t size() const override { return size_; }
-
- private:
-  void* base_;
-  uint64_t size_;
-};
-
-struct FdCloser {
-  int fd = -1;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
+  return copy;
+}
 
 }  // namespace
 
@@ -128,9 +125,9 @@ struct LocalStore::Impl {
     }
     // O_NOFOLLOW: a symlink planted at an entry path is never followed; O_NONBLOCK: a FIFO cannot hang us.
     constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-    FdCloser fd{::open(path.c_str(), kFlags | (mark_used ? 0 : O_NOATIME))};
-    if (fd.fd < 0 && errno == EPERM) fd.fd = ::open(path.c_str(), kFlags);  // not the owner
-    if (fd.fd < 0) {
+    UniqueFd fd{::open(path.c_str(), kFlags | (mark_used ? 0 : O_NOATIME))};
+    if (!fd.valid() && errno == EPERM) fd.reset(::open(path.c_str(), kFlags));  // not the owner
+    if (fd.get() < 0) {
       if (errno == ELOOP) {
         discard_not_regular(path, "is a symlink (not followed)", delta);
       } else if (errno != ENOENT) {
@@ -140,7 +137,7 @@ struct LocalStore::Impl {
       return std::nullopt;
     }
     struct stat st;
-    if (::fstat(fd.fd, &st) != 0) {
+    if (::fstat(fd.get(), &st) != 0) {
       warn("cannot stat cache entry " + path + ": " + errno_text(errno));
       ++delta.errors;
       return std::nullopt;
@@ -154,18 +151,20 @@ struct LocalStore::Impl {
       if (size < store::kEntryHeaderSize) {
         throw Error(ErrorKind::kCorrupt, "truncated: " + std::to_string(size) + " bytes");
       }
-      void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd.fd, 0);
-      if (base == MAP_FAILED) {
-        warn("cannot map cache entry " + path + ": " + errno_text(errno));
+      std::shared_ptr<store::ReservedBlob> mapping;
+      try {
+        mapping = read_private_copy(fd.get(), size);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kCorrupt) throw;
+        warn("cannot read cache entry " + path + ": " + e.what());
         ++delta.errors;
         return std::nullopt;
       }
-      auto mapping = std::make_shared<MappedFile>(base, size);
       store::DecodedEntry decoded = store::decode_entry(mapping->data(), size, key);
       Entry entry{std::move(decoded.metadata), store::engine_blob(decoded, mapping)};
       if (mark_used && now_unix() - st.st_atime >= kAtimeGranularitySeconds) {
         const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
-        ::futimens(fd.fd, times);  // best effort: a read-only cache still serves hits
+        ::futimens(fd.get(), times);  // best effort: a read-only cache still serves hits
       }
       return entry;
     } catch (const Error& e) {
@@ -195,13 +194,28 @@ struct LocalStore::Impl {
 
   GcReport collect(uint64_t max_size, uint64_t max_entries, bool wait_for_lock) {
     GcReport report;
-    FdCloser lock{::open((config.cache_dir + "/gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)};
-    if (lock.fd < 0)
-      throw Error(ErrorKind::kIo, "cannot open gc lock in " + config.cache_dir + ": " + errno_text(errno));
-    while (::flock(lock.fd, wait_for_lock ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK && !wait_for_lock) return report;  // someone else is collecting
-      if (errno != EINTR)
+    // gc.lock is opened relative to the cache directory without following a symlink planted there, and
+    // waited for at most gc_lock_wait_ms: whoever can open it can hold it.
+    const UniqueFd root{::open(config.cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    const UniqueFd lock =
+        root.valid() ? open_at_nofollow(root.get(), "gc.lock", O_RDWR | O_CREAT | O_NONBLOCK) : UniqueFd();
+    struct stat lock_stat {};
+    if (!lock.valid() || ::fstat(lock.get(), &lock_stat) != 0 || !S_ISREG(lock_stat.st_mode)) {
+      throw Error(ErrorKind::kIo, "cannot open " + config.cache_dir + "/gc.lock: " +
+                                      (lock.valid() ? std::string("not a regular file") : errno_text(errno)));
+    }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(config.gc_lock_wait_ms);
+    while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK)
         throw Error(ErrorKind::kIo, "cannot lock " + config.cache_dir + "/gc.lock: " + errno_text(errno));
+      if (!wait_for_lock) return report;  // someone else is collecting
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw Error(ErrorKind::kIo, config.cache_dir + "/gc.lock is held by another process for more than " +
+                                        std::to_string(config.gc_lock_wait_ms) + " ms; try again later");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     store::ScanResult scan = store::scan_store(config.cache_dir);
     report.stale_temps_removed = remove_stale_temps(scan);
@@ -266,11 +280,9 @@ LocalStore::LocalStore(StoreConfig config, WarningSink warnings) {
   if (config.gc_target <= 0 || config.gc_target > 1) {
     throw Error(ErrorKind::kInvalidArgument, "gc_target must be in (0, 1]");
   }
+  // A cache directory we may only read still serves hits (an inference host with a shared read-only
+  // cache): put and gc report the missing permission when they need it.
   impl_ = std::make_unique<Impl>(std::move(config), std::move(warnings));
-  if (::access(impl_->config.cache_dir.c_str(), W_OK) != 0) {
-    throw Error(ErrorKind::kIo,
-                "cache directory '" + impl_->config.cache_dir + "' is not writable: " + errno_text(errno));
-  }
 }
 
 LocalStore::~LocalStore() = default;
@@ -311,9 +323,9 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
     make_dirs(dir);
     if (!store::fanout_dirs_are_real(impl_->config.cache_dir, key))
       throw Error(ErrorKind::kIo, "refusing to write through a symlinked cache directory: '" + dir + "'");
-    FdCloser fd{::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
-    if (fd.fd < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
-    uint64_t written = store::write_entry(fd.fd, key, engine, metadata,
+    UniqueFd fd{::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+    if (fd.get() < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
+    uint64_t written = store::write_entry(fd.get(), key, engine, metadata,
                                           {impl_->config.compress, impl_->config.compress_level});
     // An entry over the size cap would be evicted at once, together with everything else: refuse it.
     if (impl_->config.max_size != 0 && written > impl_->config.max_size) {
@@ -321,16 +333,23 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
                                                    ", larger than the cache's max size " +
                                                    format_size(impl_->config.max_size) + "; not stored");
     }
-    if (impl_->config.fsync && ::fsync(fd.fd) != 0) {
+    if (impl_->config.fsync && ::fsync(fd.get()) != 0) {
       throw Error(ErrorKind::kIo, "cannot fsync '" + temp_path + "': " + errno_text(errno));
     }
-    const int close_result = ::close(fd.fd);
-    fd.fd = -1;
+    const int close_result = fd.close();
     if (close_result != 0)
       throw Error(ErrorKind::kIo, "cannot close '" + temp_path + "': " + errno_text(errno));
 
     struct stat old;
     const bool replacing = ::lstat(final_path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+    if (!replacing && ::lstat(final_path.c_str(), &old) == 0 && S_ISDIR(old.st_mode)) {
+      // A directory planted at the entry path would make every put of this key fail (rename cannot
+      // replace a non-empty directory): remove it if empty, else rename it out of the way (the name is
+      // not an entry name, so it is never served; gc and verify ignore it).
+      const std::string aside = dir + "/.planted-" + store::temp_file_name();
+      if (::rmdir(final_path.c_str()) != 0 && ::rename(final_path.c_str(), aside.c_str()) == 0)
+        impl_->warn("a directory was planted at cache entry " + final_path + "; moved to " + aside);
+    }
     if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
       throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
     }
@@ -373,19 +392,19 @@ std::vector<EntryInfo> LocalStore::list() {
     // Listing is not a use: the atime is the LRU order, and reading the header would advance it (relatime
     // updates an atime older than the mtime). O_NOATIME needs ownership; otherwise the atime is restored.
     constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-    FdCloser fd{::open(f.path.c_str(), kFlags | O_NOATIME)};
-    const bool restore_atime = fd.fd < 0 && errno == EPERM;
+    UniqueFd fd{::open(f.path.c_str(), kFlags | O_NOATIME)};
+    const bool restore_atime = fd.get() < 0 && errno == EPERM;
     struct stat before {};
     if (restore_atime) {
-      fd.fd = ::open(f.path.c_str(), kFlags);
-      if (fd.fd >= 0 && ::fstat(fd.fd, &before) != 0) before.st_atim = {f.atime, 0};
+      fd = UniqueFd{::open(f.path.c_str(), kFlags)};
+      if (fd.get() >= 0 && ::fstat(fd.get(), &before) != 0) before.st_atim = {f.atime, 0};
     }
     uint8_t header[store::kEntryHeaderSize];
     const bool read_header =
-        fd.fd >= 0 && ::pread(fd.fd, header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header));
-    if (restore_atime && fd.fd >= 0) {
+        fd.get() >= 0 && ::pread(fd.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header));
+    if (restore_atime && fd.get() >= 0) {
       const struct timespec times[2] = {before.st_atim, {0, UTIME_OMIT}};
-      ::futimens(fd.fd, times);  // best effort, like the hit path's update
+      ::futimens(fd.get(), times);  // best effort, like the hit path's update
     }
     if (read_header) {
       try {

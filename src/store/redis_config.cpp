@@ -61,6 +61,9 @@ void apply_query(std::string_view url, std::string_view query, RedisConfig& conf
     } else if (name == "connect_timeout_ms") {
       config.connect_timeout =
           std::chrono::milliseconds(parse_number(url, value, "connect_timeout_ms", 1, 3'600'000));
+    } else if (name == "max_engine_mib") {
+      config.max_engine_bytes =
+          static_cast<uint64_t>(parse_number(url, value, "max_engine_mib", 1, int64_t{1} << 30)) << 20;
     } else if (name == "chunk_mib") {
       config.chunk_bytes = static_cast<uint64_t>(parse_number(url, value, "chunk_mib", 1, 512)) << 20;
     } else {

@@ -66,15 +66,61 @@ std::string bulk_header(size_t size) {
   return "$" + std::to_string(size) + "\r\n";
 }
 
+// hiredis builds reply objects through a table of constructors; ours check the limits first and then call
+// hiredis' own (every context starts with the same static default table). A constructor that returns
+// null makes hiredis stop parsing with an error, before it allocates an array of the declared size.
+redisReplyObjectFunctions* default_functions = nullptr;
+
+Connection::Guard* guard_of(const redisReadTask* task) {
+  return static_cast<Connection::Guard*>(task->privdata);
+}
+
+void* limited_string(const redisReadTask* task, char* str, size_t len) {
+  Connection::Guard* guard = guard_of(task);
+  if (guard != nullptr && len > guard->limits.max_bytes) {
+    guard->violation = "a string of " + std::to_string(len) + " bytes (limit " +
+                       std::to_string(guard->limits.max_bytes) + ")";
+    return nullptr;
+  }
+  return default_functions->createString(task, str, len);
+}
+
+void* limited_array(const redisReadTask* task, int elements) {
+  Connection::Guard* guard = guard_of(task);
+  if (guard != nullptr && elements > guard->limits.max_elements) {
+    guard->violation = "an array of " + std::to_string(elements) + " elements (limit " +
+                       std::to_string(guard->limits.max_elements) + ")";
+    return nullptr;
+  }
+  return default_functions->createArray(task, elements);
+}
+
+void* plain_integer(const redisReadTask* task, long long value) {
+  return default_functions->createInteger(task, value);
+}
+void* plain_nil(const redisReadTask* task) {
+  return default_functions->createNil(task);
+}
+void plain_free(void* reply) {
+  default_functions->freeObject(reply);
+}
+
+redisReplyObjectFunctions limited_functions{limited_string, limited_array, plain_integer, plain_nil,
+                                            plain_free};
+
 }  // namespace
 
 Connection::Connection(const RedisConfig& config)
-    : endpoint_(config.host + ":" + std::to_string(config.port)) {
+    : endpoint_(config.host + ":" + std::to_string(config.port)), io_timeout_(config.io_timeout) {
   context_ = redisConnectWithTimeout(config.host.c_str(), config.port, to_timeval(config.connect_timeout));
   if (context_ == nullptr)
     throw Error(ErrorKind::kIo, "redis " + endpoint_ + ": cannot allocate a connection");
   try {
     if (context_->err != 0) fail(std::string("connect failed: ") + context_->errstr);
+    if (default_functions == nullptr) default_functions = context_->reader->fn;  // same for every context
+    context_->reader->fn = &limited_functions;
+    context_->reader->privdata = guard_.get();
+    set_deadline(Clock::now() + 2 * io_timeout_);  // connect handshake: AUTH and SELECT
     if (redisSetTimeout(context_, to_timeval(config.io_timeout)) != REDIS_OK)
       fail("cannot set the I/O timeout");
     redisEnableKeepAlive(context_);
@@ -87,6 +133,7 @@ Connection::Connection(const RedisConfig& config)
       const std::string db = std::to_string(config.db);
       command({"SELECT", db});
     }
+    set_deadline(Clock::time_point::max());
   } catch (...) {
     redisFree(context_);  // the destructor does not run for a constructor that throws
     context_ = nullptr;
@@ -103,9 +150,9 @@ void Connection::fail(const std::string& what) {
   throw Error(ErrorKind::kIo, "redis " + endpoint_ + ": " + what);
 }
 
-Reply Connection::command(const Args& args) {
+Reply Connection::command(const Args& args, const ReplyLimits& limits) {
   append(args);
-  Reply reply = read_reply();
+  Reply reply = read_reply(limits);
   if (reply->type == REDIS_REPLY_ERROR) {
     throw Error(ErrorKind::kIo, "redis " + endpoint_ + ": " + std::string(args.front()) +
                                     " failed: " + std::string(reply->str, reply->len));
@@ -124,31 +171,82 @@ void Connection::append(const Args& args) {
   }
 }
 
-Reply Connection::read_reply() {
+Clock::duration Connection::allowance(uint64_t bytes) const {
+  return io_timeout_ + std::chrono::milliseconds(bytes * 1000 / kMinBytesPerSecond);
+}
+
+Clock::time_point Connection::command_deadline(uint64_t bytes) const {
+  return std::min(deadline_, Clock::now() + allowance(bytes));
+}
+
+void Connection::wait_ready(short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= deadline) fail("timed out (reply or operation deadline)");
+    const auto wait = std::min<Clock::duration>(deadline - now, io_timeout_);
+    pollfd p{context_->fd, events, 0};
+    const int ready =
+        ::poll(&p, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) fail(std::string("poll failed: ") + std::strerror(errno));
+    if (ready == 0) {
+      if (wait == io_timeout_) fail("timed out");
+      continue;  // the deadline check above reports it
+    }
+    return;
+  }
+}
+
+// redisGetReply, but with a deadline for the whole reply and a bound on what the reader buffers: hiredis
+// keeps reading until a declared bulk length has arrived, so a server could otherwise make it buffer
+// without end.
+Reply Connection::read_reply(const ReplyLimits& limits) {
   if (broken_) fail("connection is broken");
-  SigpipeGuard guard;  // redisGetReply first flushes queued commands
+  guard_->limits = limits;
+  guard_->violation.clear();
+  const auto deadline = command_deadline(limits.max_bytes);
+  flush();
+  SigpipeGuard guard;
+  auto parse = [&](void** out) {
+    if (redisGetReplyFromReader(context_, out) == REDIS_OK) return;
+    if (!guard_->violation.empty()) fail("protocol limit: the server sent " + guard_->violation);
+    fail(std::string("protocol error: ") + context_->errstr);
+  };
   void* raw = nullptr;
-  if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
-    const std::string reason = context_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
-                                   ? std::string("timed out")
-                                   : std::string(context_->errstr);
-    fail(reason);
+  parse(&raw);
+  while (raw == nullptr) {
+    wait_ready(POLLIN, deadline);
+    if (redisBufferRead(context_) != REDIS_OK) {
+      fail(context_->err == REDIS_ERR_EOF ? std::string("connection closed by the server")
+                                          : std::string(context_->errstr));
+    }
+    const redisReader* reader = context_->reader;
+    if (reader->len - reader->pos > limits.max_bytes + 4096) {
+      fail("protocol limit: reply larger than " + std::to_string(limits.max_bytes) + " bytes");
+    }
+    parse(&raw);
   }
   return Reply(static_cast<redisReply*>(raw));
 }
 
 void Connection::flush() {
   SigpipeGuard guard;
+  const auto deadline = command_deadline(0);  // queued commands are small; payloads use write_all
   int done = 0;
   while (!done) {
+    wait_ready(POLLOUT, deadline);
     if (redisBufferWrite(context_, &done) != REDIS_OK) fail(std::string("write failed: ") + context_->errstr);
   }
 }
 
 void Connection::write_all(std::vector<iovec> pieces) {
   SigpipeGuard guard;
+  uint64_t total = 0;
+  for (const iovec& piece : pieces) total += piece.iov_len;
+  const auto deadline = command_deadline(total);
   size_t first = 0;
   while (first < pieces.size()) {
+    wait_ready(POLLOUT, deadline);
     const ssize_t n = ::writev(context_->fd, pieces.data() + first, static_cast<int>(pieces.size() - first));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
@@ -163,9 +261,10 @@ void Connection::write_all(std::vector<iovec> pieces) {
   }
 }
 
-void Connection::read_exact(void* out, size_t size) {
+void Connection::read_exact(void* out, size_t size, Clock::time_point deadline) {
   auto* bytes = static_cast<uint8_t*>(out);
   while (size > 0) {
+    wait_ready(POLLIN, deadline);
     const ssize_t n = ::recv(context_->fd, bytes, size, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) fail("connection closed by the server");
@@ -178,11 +277,11 @@ void Connection::read_exact(void* out, size_t size) {
 }
 
 // A reply's first line; byte by byte so nothing after it is consumed (a dozen bytes per 64 MiB chunk).
-std::string Connection::read_line() {
+std::string Connection::read_line(Clock::time_point deadline) {
   std::string line;
   char c = 0;
   while (line.size() < 64) {
-    read_exact(&c, 1);
+    read_exact(&c, 1, deadline);
     if (c == '\n' && !line.empty() && line.back() == '\r') {
       line.pop_back();
       return line;
@@ -212,7 +311,7 @@ Connection::BulkStatus Connection::read_bulk_into(uint8_t* out, uint64_t expecte
   flush();
   if (context_->reader->len > context_->reader->pos) {
     // hiredis already buffered part of this reply: take the ordinary path.
-    Reply reply = read_reply();
+    Reply reply = read_reply({expected, 0});
     if (reply->type == REDIS_REPLY_NIL) return BulkStatus::kNil;
     if (reply->type != REDIS_REPLY_STRING) return BulkStatus::kNotString;
     *actual_size = reply->len;
@@ -222,26 +321,37 @@ Connection::BulkStatus Connection::read_bulk_into(uint8_t* out, uint64_t expecte
     return BulkStatus::kOk;
   }
   SigpipeGuard guard;
-  const std::string line = read_line();
+  const auto deadline = command_deadline(expected);
+  const std::string line = read_line(deadline);
   if (line.empty()) fail("protocol error: empty reply line");
   if (line[0] != '$') {
     if (line[0] == '-' || line[0] == '+' || line[0] == ':') return BulkStatus::kNotString;  // line consumed
     fail("protocol error: unexpected reply '" + line.substr(0, 16) + "'");
   }
   if (line == "$-1") return BulkStatus::kNil;
-  const uint64_t size = std::strtoull(line.c_str() + 1, nullptr, 10);
+  char* end = nullptr;
+  errno = 0;
+  const uint64_t size = std::strtoull(line.c_str() + 1, &end, 10);
+  if (errno != 0 || end == line.c_str() + 1 || *end != '\0') fail("protocol error: bad bulk length");
   *actual_size = size;
   if (size != expected) {
+    // A wrong-sized chunk is drained to keep the connection in sync, but only if it is no larger than
+    // a chunk may be: a server declaring gigabytes is not waited for.
+    if (size > expected + (expected >> 1) + 4096) {
+      fail("protocol limit: chunk reply of " + std::to_string(size) + " bytes, expected " +
+           std::to_string(expected));
+    }
     std::vector<uint8_t> scratch(std::min<uint64_t>(size + 2, 1 << 20));
     for (uint64_t left = size + 2; left > 0;) {
       const size_t piece = static_cast<size_t>(std::min<uint64_t>(left, scratch.size()));
-      read_exact(scratch.data(), piece);
+      read_exact(scratch.data(), piece, deadline);
       left -= piece;
     }
     return BulkStatus::kWrongSize;
   }
   uint64_t done = 0;
   while (done < size) {
+    wait_ready(POLLIN, deadline);
     const ssize_t n =
         ::recv(context_->fd, out + done, static_cast<size_t>(std::min<uint64_t>(size - done, 1 << 22)), 0);
     if (n < 0 && errno == EINTR) continue;
@@ -253,7 +363,7 @@ Connection::BulkStatus Connection::read_bulk_into(uint8_t* out, uint64_t expecte
     done += static_cast<uint64_t>(n);
   }
   char crlf[2];
-  read_exact(crlf, 2);
+  read_exact(crlf, 2, deadline);
   if (crlf[0] != '\r' || crlf[1] != '\n') fail("protocol error: bulk string not terminated");
   return BulkStatus::kOk;
 }

@@ -17,8 +17,7 @@ constexpr std::string_view kMagic{"GCREDIS1", 8};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kFixedSize = 88;
 constexpr uint32_t kMaxChunks = 1u << 20;
-constexpr uint64_t kMaxChunkBytes =
-    4ull << 30;  // Redis values cannot be larger  // 64 TiB at 64 MiB chunks: anything larger is garbage
+constexpr uint64_t kMaxChunkBytes = 512ull << 20;  // the largest chunk_mib a writer may configure
 
 template <typename T>
 void put_int(std::string& out, T value) {

@@ -23,9 +23,41 @@ namespace {
 using store::BufferBlob;
 
 using redis::Args;
+using redis::Clock;
 using redis::Connection;
 using redis::Manifest;
 using redis::Reply;
+using redis::ReplyLimits;
+
+// Bounds on what a reply may legitimately hold (a hostile or broken server gets its connection dropped).
+constexpr ReplyLimits kManifestLimits{16ull << 20, 0};  // 1M chunk checksums + metadata fit easily
+constexpr ReplyLimits kScanLimits{8ull << 20, 65536};   // a page of COUNT 1000 is far below this
+constexpr ReplyLimits kStatsLimits{1ull << 20, 4096};
+// SCAN must return cursor 0 eventually; one that does not is given up after this many pages (10M keys).
+constexpr int kMaxScanPages = 10000;
+// Chunks written before their manifest expire after this unless the manifest's transaction PERSISTs
+// them, so a put killed midway leaves nothing behind forever even when no TTL is configured.
+constexpr std::string_view kPendingChunkMs = "86400000";  // one day: longer than any put takes
+
+// A SCAN reply is [cursor, [name, ...]]; anything else is a protocol error, not something to index.
+struct ScanPage {
+  std::string cursor;
+  std::vector<std::string> names;
+};
+
+ScanPage parse_scan_page(const redisReply& reply) {
+  const auto bad = [] { return Error(ErrorKind::kIo, "redis: malformed SCAN reply"); };
+  if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2) throw bad();
+  const redisReply& cursor = *reply.element[0];
+  const redisReply& names = *reply.element[1];
+  if (cursor.type != REDIS_REPLY_STRING || names.type != REDIS_REPLY_ARRAY) throw bad();
+  ScanPage page{std::string(cursor.str, cursor.len), {}};
+  for (size_t i = 0; i < names.elements; ++i) {
+    if (names.element[i]->type != REDIS_REPLY_STRING) throw bad();
+    page.names.emplace_back(names.element[i]->str, names.element[i]->len);
+  }
+  return page;
+}
 
 // Deletes a key only while it still holds the value we judged corrupt, so a reader never deletes an
 // entry that a concurrent put has just replaced.
@@ -102,15 +134,17 @@ class RedisStore::Impl {
   Impl(const RedisConfig& config, WarningSink warn) : config_(config), warn_(std::move(warn)) {}
 
   // Runs `op` on a live connection under the store's lock. A transport failure drops the connection
-  // (the next operation reconnects), is counted, and propagates as Error(kIo).
+  // (the next operation reconnects), is counted, and propagates as Error(kIo); so does running out of
+  // memory (the reply was left half read). Every operation gets a deadline of `budget` to start with.
   template <typename Op>
-  auto with_connection(Op&& op) {
+  auto with_connection(Clock::duration budget, Op&& op) {
     std::lock_guard lock(mutex_);
     try {
       if (!connection_ || connection_->broken()) {
         connection_.reset();
         connection_ = std::make_unique<Connection>(config_);
       }
+      connection_->set_deadline(Clock::now() + budget);
       return op(*connection_);
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::kIo) {
@@ -118,6 +152,10 @@ class RedisStore::Impl {
         if (connection_ && connection_->broken()) connection_.reset();
       }
       throw;
+    } catch (const std::bad_alloc&) {
+      ++local_errors_;
+      connection_.reset();
+      throw Error(ErrorKind::kIo, "redis: out of memory while reading a reply; connection dropped");
     }
   }
 
@@ -164,6 +202,13 @@ class RedisStore::Impl {
     }
   }
 
+  static void check_scan_pages(int pages) {
+    if (pages > kMaxScanPages) {
+      throw Error(ErrorKind::kIo,
+                  "redis: SCAN did not finish after " + std::to_string(kMaxScanPages) + " pages; giving up");
+    }
+  }
+
   // Chunks whose manifest is unreadable: find them by pattern (rare path; SCAN never blocks the server).
   void delete_chunks_by_scan(Connection& c, const std::string& hex, std::optional<uint64_t> keep_generation) {
     const std::string pattern = glob_escape(config_.key_prefix) + "c:" + hex + ":*";
@@ -171,12 +216,13 @@ class RedisStore::Impl {
     const std::string keep_stem = keep.substr(0, keep.rfind(':') + 1);
     std::vector<std::string> doomed;
     std::string cursor = "0";
+    int pages = 0;
     do {
-      Reply reply = c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-      cursor = std::string(redis::as_bytes(*reply->element[0]));
-      const redisReply& keys = *reply->element[1];
-      for (size_t i = 0; i < keys.elements; ++i) {
-        std::string name(redis::as_bytes(*keys.element[i]));
+      check_scan_pages(++pages);
+      ScanPage page =
+          parse_scan_page(*c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}, kScanLimits));
+      cursor = std::move(page.cursor);
+      for (std::string& name : page.names) {
         if (keep_stem.empty() || !name.starts_with(keep_stem)) doomed.push_back(std::move(name));
       }
     } while (cursor != "0");
@@ -211,7 +257,6 @@ class RedisStore::Impl {
     const size_t in_flight =
         static_cast<size_t>(std::max<uint64_t>(2, kInFlightBytes / manifest.chunk_bytes));
     std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hasher(XXH3_createState(), XXH3_freeState);
-    std::vector<uint8_t> scratch;  // destination for replies read after a failure
     size_t sent = 0;
     ChunkResult result = ChunkResult::kOk;
     // After a bad chunk no more GETs are sent; only the one already in flight is drained.
@@ -219,11 +264,8 @@ class RedisStore::Impl {
       while (result == ChunkResult::kOk && sent < keys.size() && sent < i + in_flight)
         c.append({"GET", keys[sent++]});
       const uint64_t expected = manifest.chunk_size(i);
+      // Replies drained after a failure land in their own (discarded) slot too: no separate buffer.
       uint8_t* destination = out + i * manifest.chunk_bytes;
-      if (result != ChunkResult::kOk) {
-        scratch.resize(expected);
-        destination = scratch.data();
-      }
       XXH3_64bits_reset(hasher.get());
       uint64_t actual = 0;
       const auto status = c.read_bulk_into(
@@ -269,7 +311,7 @@ class RedisStore::Impl {
     const std::string mkey = manifest_key(key);
     // A put may replace the entry (and delete the old chunks) while we read: retry with the new manifest.
     for (int attempt = 0; attempt < 3; ++attempt) {
-      Reply reply = c.command({"GET", mkey});
+      Reply reply = c.command({"GET", mkey}, kManifestLimits);
       if (redis::is_nil(*reply)) {
         count(c, {{"misses", 1}});
         return std::nullopt;
@@ -284,11 +326,28 @@ class RedisStore::Impl {
         drop_corrupt(c, key, manifest_bytes, std::nullopt, e.what());
         return std::nullopt;
       }
-      auto blob = std::make_shared<BufferBlob>(manifest->engine_size);
+      // Sizes are checked before anything is allocated; the buffer then only reserves address space.
+      if (manifest->engine_size > config_.max_engine_bytes) {
+        warn("entry " + key.hex() + " claims " + std::to_string(manifest->engine_size) + " bytes, over the " +
+             std::to_string(config_.max_engine_bytes) + "-byte limit; treated as a miss");
+        count(c, {{"misses", 1}});
+        return std::nullopt;
+      }
+      std::shared_ptr<store::ReservedBlob> blob;
+      try {
+        blob = std::make_shared<store::ReservedBlob>(manifest->engine_size, /*populate=*/false);
+      } catch (const std::bad_alloc&) {
+        warn("cannot reserve " + std::to_string(manifest->engine_size) + " bytes for entry " + key.hex() +
+             "; treated as a miss");
+        count(c, {{"misses", 1}});
+        return std::nullopt;
+      }
+      // The whole get may take what its bytes take at the minimum rate, plus a few round trips.
+      c.set_deadline(Clock::now() + c.allowance(manifest->engine_size) + 2 * config_.io_timeout);
       std::string why;
       const ChunkResult result = fetch_chunks(c, *manifest, blob->mutable_data(), why);
       if (result == ChunkResult::kMissing) {
-        Reply again = c.command({"GET", mkey});
+        Reply again = c.command({"GET", mkey}, kManifestLimits);
         if (!redis::is_nil(*again) && redis::as_bytes(*again) != manifest_bytes) continue;  // replaced
       }
       if (result != ChunkResult::kOk) {
@@ -306,6 +365,7 @@ class RedisStore::Impl {
 
   void put(Connection& c, const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
     ChunkReader reader(engine, config_.chunk_bytes);
+    c.set_deadline(Clock::now() + c.allowance(reader.size()) + 3 * config_.io_timeout);
     Manifest manifest;
     manifest.key = key;
     manifest.metadata = metadata;
@@ -326,7 +386,8 @@ class RedisStore::Impl {
         const std::string_view bytes = reader.chunk(i * manifest.chunk_bytes, size);
         manifest.chunk_checksums.push_back(redis::chunk_checksum(bytes.data(), bytes.size()));
         written.push_back(chunk_key(hex, manifest.generation, i));
-        c.send_with_payload({"SET", written.back()}, bytes, expire ? Args{"PX", ttl} : Args{});
+        c.send_with_payload({"SET", written.back()}, bytes,
+                            Args{"PX", expire ? std::string_view(ttl) : kPendingChunkMs});
         if (const Reply reply = c.read_reply(); reply->type == REDIS_REPLY_ERROR) {
           throw Error(ErrorKind::kIo, "redis: SET of chunk " + std::to_string(i) +
                                           " failed: " + std::string(reply->str, reply->len));
@@ -337,7 +398,31 @@ class RedisStore::Impl {
       const std::string mkey = manifest_key(key);
       Args set_manifest{"SET", mkey, encoded, "GET"};
       if (expire) set_manifest.insert(set_manifest.end(), {"PX", ttl});
-      Reply previous = c.command(set_manifest);
+      Reply previous;
+      if (expire) {
+        previous = c.command(set_manifest, kManifestLimits);
+      } else {
+        // Without a TTL the chunks lose their pending expiry in the same transaction that publishes the
+        // manifest: a put killed before it leaves chunks that expire, one after it a complete entry.
+        c.append({"MULTI"});
+        for (const std::string& chunk : written) c.append({"PERSIST", chunk});
+        c.append(set_manifest);
+        c.append({"EXEC"});
+        for (size_t i = 0; i < written.size() + 2; ++i) {
+          if (const Reply queued = c.read_reply(); queued->type == REDIS_REPLY_ERROR)
+            throw Error(ErrorKind::kIo,
+                        "redis: publishing the manifest failed: " + std::string(queued->str, queued->len));
+        }
+        const ReplyLimits exec_limits{kManifestLimits.max_bytes, static_cast<int>(written.size()) + 1};
+        Reply results = c.read_reply(exec_limits);
+        if (results->type != REDIS_REPLY_ARRAY || results->elements != written.size() + 1)
+          throw Error(ErrorKind::kIo, "redis: malformed EXEC reply while publishing the manifest");
+        previous.reset(results->element[written.size()]);
+        results->element[written.size()] = nullptr;  // now owned by `previous`
+        if (previous->type == REDIS_REPLY_ERROR)
+          throw Error(ErrorKind::kIo,
+                      "redis: SET of the manifest failed: " + std::string(previous->str, previous->len));
+      }
       written.clear();
       if (!redis::is_nil(*previous)) {
         try {
@@ -363,7 +448,7 @@ class RedisStore::Impl {
 
   bool remove(Connection& c, const Key& key) {
     const std::string mkey = manifest_key(key);
-    Reply reply = c.command({"GET", mkey});
+    Reply reply = c.command({"GET", mkey}, kManifestLimits);
     if (redis::is_nil(*reply)) return false;
     const std::string manifest_bytes(redis::as_bytes(*reply));
     const Reply removed = c.command({"EVAL", kDeleteIfEqualScript, "1", mkey, manifest_bytes});
@@ -383,15 +468,17 @@ class RedisStore::Impl {
     std::vector<EntryInfo> entries;
     const int64_t now = now_unix();
     std::string cursor = "0";
+    int pages = 0;
     do {
-      Reply page = c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-      cursor = std::string(redis::as_bytes(*page->element[0]));
+      check_scan_pages(++pages);
+      ScanPage page =
+          parse_scan_page(*c.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}, kScanLimits));
+      cursor = std::move(page.cursor);
       std::vector<Key> keys;
       std::vector<std::string> names;
-      const redisReply& found = *page->element[1];
-      for (size_t i = 0; i < found.elements; ++i) {
-        const std::string_view name = redis::as_bytes(*found.element[i]);
-        const std::string_view hex = name.substr(manifest_prefix.size());
+      for (const std::string& name : page.names) {
+        if (!name.starts_with(manifest_prefix)) continue;  // a server that ignores MATCH
+        const std::string_view hex = std::string_view(name).substr(manifest_prefix.size());
         if (!Digest::is_valid_hex(hex)) continue;  // not ours
         keys.push_back(Digest::from_hex(hex));
         names.emplace_back(name);
@@ -401,7 +488,7 @@ class RedisStore::Impl {
         c.append({"OBJECT", "IDLETIME", name});
       }
       for (size_t i = 0; i < names.size(); ++i) {
-        Reply manifest_reply = c.read_reply();
+        Reply manifest_reply = c.read_reply(kManifestLimits);
         Reply idle = c.read_reply();
         if (manifest_reply->type != REDIS_REPLY_STRING) continue;  // removed since the SCAN
         try {
@@ -424,7 +511,8 @@ class RedisStore::Impl {
 
   StoreStats stats(Connection& c) {
     StoreStats stats;
-    Reply all = c.command({"HGETALL", stats_key()});
+    Reply all = c.command({"HGETALL", stats_key()}, kStatsLimits);
+    if (all->type != REDIS_REPLY_ARRAY) throw Error(ErrorKind::kIo, "redis: malformed HGETALL reply");
     for (size_t i = 0; i + 1 < all->elements; i += 2) {
       const std::string_view field = redis::as_bytes(*all->element[i]);
       const uint64_t value =
@@ -465,28 +553,41 @@ RedisStore::RedisStore(RedisConfig config, WarningSink warn)
 
 RedisStore::~RedisStore() = default;
 
+// Each operation starts with a few replies' worth of time; get extends it once it knows the engine size,
+// put is given what its engine takes at the minimum rate, list and stats what a big SCAN takes.
 std::optional<Entry> RedisStore::get(const Key& key) {
-  return impl_->with_connection([&](Connection& c) { return impl_->get(c, key); });
+  return impl_->with_connection(3 * config_.io_timeout, [&](Connection& c) -> std::optional<Entry> {
+    try {
+      return impl_->get(c, key);
+    } catch (const std::bad_alloc&) {
+      // The reply was left half read: drop the connection (the next operation reconnects); a miss.
+      c.mark_broken();
+      impl_->warn("out of memory while reading entry " + key.hex() + "; treated as a miss");
+      return std::nullopt;
+    }
+  });
 }
 
 void RedisStore::put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
-  impl_->with_connection([&](Connection& c) { impl_->put(c, key, engine, metadata); });
+  impl_->with_connection(3 * config_.io_timeout,
+                         [&](Connection& c) { impl_->put(c, key, engine, metadata); });
 }
 
 bool RedisStore::remove(const Key& key) {
-  return impl_->with_connection([&](Connection& c) { return impl_->remove(c, key); });
+  return impl_->with_connection(60 * config_.io_timeout,
+                                [&](Connection& c) { return impl_->remove(c, key); });
 }
 
 std::vector<EntryInfo> RedisStore::list() {
-  return impl_->with_connection([&](Connection& c) { return impl_->list(c); });
+  return impl_->with_connection(60 * config_.io_timeout, [&](Connection& c) { return impl_->list(c); });
 }
 
 StoreStats RedisStore::stats() {
-  return impl_->with_connection([&](Connection& c) { return impl_->stats(c); });
+  return impl_->with_connection(60 * config_.io_timeout, [&](Connection& c) { return impl_->stats(c); });
 }
 
 void RedisStore::ping() {
-  impl_->with_connection([](Connection& c) { c.command({"PING"}); });
+  impl_->with_connection(config_.io_timeout, [](Connection& c) { c.command({"PING"}); });
 }
 
 }  // namespace graphcache

@@ -44,12 +44,18 @@ FileLockService::FileLockService(std::string dir) : dir_(std::move(dir)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw Error(ErrorKind::kIo, "cannot create lock directory " + dir_ + ": " + ec.message());
+  // A symlink planted at <cache>/locks would make us create lock files wherever it points.
+  struct stat st {};
+  if (::lstat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw Error(ErrorKind::kIo,
+                "lock directory " + dir_ + " is not a real directory (a symlink?); refusing it");
 }
 
 std::unique_ptr<BuildLock> FileLockService::try_acquire(const Key& key) {
   const std::string path = dir_ + "/" + key.hex() + ".lock";
   for (;;) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // O_NOFOLLOW: a symlink planted at the lock path is refused (ELOOP), never followed.
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) throw Error(ErrorKind::kIo, "cannot open lock file " + path + ": " + std::strerror(errno));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
@@ -75,7 +81,7 @@ std::unique_ptr<BuildLock> FileLockService::try_acquire(const Key& key) {
 
 bool FileLockService::is_held(const Key& key) {
   const std::string path = dir_ + "/" + key.hex() + ".lock";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return false;  // no file: nobody holds it
   const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   ::close(fd);

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
+#include "common/unique_fd.hpp"
 #include "graphcache/error.hpp"
 
 namespace graphcache::store {
@@ -19,43 +22,47 @@ constexpr int kShards = 16;
 constexpr size_t kSlots = 8;  // hits, misses, puts, evictions, corrupt, errors, bytes_read, bytes_written
 using Slots = std::array<uint64_t, kSlots>;
 
-// An open, flock'ed file; unlocks and closes on scope exit.
+// An open, flock'ed control file under the stats directory (opened relative to it, never through a
+// symlink); unlocks and closes on scope exit. The lock is tried without blocking for at most `wait`:
+// anyone who can read the stats files can hold their lock, and a lookup must never wait on that.
 class LockedFile {
  public:
-  LockedFile(const std::string& path, int lock_kind) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return;
-    while (::flock(fd_, lock_kind) != 0) {
-      if (errno != EINTR) {
-        ::close(fd_);
-        fd_ = -1;
-        return;
-      }
+  LockedFile(int dir_fd, const std::string& name, int lock_kind, std::chrono::milliseconds wait) {
+    if (dir_fd < 0) return;
+    UniqueFd fd = open_at_nofollow(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_NONBLOCK);
+    if (!fd.valid() && lock_kind == LOCK_SH)
+      fd = open_at_nofollow(dir_fd, name.c_str(), O_RDONLY | O_NONBLOCK);
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (::flock(fd.get(), lock_kind | LOCK_NB) != 0) {
+      if ((errno != EWOULDBLOCK && errno != EINTR) || std::chrono::steady_clock::now() >= deadline) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    fd_ = std::move(fd);
   }
-  ~LockedFile() {
-    if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
-  }
-  LockedFile(const LockedFile&) = delete;
-  LockedFile& operator=(const LockedFile&) = delete;
-  bool ok() const { return fd_ >= 0; }
+  bool ok() const { return fd_.valid(); }
 
   // A short or missing file reads as zeros (a fresh shard).
   template <typename T>
   T load() const {
     T value{};
-    ssize_t n = ::pread(fd_, &value, sizeof(value), 0);
+    ssize_t n = ::pread(fd_.get(), &value, sizeof(value), 0);
     if (n != static_cast<ssize_t>(sizeof(value))) value = T{};
     return value;
   }
   template <typename T>
   bool store(const T& value) {
-    return ::pwrite(fd_, &value, sizeof(value), 0) == static_cast<ssize_t>(sizeof(value));
+    return ::pwrite(fd_.get(), &value, sizeof(value), 0) == static_cast<ssize_t>(sizeof(value));
   }
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;  // closing the last descriptor releases the flock
 };
+
+// Lookups and puts never wait for a stats lock; gc, verify and readers of the totals wait a little.
+constexpr std::chrono::milliseconds kNoWait{0};
+constexpr std::chrono::milliseconds kShortWait{200};
 
 Slots to_slots(const CounterDelta& d) {
   return {d.hits, d.misses, d.puts, d.evictions, d.corrupt, d.errors, d.bytes_read, d.bytes_written};
@@ -65,44 +72,79 @@ Slots to_slots(const CounterDelta& d) {
 
 StatsFiles::StatsFiles(std::string stats_dir) : dir_(std::move(stats_dir)) {
   if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw Error(ErrorKind::kIo, "cannot create stats directory '" + dir_ + "': " + std::strerror(errno));
+    // A read-only cache still serves hits; its counters are simply not recorded.
+    if (errno != EACCES && errno != EROFS && errno != EPERM) {
+      throw Error(ErrorKind::kIo, "cannot create stats directory '" + dir_ + "': " + std::strerror(errno));
+    }
   }
+  // Held for the store's lifetime: a stats/ replaced by a symlink later is not followed either.
+  dir_fd_ = UniqueFd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 }
 
-bool StatsFiles::add(const CounterDelta& delta) noexcept {
-  LockedFile f(dir_ + "/shard-" + std::to_string(::getpid() % kShards), LOCK_EX);
+StatsFiles::~StatsFiles() {
+  // Deltas deferred because their lock was busy get one more, short, chance.
+  std::lock_guard lock(mutex_);
+  if (pending_.any()) flush_locked(pending_, kShortWait);
+  if (pending_usage_.entries != 0 || pending_usage_.bytes != 0) flush_usage_locked(kShortWait);
+}
+
+bool StatsFiles::flush_locked(const CounterDelta& delta, std::chrono::milliseconds wait) noexcept {
+  LockedFile f(dir_fd_.get(), "shard-" + std::to_string(::getpid() % kShards), LOCK_EX, wait);
   if (!f.ok()) return false;
   Slots slots = f.load<Slots>();
   Slots add = to_slots(delta);
   for (size_t i = 0; i < kSlots; ++i) slots[i] += add[i];
-  return f.store(slots);
+  if (!f.store(slots)) return false;
+  pending_ = CounterDelta{};
+  return true;
+}
+
+bool StatsFiles::add(const CounterDelta& delta) noexcept {
+  std::lock_guard lock(mutex_);
+  pending_ += delta;
+  if (pending_usage_.entries != 0 || pending_usage_.bytes != 0) flush_usage_locked(kNoWait);  // catch up
+  if (dir_fd_.valid() && !flush_locked(pending_, kNoWait)) return true;  // deferred to the next update
+  return dir_fd_.valid();
+}
+
+bool StatsFiles::flush_usage_locked(std::chrono::milliseconds wait) noexcept {
+  LockedFile f(dir_fd_.get(), "usage", LOCK_EX, wait);
+  if (!f.ok()) return false;
+  Usage u = f.load<Usage>();
+  u.entries = std::max<int64_t>(0, u.entries + pending_usage_.entries);
+  u.bytes = std::max<int64_t>(0, u.bytes + pending_usage_.bytes);
+  if (!f.store(u)) return false;
+  pending_usage_ = Usage{};
+  return true;
 }
 
 bool StatsFiles::add_usage(int64_t entries, int64_t bytes) noexcept {
-  LockedFile f(dir_ + "/usage", LOCK_EX);
-  if (!f.ok()) return false;
-  Usage u = f.load<Usage>();
-  u.entries = std::max<int64_t>(0, u.entries + entries);
-  u.bytes = std::max<int64_t>(0, u.bytes + bytes);
-  return f.store(u);
+  std::lock_guard lock(mutex_);
+  pending_usage_.entries += entries;
+  pending_usage_.bytes += bytes;
+  if (dir_fd_.valid() && !flush_usage_locked(kNoWait)) return true;  // deferred
+  return dir_fd_.valid();
 }
 
 bool StatsFiles::set_usage(Usage usage) noexcept {
-  LockedFile f(dir_ + "/usage", LOCK_EX);
-  return f.ok() && f.store(usage);
+  std::lock_guard lock(mutex_);
+  LockedFile f(dir_fd_.get(), "usage", LOCK_EX, kShortWait);
+  if (!f.ok() || !f.store(usage)) return false;
+  pending_usage_ = Usage{};  // the exact figure supersedes deferred increments
+  return true;
 }
 
 Usage StatsFiles::usage() const noexcept {
-  LockedFile f(dir_ + "/usage", LOCK_SH);
+  LockedFile f(dir_fd_.get(), "usage", LOCK_SH, kShortWait);
   return f.ok() ? f.load<Usage>() : Usage{};
 }
 
 StoreStats StatsFiles::read() const noexcept {
   Slots sum{};
   for (int shard = 0; shard < kShards; ++shard) {
-    std::string path = dir_ + "/shard-" + std::to_string(shard);
-    if (::access(path.c_str(), F_OK) != 0) continue;
-    LockedFile f(path, LOCK_SH);
+    const std::string name = "shard-" + std::to_string(shard);
+    if (dir_fd_.valid() && ::faccessat(dir_fd_.get(), name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    LockedFile f(dir_fd_.get(), name, LOCK_SH, kShortWait);
     if (!f.ok()) continue;
     Slots s = f.load<Slots>();
     for (size_t i = 0; i < kSlots; ++i) sum[i] += s[i];
@@ -124,7 +166,7 @@ StoreStats StatsFiles::read() const noexcept {
 
 void StatsFiles::zero() noexcept {
   for (int shard = 0; shard < kShards; ++shard) {
-    LockedFile f(dir_ + "/shard-" + std::to_string(shard), LOCK_EX);
+    LockedFile f(dir_fd_.get(), "shard-" + std::to_string(shard), LOCK_EX, kShortWait);
     if (f.ok()) f.store(Slots{});
   }
 }

@@ -307,3 +307,27 @@ def test_secure_fingerprint_mode_is_reachable_and_keys_differently(tmp_path):
     res = secure_cache.get_or_build(ep, lambda _info: b"engine", refit_mode="none")
     assert not res.hit
     assert secure_cache.get_or_build(ep, lambda _info: b"engine", refit_mode="none").hit
+
+
+def test_full_disk_warns_and_returns_the_built_engine(tmp_path):
+    """A put that cannot be written (here RLIMIT_FSIZE: writes past 64 KiB fail with EFBIG exactly where a
+    full disk fails with ENOSPC) is a warning, like the C++ single-flight path: the build is not lost."""
+    import resource
+    import signal
+
+    cache = EngineCache(tmp_path / "cache", max_bytes=64 << 20)
+    big = b"\xab" * (1 << 20)
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the process is killed
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, old_limit[1]))
+        with pytest.warns(RuntimeWarning, match="could not store the engine"):
+            result = cache.get_or_build(export(MLP), lambda info: big, example_inputs=(X,))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert not result.hit and result.engine == big
+    assert not glob.glob(str(tmp_path / "cache" / "*" / "*" / ".tmp*")), "a partial temp file was left"
+    again = cache.get_or_build(export(MLP), lambda info: big, example_inputs=(X,))
+    assert not again.hit  # nothing was stored; with room again, this put succeeds
+    assert cache.get_or_build(export(MLP), lambda info: b"other", example_inputs=(X,)).hit

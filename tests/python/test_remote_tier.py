@@ -109,3 +109,75 @@ def test_build_lock_falls_back_to_a_host_lock_when_redis_dies(tmp_path, redis_ur
     assert lock is not None and lock.held
     assert any("build lock" in str(w.message) for w in caught)
     lock.release()
+
+
+class _HostileRedis:
+    """A RESP server on loopback that answers SCAN with a wrong-typed reply and GET with a 4 GB claim:
+    the binding must turn these into misses or graphcache errors, never a crash."""
+
+    def __init__(self):
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _reply(self, command: bytes) -> bytes:
+        if b"SCAN" in command:
+            return b"*2\r\n:1\r\n:2\r\n"  # cursor and keys of the wrong type
+        if b"GET" in command:
+            return b"$4000000000\r\n"  # and then nothing
+        if b"HGETALL" in command:
+            return b":7\r\n"
+        return b":0\r\n"
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.2)
+            with conn:
+                while not self.stop:
+                    try:
+                        data = conn.recv(65536)
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    try:
+                        conn.sendall(self._reply(data))
+                    except OSError:
+                        break
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_hostile_redis_server_is_a_miss_or_an_error_never_a_crash(tmp_path):
+    server = _HostileRedis()
+    try:
+        url = f"redis://127.0.0.1:{server.port}?timeout_ms=500&connect_timeout_ms=500"
+        store = _core.LocalStore(tmp_path / "cache", remote=url)
+        start = time.monotonic()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert store.get(KEY) is None
+            for op in (lambda: store.list(), lambda: store.stats(), lambda: store.put(KEY, b"x" * 100, None)):
+                try:
+                    op()
+                except _core.Error:
+                    pass
+        assert time.monotonic() - start < 10
+    finally:
+        server.close()

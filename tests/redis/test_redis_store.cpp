@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "graphcache/error.hpp"
 #include "graphcache/redis_store.hpp"
@@ -187,6 +188,43 @@ TEST_F(RedisStoreTest, TtlAppliesToEveryKeyAndHitsRefreshIt) {
     const long long ttl = server.command("PTTL %s", k.c_str())->integer;
     EXPECT_GT(ttl, 90000) << k;
     EXPECT_LE(ttl, 100000) << k;
+  }
+}
+
+TEST_F(RedisStoreTest, WithoutTtlCompletedPutsKeepNoExpiry) {
+  RedisStore store = make_store(1 << 20);
+  const Key key = test_key(16);
+  const std::vector<uint8_t> engine = test_bytes(16, (3 << 20) + 5);
+  store.put(key, EngineSource::from_memory(engine.data(), engine.size()), {});
+  std::vector<std::string> keys = chunk_keys(key);
+  ASSERT_EQ(keys.size(), 4u);
+  keys.push_back("test:m:" + key.hex());
+  for (const std::string& k : keys) EXPECT_EQ(server.command("PTTL %s", k.c_str())->integer, -1) << k;
+  ASSERT_TRUE(store.get(key));
+}
+
+// A put cut off before its manifest (the server stops answering mid-put) leaves chunks that expire.
+TEST_F(RedisStoreTest, ChunksOfAnInterruptedPutExpire) {
+  RedisConfig config = server.config();
+  config.chunk_bytes = 1 << 20;
+  config.io_timeout = std::chrono::milliseconds(300);
+  RedisStore store(config);
+  const Key key = test_key(17);
+  const std::vector<uint8_t> engine = test_bytes(17, 256 << 20);
+  std::thread pauser([&] {
+    while (chunk_keys(key).size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    server.pause();
+  });
+  EXPECT_THROW(store.put(key, EngineSource::from_memory(engine.data(), engine.size()), {}), Error);
+  pauser.join();
+  server.resume();
+  const std::vector<std::string> left = chunk_keys(key);
+  ASSERT_GE(left.size(), 3u);
+  EXPECT_TRUE(server.keys("test:m:*").empty());
+  for (const std::string& k : left) {
+    const long long ttl = server.command("PTTL %s", k.c_str())->integer;
+    EXPECT_GT(ttl, 0) << k << " would stay forever";
+    EXPECT_LE(ttl, 86400000) << k;
   }
 }
 
