@@ -56,6 +56,11 @@ struct PlaceholderBinding {
   enum class Kind { kInput, kWeight };
   Kind kind = Kind::kInput;
   std::string_view name;  // user input name or weight FQN (see ConvertOptions::keep_alive)
+  // kWeight: the real tensor (borrowed; ConvertOptions::keep_alive holds it) and what it is, for the
+  // by-value rule (detail::key_by_value).
+  PyObject* tensor = nullptr;
+  bool parameter = false;
+  bool lifted_constant = false;
 };
 
 // What one flattened graph output means (ExportedProgram output specs).
@@ -93,6 +98,14 @@ namespace detail {
 struct TargetInfo {
   ir::OpId op;
   bool mutating = false;
+  // A random op (schema tag nondeterministic_seeded, or a known random function / method): never merged.
+  bool nondeterministic = false;
+  // Custom (non-aten / prims) ops: the schema string, keyed as attribute "$schema" - the op's name alone
+  // does not say which signature and aliasing the registered definition has.
+  std::string schema;
+  // Position of a "dtype" argument whose default follows torch.get_default_dtype() (factory ops such as
+  // aten.zeros); -1 if none. When the call leaves it out, the dtype export recorded in node.meta is keyed.
+  int dtype_arg = -1;
   // The definition ships with torch / Python: output types follow from operand types and arguments.
   bool types_follow_from_inputs = false;
 };
@@ -114,6 +127,14 @@ struct GraphState {
 
 // Encodes one argument; fx nodes and tensors inside become operands appended to node.inputs.
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth = 0);
+// Small constants are keyed by value, not as weight slots: integer / bool buffers and attributes (index
+// tensors, masks) and lifted constants up to 64 Ki elements, and any non-parameter tensor of at most 8
+// elements (what Inductor inlines into generated code). Parameters always stay slots.
+bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant);
+// The constant value of a tensor (bytes read through graphcache._code_identity.tensor_bytes).
+ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor);
+// "cpu", "cuda:contiguous"...: device type and, when not contiguous, the strides of a tensor/FakeTensor.
+std::string layout_of(py::handle tensor, bool with_strides);
 // dtype/shape of a tensor, FakeTensor or TensorMetadata; nullopt if `value` is none of them.
 std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value);
 // Appends the output types of a node from node.meta (one output per element of a tuple/list value).
@@ -124,6 +145,10 @@ const TargetInfo& resolve_function_target(GraphState& s, py::handle target);
 ir::AttrValue encode_module(GraphState& s, ir::Node& node, py::handle module, const std::string& path,
                             bool& mutating);
 std::string utf8(PyObject* str);
+// Random functions / methods / modules by name (ops with schemas use their nondeterministic_seeded tag).
+bool is_random_name(std::string_view name);
+// The digest of what user code runs (graphcache._code_identity.fingerprint); throws kUnsupported.
+std::string user_code_digest(py::handle function_or_class);
 
 }  // namespace detail
 }  // namespace graphcache::py_frontend
