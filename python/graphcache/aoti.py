@@ -189,6 +189,8 @@ def get_or_compile(
     say("load")
     start = time.perf_counter()
     runner = load_package(package_path, program_device(exported_program))
+    if isinstance(runner, _RunnerModel):  # the bare runner returns flat outputs: give them the program's
+        runner.out_spec = getattr(getattr(exported_program, "call_spec", None), "out_spec", None)
     timings["load"] = time.perf_counter() - start
 
     say("refit")
@@ -220,6 +222,7 @@ class _RunnerModel:
 
         import torch
 
+        self.out_spec = None  # set by get_or_compile: the program's output pytree spec
         self.dir = tempfile.mkdtemp(prefix="graphcache-aoti-unpacked-")
         with zipfile.ZipFile(package_path) as z:
             z.extractall(self.dir)
@@ -251,6 +254,10 @@ class _RunnerModel:
         import torch
 
         outputs = self.runner.run([a for a in args if isinstance(a, torch.Tensor)])
+        if self.out_spec is not None:  # the current program's output structure (keyed: equal on a hit)
+            from torch.utils import _pytree as pytree
+
+            return pytree.tree_unflatten(list(outputs), self.out_spec)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 

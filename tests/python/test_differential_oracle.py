@@ -104,7 +104,7 @@ def _weight_variants(make_model, seeds):
         yield oracle_models._randomize(make_model(), 100 + seed)
 
 
-def test_every_aoti_hit_matches_eager_with_the_current_weights(exported, tmp_path):
+def test_every_aoti_hit_matches_eager_with_the_current_weights(exported, tmp_path, monkeypatch):
     cache = EngineCache(str(tmp_path / "cache"))
     by_name = {row[0]: row for row in exported}
     factories = {name: make for name, make, _ in oracle_models.variants()}
@@ -123,6 +123,8 @@ def test_every_aoti_hit_matches_eager_with_the_current_weights(exported, tmp_pat
         if cache.lookup(info, model=ep) is None:
             misses += 1
             return
+        # every other hit through the bare model-container runner (aoti.load_package loader="runner")
+        monkeypatch.setenv("GRAPHCACHE_AOTI_LOADER", "runner" if hits % 2 else "package")
         result = aoti.get_or_compile(cache, ep, inputs, workdir=str(tmp_path))
         assert result.cache.hit, label
         hits += 1
