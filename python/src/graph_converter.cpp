@@ -131,7 +131,7 @@ class Converter {
         }
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
         s_.graph.weights.push_back(ir::WeightSlot{std::string(it->second.name), std::move(*type), {}});
-        s_.values.emplace(n.ptr(), ir::ValueRef::weight(index));
+        bind_weight(n, ir::ValueRef::weight(index), py::handle(val));
         return;
       }
       name = std::string(it->second.name);
@@ -154,6 +154,25 @@ class Converter {
     s_.values.emplace(n.ptr(), ir::ValueRef::graph_input(static_cast<uint32_t>(position)));
     s_.graph.inputs.push_back(ir::GraphInput{name, type ? std::move(*type) : ir::TensorType{}});
     out_.input_names.push_back(std::move(name));
+  }
+
+  // A weight slot's value for node n. A non-contiguous weight (a transposed parameter) goes through a
+  // node that records its strides: compiled code indexes the constant with the strides it was built for,
+  // and the slot's type has none.
+  void bind_weight(py::handle n, ir::ValueRef slot, py::handle tensor) {
+    std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(tensor, true) : "";
+    const auto colon = layout.find(':');
+    if (colon == std::string::npos) {
+      s_.values.emplace(n.ptr(), slot);
+      return;
+    }
+    ir::Node node;
+    node.op = ir::OpId{"torch", "strided_weight", "", 0};
+    node.name = "strided:" + node_name(n);
+    node.inputs.push_back(slot);
+    node.attributes.push_back({"strides", layout.substr(colon + 1)});
+    node.outputs.emplace_back();
+    add_node(n, std::move(node));
   }
 
   void note_weight_device(py::handle tensor) {
@@ -182,7 +201,7 @@ class Converter {
         add_constant(n, obj, std::move(name));
         return;
       }
-      s_.values.emplace(n.ptr(), s_.weight_for(obj, target));
+      bind_weight(n, s_.weight_for(obj, target), obj);
       return;
     }
     if (t.is(obj, t.fx_graph_module)) {

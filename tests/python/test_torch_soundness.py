@@ -285,3 +285,22 @@ def test_custom_ops_key_their_schema():
     lines = graphcache.diff(gm, _trace_calling(torch.relu), (torch.randn(2),), (torch.randn(2),))
     assert lines
     assert graphcache.key(gm, (torch.randn(2),)).key == graphcache.key(gm, (torch.randn(2),)).key
+
+
+class MatW(nn.Module):
+    def __init__(self, transposed):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 8).t() if transposed else torch.randn(8, 4))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+def test_weight_strides_are_keyed_weight_values_are_not():
+    x = torch.randn(2, 8)
+    contiguous = export_key(MatW(False), x)
+    assert contiguous == export_key(MatW(False), x)
+    assert contiguous != export_key(MatW(True), x)  # Inductor indexes the constant with its strides
+    assert graphcache.key(torch.export.export(MatW(True), (x,))).weight_names == ["w"]
+    gm = torch.fx.symbolic_trace(MatW(True))
+    assert graphcache.key(gm, (x,)).key != graphcache.key(torch.fx.symbolic_trace(MatW(False)), (x,)).key
