@@ -84,6 +84,8 @@ def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Map
     SHA-256 over (dtype, shape, bytes) of each slot. Reads every weight byte: used only where the
     weights' values matter (weight-bound refit modes, deciding whether a refit is needed)."""
     tensors = resolve(model, weight_names, overrides)
+    # Values in logical (row-major) order: a transposed weight is fingerprinted by what it holds.
+    tensors = [t if t.is_contiguous() else t.detach().contiguous() for t in tensors]
     native = _native_fingerprint_fn()
     if native is not None:
         value = native(tensors)

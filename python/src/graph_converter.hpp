@@ -9,26 +9,43 @@
 //  - call_function: OpOverload -> OpId{namespace, name, overload}; OpOverloadPacket -> overload "";
 //    HigherOrderOperator -> domain "higher_order"; other callables -> domain "python", name
 //    "module.qualname" (lambdas and local functions are refused: their names do not identify the code).
+//    User functions (not torch / operator / math / builtins) also key what they run: overload
+//    "code:<digest>" from graphcache._code_identity (bytecode, constants, defaults, closure cells, globals
+//    read, recursively); code reading values it cannot identify is refused unless it carries
+//    __graphcache_version__. Custom ops (namespaces other than aten / prims) key their schema string
+//    (attribute "$schema"); ops with a dtype argument that the call leaves out key the dtype export
+//    recorded in node.meta ("$dtype": factory ops follow torch.get_default_dtype()).
+//  - random ops (schema tag nondeterministic_seeded, random function / method names, dropout / rrelu
+//    modules in training) are ir::Node::nondeterministic: two draws are never merged by the key.
 //  - output types: for targets whose definition ships with torch (OpOverload / OpOverloadPacket /
 //    HigherOrderOperator, and functions of torch, operator, math, builtins) a node's output types are a
 //    function of its operands' types and its arguments, all of which the key already holds, so node.meta
 //    is not read for them (as Inductor's FxGraphCache keys on the graph code and input metadata only);
 //    reading a FakeTensor's .shape was a third of the walk. Other targets (user functions, methods,
-//    modules), whose code the key identifies only by name, keep their meta types as a further check.
+//    modules) keep their meta types as a further check.
+//  - constants: non-parameter tensors that are integer / bool (index buffers, masks) or lifted constants
+//    (up to 64 Ki elements), or have at most 8 elements (what Inductor inlines), are keyed by value (node
+//    fx.tensor_constant); parameters, mutated buffers and larger float buffers are weight slots. A
+//    non-contiguous weight goes through a torch.strided_weight node that records its strides.
+//  - layout: setting "graphcache.torch.layout" lists each graph input's device type and (when not
+//    contiguous) strides, and the device types of the weights (ir::TensorType has neither).
 //  - call_method: domain "method", name = method name.
-//  - call_module: domain "module", name = qualified class name; the module's whole state except tensor
-//    bytes is an attribute: every instance attribute (hyper-parameters, training flag, private fields),
-//    its parameters/buffers as weight operands, its children recursively. Hooks, or attributes that
+//  - call_module: domain "module", name = qualified class name (classes outside torch: overload
+//    "code:<digest>" of every method of the class, as for user functions); the module's whole state except
+//    tensor bytes is an attribute: every instance attribute (hyper-parameters, training flag, private
+//    fields), its parameters/buffers as weight operands, its children recursively. Hooks, or attributes that
 //    cannot be encoded, are refused (Error kUnsupported) - flatten such modules (torch.export, or a
 //    Tracer whose is_leaf_module returns False) instead. Exception: the input-guard module that
 //    ExportedProgram.module() inserts (torch.export._unlift.GuardsFn) is keyed by its class only; it
 //    checks input types that the key already covers.
-//  - args: positional arguments are attributes "0", "1"...; kwargs by name; nested tuple/list/dict/slice
-//    and scalars map to AttrValue; fx nodes inside become OperandIndex entries into node.inputs.
+//  - args: positional arguments are attributes "0", "1"...; kwargs by name; nested tuple/list/dict (in
+//    insertion order)/slice and scalars map to AttrValue; fx nodes inside become OperandIndex entries.
 //  - outputs: the leaves of the output node's (nested) args in order; the nesting itself is recorded in
 //    the setting "graphcache.fx.output_tree".
-//  - side effects: nodes without users (asserts, in-place updates) are appended as extra outputs named
-//    "$effect:<node>", so they stay in the key; if any node mutates (in-place method/op, inplace=True),
+//  - side effects: nodes without users that are impure (fx Node.is_impure: asserts, side-effectful
+//    functions; plus in-place and out= writes and random draws) are appended as extra outputs named
+//    "$effect:<node>", so they stay in the key; unused pure nodes are dropped (they change nothing).
+//    If any node mutates (in-place method/op, inplace=True, out=),
 //    every node also gets its fx position as attribute "$position", since order then carries meaning.
 //  - bound methods (obj.method as a call target) are refused: the object's state is invisible.
 // Works for symbolic_trace graphs, ExportedProgram (via exported_program.hpp), ExportedProgram.module()

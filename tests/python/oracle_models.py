@@ -82,6 +82,18 @@ class Block(nn.Module):
         return shape_output(x + self.fc2(F.gelu(self.fc1(self.ln2(x)))), self.out)
 
 
+class MatW(nn.Module):
+    """A weight stored transposed (non-contiguous) or not: compiled code indexes it with its strides."""
+
+    def __init__(self, transposed=True, out="tensor"):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 8).t() if transposed else torch.randn(8, 4))
+        self.out = out
+
+    def forward(self, x):
+        return shape_output(x @ self.w, self.out)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps=1e-6):
         super().__init__()
@@ -135,15 +147,19 @@ def _randomize(module: nn.Module, seed: int) -> nn.Module:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in list(module.named_parameters()) + list(module.named_buffers()):
-            if t.is_floating_point():
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5 if "running_var" in name else torch.randn(t.shape, generator=g) * 0.5)
+            if not t.is_floating_point():
+                continue
+            if "running_var" in name:
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.5)
     return module.eval()
 
 
 def _inputs(kind: str, layout: str = "contiguous"):
     def make():
         g = torch.Generator().manual_seed(1234)
-        if kind == "mlp":
+        if kind in ("mlp", "matw"):
             return (torch.randn(4, 8, generator=g),)
         if kind == "cnn":
             x = torch.randn(2, 3, 8, 8, generator=g)
@@ -176,7 +192,9 @@ def variants(seeds=(0, 1)) -> List[Variant]:
         for window in (None, 2):
             configs.append(("decoder", dict(pos_offset=pos_offset, window=window), "contiguous"))
     configs.append(("decoder", dict(out="dict_ab"), "contiguous"))
-    classes = {"mlp": MLP, "cnn": CNN, "block": Block, "decoder": Decoder}
+    for transposed in (True, False):
+        configs.append(("matw", dict(transposed=transposed), "contiguous"))
+    classes = {"mlp": MLP, "cnn": CNN, "block": Block, "decoder": Decoder, "matw": MatW}
     out: List[Variant] = []
     for kind, kwargs, layout in configs:
         for seed in seeds:

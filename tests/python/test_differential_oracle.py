@@ -95,6 +95,7 @@ COMPILED = (
     "mlp{'out': 'dict_ab'}/contiguous/seed0",
     "cnn{'k': 3, 'pad': 1}/channels_last/seed0",
     "decoder{'pos_offset': 0, 'window': None}/contiguous/seed0",
+    "matw{'transposed': True}/contiguous/seed0",
 )
 
 
