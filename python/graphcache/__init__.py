@@ -197,6 +197,12 @@ def key(
         # Device and strides of example tensors: what an engine built from this GraphModule assumes when
         # its placeholders carry no metadata (export records both in node.meta; keyed by the front end).
         setting_list.append(("graphcache.torch.example_layout", layout, True))
+    pytree_info = getattr(getattr(getattr(model, "graph", None), "_codegen", None), "pytree_info", None)
+    if pytree_info is not None and not _is_exported_program(model):
+        # ExportedProgram.module() and friends flatten their arguments / unflatten their outputs through
+        # these specs (dict keys in order, namedtuple types): part of the calling convention.
+        spec = f"{pytree_info.in_spec} -> {pytree_info.out_spec}"
+        setting_list.append(("graphcache.fx.pytree_info", spec, True))
     if _is_exported_program(model):
         r = _core.key_export(model, setting_list, tools, specs)
     else:

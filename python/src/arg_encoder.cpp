@@ -129,6 +129,12 @@ ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor) {
 std::string layout_of(py::handle tensor, bool with_strides) {
   std::string out = py::str(tensor.attr("device").attr("type")).cast<std::string>();
   if (!with_strides) return out;
+  // Fast path (one C call): most tensors are contiguous. A symbolic answer takes the slow path.
+  PyObject* contiguous = PyObject_CallMethod(tensor.ptr(), "is_contiguous", nullptr);
+  if (!contiguous) PyErr_Clear();
+  const bool is_contiguous = contiguous == Py_True;
+  Py_XDECREF(contiguous);
+  if (is_contiguous) return out;
   py::object strides = tensor.attr("stride")();
   py::object shape = tensor.attr("shape");
   // Contiguous (row-major) tensors say nothing more; others list their strides, since compiled code

@@ -124,8 +124,8 @@ class Converter {
         if (!type)
           throw Error(ErrorKind::kInvalidModel, "weight placeholder '" + name + "' has no tensor metadata");
         const PlaceholderBinding& b = it->second;
-        note_weight_device(py::handle(val));
         if (b.tensor && detail::key_by_value(s_.t, b.tensor, b.parameter, b.lifted_constant)) {
+          note_weight_device(py::handle(val));
           add_constant(n, py::handle(b.tensor), std::move(name));
           return;
         }
@@ -162,6 +162,7 @@ class Converter {
   void bind_weight(py::handle n, ir::ValueRef slot, py::handle tensor) {
     std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(tensor, true) : "";
     const auto colon = layout.find(':');
+    if (!layout.empty()) weight_devices_.insert(layout.substr(0, colon));
     if (colon == std::string::npos) {
       s_.values.emplace(n.ptr(), slot);
       return;
@@ -194,10 +195,10 @@ class Converter {
     const std::string target = detail::utf8(fields_.get(n, NodeFields::kTarget).ptr());
     py::object obj = resolve_attr_path(s_.owner, target);
     if (t.is(obj, t.tensor)) {
-      note_weight_device(obj);
       const bool lifted =
           target.rfind("_tensor_constant", 0) == 0 || target.find("._tensor_constant") != target.npos;
       if (detail::key_by_value(t, obj, t.is(obj, t.parameter), lifted)) {
+        note_weight_device(obj);
         add_constant(n, obj, std::move(name));
         return;
       }
@@ -340,6 +341,8 @@ class Converter {
       leaves_.push_back({ir::ValueRef::none(), ""});
       tree += 'N';
     } else if (PyTuple_Check(o) || PyList_Check(o)) {
+      // A namedtuple (or other tuple / list subclass) is a different calling convention: name its type.
+      if (!PyTuple_CheckExact(o) && !PyList_CheckExact(o)) tree += qualified_name(py::type::handle_of(v));
       tree += PyTuple_Check(o) ? '(' : '[';
       bool first = true;
       for (py::handle item : v) {

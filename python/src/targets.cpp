@@ -58,14 +58,16 @@ TargetInfo resolve(const TorchTypes& t, py::handle target) {
     py::object tags = py::getattr(target, "tags", py::list());
     info.nondeterministic = PySequence_Contains(tags.ptr(), random_tag->ptr()) == 1 || is_random_name(name);
     if (!ships_with_torch_namespace(ns)) info.schema = py::str(schema).cast<std::string>();
-    int position = 0;
+    // Factory ops only (no tensor operand): elsewhere an omitted dtype follows the operands' dtypes.
+    int position = 0, dtype_position = -1;
+    bool takes_tensors = false;
     for (py::handle arg : schema.attr("arguments")) {
-      if (arg.attr("name").cast<std::string>() == "dtype") {
-        info.dtype_arg = position;
-        break;
-      }
+      if (arg.attr("name").cast<std::string>() == "dtype") dtype_position = position;
+      if (py::str(arg.attr("type")).cast<std::string>().find("Tensor") != std::string::npos)
+        takes_tensors = true;
       ++position;
     }
+    if (!takes_tensors) info.dtype_arg = dtype_position;
     info.op = ir::OpId{ns, name, overload.empty() ? "default" : overload, 0};
     return info;
   }

@@ -304,3 +304,22 @@ def test_weight_strides_are_keyed_weight_values_are_not():
     assert graphcache.key(torch.export.export(MatW(True), (x,))).weight_names == ["w"]
     gm = torch.fx.symbolic_trace(MatW(True))
     assert graphcache.key(gm, (x,)).key != graphcache.key(torch.fx.symbolic_trace(MatW(False)), (x,)).key
+
+
+def test_graph_module_calling_convention_is_keyed():
+    x = torch.randn(4)
+    dict_ab = torch.export.export(Fn(lambda x: {"a": x + 1, "b": x * 2}), (x,)).module()
+    dict_ba = torch.export.export(Fn(lambda x: {"b": x + 1, "a": x * 2}), (x,)).module()
+    assert graphcache.key(dict_ab).key != graphcache.key(dict_ba).key
+
+    class Named(nn.Module):
+        def __init__(self, named):
+            super().__init__()
+            self.named = named
+
+        def forward(self, x):
+            return Pair(x + 1, x * 2) if self.named else (x + 1, x * 2)
+
+    plain = torch.fx.symbolic_trace(Named(False))
+    named = torch.fx.symbolic_trace(Named(True))
+    assert graphcache.key(plain, (x,)).key != graphcache.key(named, (x,)).key
