@@ -12,7 +12,9 @@ own bumping it when the code changes). Called from the C++ walk (python/src/targ
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import logging
 import types
 from typing import Any, Set
 
@@ -67,6 +69,10 @@ class _Hasher:
             self.code(v, owner, depth + 1)
         elif isinstance(v, types.ModuleType):
             self.put("module", v.__name__)
+        elif isinstance(v, enum.Enum):
+            self.put("enum", _qualname(type(v)), v.name)
+        elif isinstance(v, logging.Logger):  # log calls do not change what the code computes
+            self.put("logger")
         elif isinstance(v, (types.FunctionType, type)):
             self.callable(v, depth + 1)
         elif isinstance(v, types.BuiltinFunctionType) or _is_library(v) and callable(v):

@@ -323,3 +323,14 @@ def test_graph_module_calling_convention_is_keyed():
     plain = torch.fx.symbolic_trace(Named(False))
     named = torch.fx.symbolic_trace(Named(True))
     assert graphcache.key(plain, (x,)).key != graphcache.key(named, (x,)).key
+
+
+def test_user_code_digest_follows_called_user_functions_and_accepts_loggers():
+    from graphcache import _code_identity
+
+    helper = _define_user_fn("x * 3")
+    namespace = {"helper": helper, "logging": __import__("logging")}
+    exec("log = logging.getLogger('gc')\ndef outer(x):\n    log.debug('hi')\n    return helper(x)\n", namespace)
+    digest = _code_identity.fingerprint(namespace["outer"])
+    namespace["helper"] = _define_user_fn("x * 4")  # same caller, the function it calls changed
+    assert _code_identity.fingerprint(namespace["outer"]) != digest
