@@ -252,7 +252,10 @@ ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int de
   if (t.is(value, t.enum_base))
     return ir::EnumValue{qualified_name(py::type::handle_of(value)), value.attr("name").cast<std::string>()};
   if (t.is(value, t.tensor)) {
-    // A tensor constant captured in the arguments: a weight slot like get_attr tensors.
+    // A tensor constant captured in the arguments: small / integer ones by value (like lifted constants),
+    // others a weight slot like get_attr tensors.
+    if (key_by_value(t, value, t.is(value, t.parameter), /*lifted_constant=*/true))
+      return tensor_value(t, value);
     ir::ValueRef ref = s.weight_for(value, node.name + ".constant" + std::to_string(s.graph.weights.size()));
     node.inputs.push_back(ref);
     return ir::OperandIndex{static_cast<uint32_t>(node.inputs.size() - 1)};

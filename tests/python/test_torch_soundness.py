@@ -334,3 +334,15 @@ def test_user_code_digest_follows_called_user_functions_and_accepts_loggers():
     digest = _code_identity.fingerprint(namespace["outer"])
     namespace["helper"] = _define_user_fn("x * 4")  # same caller, the function it calls changed
     assert _code_identity.fingerprint(namespace["outer"]) != digest
+
+
+def test_tensor_constants_in_arguments_are_keyed_by_value():
+    def build(values):
+        graph = torch.fx.Graph()
+        x = graph.placeholder("x")
+        graph.output(graph.call_function(torch.index_select, (x, 0, torch.tensor(values))))
+        return torch.fx.GraphModule(nn.Module(), graph)
+
+    x = torch.randn(4)
+    assert graphcache.key(build([0, 1]), (x,)).key == graphcache.key(build([0, 1]), (x,)).key
+    assert graphcache.key(build([0, 1]), (x,)).key != graphcache.key(build([1, 0]), (x,)).key
