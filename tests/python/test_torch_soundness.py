@@ -346,3 +346,13 @@ def test_tensor_constants_in_arguments_are_keyed_by_value():
     x = torch.randn(4)
     assert graphcache.key(build([0, 1]), (x,)).key == graphcache.key(build([0, 1]), (x,)).key
     assert graphcache.key(build([0, 1]), (x,)).key != graphcache.key(build([1, 0]), (x,)).key
+
+
+def test_sympy_functions_are_not_renumbered_like_symbols():
+    gm = _trace_calling(torch.relu)
+
+    def key_for(expr):
+        return graphcache.key(gm, [{"shape": (expr,), "dtype": torch.float32}]).key
+
+    assert key_for("Max(s0, s1)") != key_for("Min(s0, s1)")
+    assert key_for("Max(s0, s1)") == key_for("Max(s3, s4)")  # symbols still canonical
