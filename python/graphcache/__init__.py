@@ -144,6 +144,21 @@ def _describe_inputs(example_inputs: Any) -> Tuple[Optional[list], Optional[list
     return types, specs
 
 
+def _example_layout(example_inputs: Any) -> Optional[str]:
+    if example_inputs is None or isinstance(example_inputs, Mapping) or not isinstance(example_inputs, Iterable):
+        return None
+    import torch
+
+    parts = []
+    for item in example_inputs:
+        if isinstance(item, torch.Tensor):
+            contiguous = item.is_contiguous()
+            parts.append(item.device.type + ("" if contiguous else ":" + str(tuple(item.stride()))))
+        else:
+            parts.append("-")
+    return ";".join(parts)
+
+
 def _request(settings, engine_relevant, toolchain):
     settings = dict(settings or {})
     relevant = None if engine_relevant is None else {str(n) for n in engine_relevant}
@@ -177,6 +192,17 @@ def key(
     """The engine-cache key of a GraphModule / ExportedProgram (see the module docstring)."""
     setting_list, tools, encoded = _request(settings, engine_relevant, toolchain)
     types, specs = _describe_inputs(example_inputs)
+    layout = _example_layout(example_inputs)
+    if layout is not None and not _is_exported_program(model):
+        # Device and strides of example tensors: what an engine built from this GraphModule assumes when
+        # its placeholders carry no metadata (export records both in node.meta; keyed by the front end).
+        setting_list.append(("graphcache.torch.example_layout", layout, True))
+    pytree_info = getattr(getattr(getattr(model, "graph", None), "_codegen", None), "pytree_info", None)
+    if pytree_info is not None and not _is_exported_program(model):
+        # ExportedProgram.module() and friends flatten their arguments / unflatten their outputs through
+        # these specs (dict keys in order, namedtuple types): part of the calling convention.
+        spec = f"{pytree_info.in_spec} -> {pytree_info.out_spec}"
+        setting_list.append(("graphcache.fx.pytree_info", spec, True))
     if _is_exported_program(model):
         r = _core.key_export(model, setting_list, tools, specs)
     else:

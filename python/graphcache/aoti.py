@@ -4,6 +4,18 @@ The .pt2 package is compiled with `aot_inductor.package_constants_in_so=False`, 
 weights. On a hit the package is loaded and the *current* model's weights are loaded into it as
 constants (AOTICompiledModel.load_constants) through the entry's weight-slot map - the AOTInductor
 analogue of a TensorRT refit. The refit mode is therefore "refittable" and the key ignores weight values.
+
+What Inductor would bake into the code is not refittable: by default it inlines 0-d tensors and 1-D
+tensors of up to 8 elements (GraphLowering.get_attr / can_inline_constant in torch/_inductor/graph.py),
+so a small Linear bias or a PReLU(1) slope would keep its OLD value after a refit, and its joint-graph pass
+folds any weight whose values are all equal (constant_fold_uniform_value in fx_passes/joint_graph.py).
+Packages are therefore compiled with `always_keep_tensor_constants=True` and
+`joint_graph_constant_folding=False` (every tensor attribute stays a loadable constant),
+and small / integer non-parameter tensors are keyed by value anyway (graph_converter.hpp). A refit that
+cannot load every weight slot of the key raises instead of running with stale values.
+
+Inductor's whole global configuration (torch._inductor.config, as its own FX graph cache keys it) and the
+explicit inductor_configs are settings of the key: a change to either compiles a new package.
 """
 
 from __future__ import annotations
@@ -19,11 +31,29 @@ from typing import Any, Callable, Dict, Mapping, Optional
 from . import aoti_toolchain, weight_access
 from .engine_cache import BuildOutput, CacheResult, EngineCache
 
-# Inductor settings that make the package weight-stripped (checked against torch/_inductor/config.py).
+# Inductor settings that make the package weight-stripped and every weight refittable (checked against
+# torch/_inductor/config.py of torch 2.13).
 WEIGHT_STRIPPED_CONFIGS = {
     "aot_inductor.package_constants_in_so": False,
     "aot_inductor.package_constants_on_disk_format": None,
+    "always_keep_tensor_constants": True,
+    # Inductor's joint-graph pass folds weights whose values happen to be uniform (PReLU's 0.25 slope, a
+    # fresh LayerNorm's ones) into full(...) calls in the code: not refittable either.
+    "joint_graph_constant_folding": False,
 }
+
+
+class RefitError(RuntimeError):
+    """The cached package cannot take every weight of the current program (it would run stale values)."""
+
+
+def _has_config(inductor_config: Any, name: str) -> bool:
+    obj = inductor_config
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            return False
+        obj = getattr(obj, part)
+    return True
 
 
 @dataclass
@@ -38,16 +68,27 @@ def weight_stripped_configs() -> Dict[str, Any]:
     import torch
     import torch._inductor.config as inductor_config
 
-    if not hasattr(inductor_config.aot_inductor, "package_constants_in_so"):
-        raise NotImplementedError(
-            f"graphcache: torch {torch.__version__} cannot build weight-stripped AOTInductor packages "
-            "(no aot_inductor.package_constants_in_so)"
-        )
-    return {
-        name: value
-        for name, value in WEIGHT_STRIPPED_CONFIGS.items()
-        if hasattr(inductor_config.aot_inductor, name.split(".", 1)[1])
-    }
+    for required in ("aot_inductor.package_constants_in_so", "always_keep_tensor_constants"):
+        if not _has_config(inductor_config, required):
+            raise NotImplementedError(
+                f"graphcache: torch {torch.__version__} cannot build weight-stripped, fully refittable "
+                f"AOTInductor packages (no inductor config {required})"
+            )
+    return {name: value for name, value in WEIGHT_STRIPPED_CONFIGS.items() if _has_config(inductor_config, name)}
+
+
+def global_inductor_config_digest() -> str:
+    """Digest of torch._inductor.config as Inductor's own FX graph cache keys it (save_config_portable:
+    everything but the knobs Inductor marks as not affecting the output)."""
+    import hashlib
+
+    import torch._inductor.config as inductor_config
+
+    portable = dict(inductor_config.save_config_portable())
+    # aoti_compile_and_package writes the device it compiled for into this dict (torch 2.13): state it
+    # leaves behind, not a knob; the device is keyed through device_identity.
+    portable.pop("aot_inductor.metadata", None)
+    return hashlib.sha256(repr(sorted(portable.items())).encode()).hexdigest()
 
 
 def compile_weight_stripped(exported_program: Any, package_path: str, inductor_configs: Optional[Mapping] = None) -> str:
@@ -64,15 +105,27 @@ def compile_weight_stripped(exported_program: Any, package_path: str, inductor_c
 
 
 def program_device(exported_program: Any) -> str:
-    """The device of the program's weights ("cpu", "cuda:0"...): what the package is compiled for."""
-    for tensor in list(exported_program.state_dict.values())[:1]:
-        return str(tensor.device)
+    """The device the package is compiled for ("cpu", "cuda:0"...): that of the program's weights, else
+    (a parameter-free program) of its constants or inputs; "cpu" only when nothing says otherwise."""
+    import torch
+
+    for tensor in list(exported_program.state_dict.values()) + list(getattr(exported_program, "constants", {}).values()):
+        if isinstance(tensor, torch.Tensor):
+            return str(tensor.device)
+    for node in exported_program.graph.nodes:
+        val = node.meta.get("val") if node.op == "placeholder" else None
+        if isinstance(val, torch.Tensor):
+            return str(val.device)
     return "cpu"
 
 
 def aoti_settings(exported_program: Any, inductor_configs: Optional[Mapping] = None) -> Dict[str, str]:
     """Engine-relevant settings of an AOTInductor build: backend, target device, inductor configs."""
-    settings = {"backend": "aoti", "device": program_device(exported_program).split(":")[0]}
+    settings = {
+        "backend": "aoti",
+        "device": program_device(exported_program).split(":")[0],
+        "inductor.global_config": global_inductor_config_digest(),
+    }
     for name, value in sorted({**weight_stripped_configs(), **dict(inductor_configs or {})}.items()):
         settings[f"inductor.{name}"] = repr(value)
     return settings
@@ -152,6 +205,8 @@ def _get_or_compile_in(cache, exported_program, info, weights, inductor_configs,
     say("load")
     start = time.perf_counter()
     runner = load_package(package_path, program_device(exported_program))
+    if isinstance(runner, _RunnerModel):  # the bare runner returns flat outputs: give them the program's
+        runner.out_spec = getattr(getattr(exported_program, "call_spec", None), "out_spec", None)
     timings["load"] = time.perf_counter() - start
 
     say("refit")
@@ -180,6 +235,7 @@ class _RunnerModel:
 
         import torch
 
+        self.out_spec = None  # set by get_or_compile: the program's output pytree spec
         self.dir = tempfile.mkdtemp(prefix="graphcache-aoti-unpacked-")
         # Removed when this model is collected (or at exit): the runner has loaded what it needs by then.
         weakref.finalize(self, shutil.rmtree, self.dir, True)
@@ -213,6 +269,10 @@ class _RunnerModel:
         import torch
 
         outputs = self.runner.run([a for a in args if isinstance(a, torch.Tensor)])
+        if self.out_spec is not None:  # the current program's output structure (keyed: equal on a hit)
+            from torch.utils import _pytree as pytree
+
+            return pytree.tree_unflatten(list(outputs), self.out_spec)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
@@ -230,8 +290,7 @@ def device_identity(exported_program: Any) -> Dict[str, str]:
 
     import torch
 
-    tensors = list(exported_program.state_dict.values())[:1]
-    device = tensors[0].device if tensors else torch.device("cpu")
+    device = torch.device(program_device(exported_program))
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         return {"gpu": f"{props.name} sm_{props.major}{props.minor}", "cuda": str(torch.version.cuda)}
@@ -261,6 +320,15 @@ def refit(
     tensors = weight_access.resolve(exported_program, weight_names, weights)
     constants = {weight_slot_map[name]: tensor.detach() for name, tensor in zip(weight_names, tensors)}
     needed = set(runner.get_constant_fqns())
+    baked = sorted(constants.keys() - needed)
+    if baked:
+        # The package has no constant for these weight slots: its code holds values of its own (inlined
+        # at compile time), so the current weights would be ignored - never serve that.
+        raise RefitError(
+            f"graphcache: the cached AOTInductor package cannot load weight(s) {baked[:5]} "
+            f"({len(baked)} in all): they were compiled into its code; recompile with "
+            "graphcache.aoti.weight_stripped_configs() (always_keep_tensor_constants=True)"
+        )
     missing = needed - constants.keys()
     if missing:
         # Constants that no output reaches (not weight slots of the key) keep their names: take them
@@ -270,9 +338,6 @@ def refit(
             if name not in by_name:
                 raise KeyError(f"graphcache: the cached package needs constant {name!r}, the program has none")
             constants[name] = by_name[name].detach()
-    unknown = constants.keys() - needed
-    for name in unknown:
-        del constants[name]
     zero_copy = zero_copy and all(t.is_contiguous() for t in constants.values())
     if zero_copy:
         try:

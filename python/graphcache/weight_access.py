@@ -87,6 +87,8 @@ def fingerprint(model: Any, weight_names: Sequence[str], overrides: Optional[Map
     uses SHA-256 chunks (native "secure" mode, CPU tensors only) for caches shared across trust
     boundaries; the fallback is SHA-256 already."""
     tensors = resolve(model, weight_names, overrides)
+    # Values in logical (row-major) order: a transposed weight is fingerprinted by what it holds.
+    tensors = [t if t.is_contiguous() else t.detach().contiguous() for t in tensors]
     native = _native_fingerprint_fn()
     if native is not None:
         # The native fingerprint reads dense bytes in place: strided / non-contiguous tensors (a

@@ -44,24 +44,43 @@ ir::AttrValue sequence_of(GraphState& s, ir::Node& node, PyObject* o, ir::Sequen
 }
 
 ir::AttrValue dict_of(GraphState& s, ir::Node& node, PyObject* o, int depth) {
-  // String-keyed dicts are sorted (insertion order carries no meaning for kwargs-like dicts).
-  std::vector<std::pair<PyObject*, PyObject*>> items;
+  // Insertion order is kept: dict-valued arguments are iterated in that order by the code that reads
+  // them (an ordered container of outputs, a pytree), so two orders may compute different things.
+  ir::Sequence seq{ir::Sequence::Kind::kDict, {}};
   PyObject *k, *v;
   Py_ssize_t pos = 0;
-  bool all_str = true;
   while (PyDict_Next(o, &pos, &k, &v)) {
-    items.emplace_back(k, v);
-    all_str = all_str && PyUnicode_Check(k);
-  }
-  if (all_str)
-    std::sort(items.begin(), items.end(),
-              [](const auto& a, const auto& b) { return PyUnicode_Compare(a.first, b.first) < 0; });
-  ir::Sequence seq{ir::Sequence::Kind::kDict, {}};
-  for (const auto& [key, value] : items) {
-    seq.items.push_back(encode_arg(s, node, key, depth + 1));
-    seq.items.push_back(encode_arg(s, node, value, depth + 1));
+    seq.items.push_back(encode_arg(s, node, k, depth + 1));
+    seq.items.push_back(encode_arg(s, node, v, depth + 1));
   }
   return seq;
+}
+
+int64_t numel_of(const ir::TensorType& type) {
+  int64_t n = 1;
+  for (const auto& d : *type.shape) n *= d.is_static() ? d.value : (int64_t{1} << 40);
+  return n;
+}
+
+bool is_floating(ir::DType d) {
+  using D = ir::DType;
+  switch (d) {
+    case D::kFloat32:
+    case D::kFloat16:
+    case D::kFloat64:
+    case D::kBFloat16:
+    case D::kComplex64:
+    case D::kComplex128:
+    case D::kComplex32:
+    case D::kFloat8E4M3FN:
+    case D::kFloat8E4M3FNUZ:
+    case D::kFloat8E5M2:
+    case D::kFloat8E5M2FNUZ:
+    case D::kFloat8E8M0FNU:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -85,6 +104,65 @@ ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) 
   graph.weights.push_back(ir::WeightSlot{name, std::move(*type), {}});
   weight_by_object.emplace(tensor.ptr(), index);
   return ir::ValueRef::weight(index);
+}
+
+bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant) {
+  if (parameter || !t.is(tensor, t.tensor)) return false;
+  auto type = tensor_type_of(t, tensor);
+  if (!type || !type->shape) return false;
+  const int64_t n = numel_of(*type);
+  constexpr int64_t kMaxByValue = int64_t{1} << 16, kInlined = 8;
+  return n <= kInlined || (n <= kMaxByValue && (lifted_constant || !is_floating(type->dtype)));
+}
+
+ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor) {
+  static const py::object* bytes_of =
+      new py::object(py::module_::import("graphcache._code_identity").attr("tensor_bytes"));
+  ir::TensorValue value;
+  auto type = tensor_type_of(t, tensor);
+  value.dtype = type->dtype;
+  for (const auto& d : *type->shape) value.dims.push_back(d.value);
+  value.bytes = (*bytes_of)(tensor).cast<std::string>();
+  return value;
+}
+
+std::string layout_of(py::handle tensor, bool with_strides) {
+  std::string out = py::str(tensor.attr("device").attr("type")).cast<std::string>();
+  if (!with_strides) return out;
+  // Fast path (one C call): most tensors are contiguous. A symbolic answer takes the slow path.
+  PyObject* contiguous = PyObject_CallMethod(tensor.ptr(), "is_contiguous", nullptr);
+  if (!contiguous) PyErr_Clear();
+  const bool is_contiguous = contiguous == Py_True;
+  Py_XDECREF(contiguous);
+  if (is_contiguous) return out;
+  py::object strides = tensor.attr("stride")();
+  py::object shape = tensor.attr("shape");
+  // Contiguous (row-major) tensors say nothing more; others list their strides, since compiled code
+  // (Inductor, TensorRT) indexes with the strides it was built for.
+  std::vector<int64_t> dims, st;
+  bool fixed = true;
+  for (py::handle d : shape) {
+    if (!PyLong_Check(d.ptr()))
+      fixed = false;
+    else
+      dims.push_back(d.cast<int64_t>());
+  }
+  for (py::handle d : strides) {
+    if (!PyLong_Check(d.ptr()))
+      fixed = false;
+    else
+      st.push_back(d.cast<int64_t>());
+  }
+  if (fixed) {
+    int64_t expect = 1;
+    bool contiguous = true;
+    for (size_t i = dims.size(); i-- > 0;) {
+      if (dims[i] != 1 && st[i] != expect) contiguous = false;
+      expect *= dims[i];
+    }
+    if (contiguous) return out;
+  }
+  return out + ":" + py::str(strides).cast<std::string>();
 }
 
 std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value) {
@@ -174,7 +252,10 @@ ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int de
   if (t.is(value, t.enum_base))
     return ir::EnumValue{qualified_name(py::type::handle_of(value)), value.attr("name").cast<std::string>()};
   if (t.is(value, t.tensor)) {
-    // A tensor constant captured in the arguments: a weight slot like get_attr tensors.
+    // A tensor constant captured in the arguments: small / integer ones by value (like lifted constants),
+    // others a weight slot like get_attr tensors.
+    if (key_by_value(t, value, t.is(value, t.parameter), /*lifted_constant=*/true))
+      return tensor_value(t, value);
     ir::ValueRef ref = s.weight_for(value, node.name + ".constant" + std::to_string(s.graph.weights.size()));
     node.inputs.push_back(ref);
     return ir::OperandIndex{static_cast<uint32_t>(node.inputs.size() - 1)};

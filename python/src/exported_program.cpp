@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <map>
+#include <set>
 
 #include "graphcache/error.hpp"
 
@@ -63,6 +64,11 @@ std::string dynamic_ranges(const ir::Graph& graph, const std::map<std::string, s
           while (q < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[q])) || expr[q] == '_'))
             ++q;
           const std::string name = expr.substr(p, q - p);
+          if (q < expr.size() && expr[q] == '(') {  // a SymPy function (Max, Min, FloorDiv): not a symbol
+            out += name;
+            p = q;
+            continue;
+          }
           auto [it, inserted] = ids.emplace(name, ids.size());
           out += "$" + std::to_string(it->second);
           if (inserted) {
@@ -89,12 +95,27 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
   const SpecNames& n = spec_names();
   ConvertOptions options;
   options.node_names = node_names;
+  // The real tensors behind weight placeholders (for keying small constants by value).
+  py::dict tensors;
+  tensors.attr("update")(ep.attr("state_dict"));
+  tensors.attr("update")(py::getattr(ep, "constants", py::dict()));
+  options.keep_alive.push_back(tensors);
+  // Buffers the program updates are state, not constants: they stay weight slots.
+  std::set<std::string> mutated;
+  for (py::handle spec : signature.attr("output_specs")) {
+    if (spec.attr(n.kind).attr(n.name).cast<std::string>() != "USER_OUTPUT")
+      mutated.insert(attr_str(spec, n.target));
+  }
   for (py::handle spec : signature.attr("input_specs")) {
     const std::string kind = spec.attr(n.kind).attr(n.name).cast<std::string>();
     const std::string_view name = keep_str(options, spec.attr(n.arg), n.name);
     if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
-      options.placeholders[name] =
-          PlaceholderBinding{PlaceholderBinding::Kind::kWeight, keep_str(options, spec, n.target)};
+      PlaceholderBinding b{PlaceholderBinding::Kind::kWeight, keep_str(options, spec, n.target)};
+      if (!mutated.count(std::string(b.name)))
+        b.tensor = PyDict_GetItemString(tensors.ptr(), std::string(b.name).c_str());
+      b.parameter = kind == "PARAMETER";
+      b.lifted_constant = kind == "CONSTANT_TENSOR";
+      options.placeholders[name] = b;
     } else if (kind == "USER_INPUT" || kind == "TOKEN") {
       options.placeholders[name] = PlaceholderBinding{PlaceholderBinding::Kind::kInput, name};
     } else {
@@ -119,6 +140,15 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
     for (auto [symbol, range] : py::reinterpret_borrow<py::dict>(constraints)) {
       ranges[py::str(symbol)] = "[" + attr_str(range, "lower") + "," + attr_str(range, "upper") + "]";
     }
+  }
+  // The calling convention: how user arguments (incl. kwargs names) and outputs (dict keys in order,
+  // tuple / list / namedtuple types) are flattened into graph inputs / outputs.
+  py::object call_spec = py::getattr(ep, "call_spec", py::none());
+  if (!call_spec.is_none()) {
+    converted.settings.push_back(Setting{"graphcache.export.call_spec",
+                                         py::str(call_spec.attr("in_spec")).cast<std::string>() + " -> " +
+                                             py::str(call_spec.attr("out_spec")).cast<std::string>(),
+                                         true});
   }
   std::string text = dynamic_ranges(converted.graph, ranges);
   if (!text.empty())

@@ -1,7 +1,9 @@
 // The walk over one fx graph: placeholders, weights, calls and outputs (mapping documented in the header).
 #include "graph_converter.hpp"
 
+#include <cctype>
 #include <memory>
+#include <set>
 #include <string_view>
 
 #include "graphcache/error.hpp"
@@ -121,9 +123,15 @@ class Converter {
       if (it->second.kind == PlaceholderBinding::Kind::kWeight) {
         if (!type)
           throw Error(ErrorKind::kInvalidModel, "weight placeholder '" + name + "' has no tensor metadata");
+        const PlaceholderBinding& b = it->second;
+        if (b.tensor && detail::key_by_value(s_.t, b.tensor, b.parameter, b.lifted_constant)) {
+          note_weight_device(py::handle(val));
+          add_constant(n, py::handle(b.tensor), std::move(name));
+          return;
+        }
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
         s_.graph.weights.push_back(ir::WeightSlot{std::string(it->second.name), std::move(*type), {}});
-        s_.values.emplace(n.ptr(), ir::ValueRef::weight(index));
+        bind_weight(n, ir::ValueRef::weight(index), py::handle(val));
         return;
       }
       name = std::string(it->second.name);
@@ -140,9 +148,46 @@ class Converter {
                 "it; pass example_inputs (tensors or input specs) or trace with shape metadata");
       }
     }
+    // Device and strides of tensor inputs: compiled code is built for both (ir::TensorType has neither).
+    input_layouts_ += (val && t.is(py::handle(val), t.tensor)) ? detail::layout_of(val, true) : "?";
+    input_layouts_ += ';';
     s_.values.emplace(n.ptr(), ir::ValueRef::graph_input(static_cast<uint32_t>(position)));
     s_.graph.inputs.push_back(ir::GraphInput{name, type ? std::move(*type) : ir::TensorType{}});
     out_.input_names.push_back(std::move(name));
+  }
+
+  // A weight slot's value for node n. A non-contiguous weight (a transposed parameter) goes through a
+  // node that records its strides: compiled code indexes the constant with the strides it was built for,
+  // and the slot's type has none.
+  void bind_weight(py::handle n, ir::ValueRef slot, py::handle tensor) {
+    std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(tensor, true) : "";
+    const auto colon = layout.find(':');
+    if (!layout.empty()) weight_devices_.insert(layout.substr(0, colon));
+    if (colon == std::string::npos) {
+      s_.values.emplace(n.ptr(), slot);
+      return;
+    }
+    ir::Node node;
+    node.op = ir::OpId{"torch", "strided_weight", "", 0};
+    node.name = "strided:" + node_name(n);
+    node.inputs.push_back(slot);
+    node.attributes.push_back({"strides", layout.substr(colon + 1)});
+    node.outputs.emplace_back();
+    add_node(n, std::move(node));
+  }
+
+  void note_weight_device(py::handle tensor) {
+    if (tensor && s_.t.is(tensor, s_.t.tensor)) weight_devices_.insert(detail::layout_of(tensor, false));
+  }
+
+  // A small constant keyed by value (detail::key_by_value): a node holding the tensor's bytes.
+  void add_constant(py::handle n, py::handle tensor, std::string name) {
+    ir::Node node;
+    node.op = ir::OpId{"fx", "tensor_constant", "", 0};
+    node.name = std::move(name);
+    node.attributes.push_back({"value", detail::tensor_value(s_.t, tensor)});
+    node.outputs.emplace_back();
+    add_node(n, std::move(node));
   }
 
   void get_attr(py::handle n, std::string name) {
@@ -150,7 +195,14 @@ class Converter {
     const std::string target = detail::utf8(fields_.get(n, NodeFields::kTarget).ptr());
     py::object obj = resolve_attr_path(s_.owner, target);
     if (t.is(obj, t.tensor)) {
-      s_.values.emplace(n.ptr(), s_.weight_for(obj, target));
+      const bool lifted =
+          target.rfind("_tensor_constant", 0) == 0 || target.find("._tensor_constant") != target.npos;
+      if (detail::key_by_value(t, obj, t.is(obj, t.parameter), lifted)) {
+        note_weight_device(obj);
+        add_constant(n, obj, std::move(name));
+        return;
+      }
+      bind_weight(n, s_.weight_for(obj, target), obj);
       return;
     }
     if (t.is(obj, t.fx_graph_module)) {
@@ -181,17 +233,22 @@ class Converter {
     const auto index = static_cast<uint32_t>(s_.graph.nodes.size());
     ir::Node& node = s_.graph.nodes.emplace_back(s_.graph.arena.get());
     node.name = std::move(name);
+    fx_node_of_.push_back(n.ptr());
     py::object target = fields_.get(n, NodeFields::kTarget);
     bool mutating = false;
     bool types_follow_from_inputs = false;
+    const detail::TargetInfo* info = nullptr;
     if (kind == OpKind::kCallFunction) {
-      const detail::TargetInfo& info = detail::resolve_function_target(s_, target);
-      node.op = info.op;
-      mutating = info.mutating;
-      types_follow_from_inputs = info.types_follow_from_inputs;
+      info = &detail::resolve_function_target(s_, target);
+      node.op = info->op;
+      mutating = info->mutating;
+      node.nondeterministic = info->nondeterministic;
+      types_follow_from_inputs = info->types_follow_from_inputs;
+      if (!info->schema.empty()) node.attributes.push_back({"$schema", info->schema});
     } else if (kind == OpKind::kCallMethod) {
       std::string method = detail::utf8(target.ptr());
       mutating = ends_with_inplace_underscore(method);
+      node.nondeterministic = detail::is_random_name(method);
       node.op = ir::OpId{"method", std::move(method), "", 0};
     }
     py::object args = fields_.get(n, NodeFields::kArgs);
@@ -208,6 +265,7 @@ class Converter {
       while (PyDict_Next(kwargs.ptr(), &pos, &k, &v)) {
         std::string key = detail::utf8(k);
         if (key == "inplace" && v == Py_True) mutating = true;
+        if (key == "out" && v != Py_None) mutating = true;  // writes into an existing tensor
         node.attributes.push_back({std::move(key), detail::encode_arg(s_, node, v)});
       }
     }
@@ -216,11 +274,27 @@ class Converter {
       py::object module = resolve_attr_path(s_.owner, path);
       if (!t.is(module, t.nn_module))
         throw Error(ErrorKind::kInvalidModel, "call_module target '" + path + "' is not a torch.nn.Module");
-      node.op = ir::OpId{"module", qualified_name(py::type::handle_of(module)), "", 0};
+      py::handle klass = py::type::handle_of(module);
+      std::string class_name = qualified_name(klass);
+      // Leaf modules of user classes run user code: keyed by what their class runs, not its name.
+      std::string code = class_name.rfind("torch.", 0) == 0 ? std::string() : detail::user_code_digest(klass);
+      const auto dot = class_name.rfind('.');
+      std::string leaf = class_name.substr(dot == std::string::npos ? 0 : dot + 1);
+      for (char& c : leaf) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      node.nondeterministic = (leaf.find("dropout") != std::string::npos || leaf == "rrelu") &&
+                              py::getattr(module, "training", py::bool_(true)).cast<bool>();
+      node.op = ir::OpId{"module", std::move(class_name), std::move(code), 0};
       // ExportedProgram.module() checks its inputs with a generated GuardsFn: input checks derived from
       // the placeholders' types, which the key already covers; its state is generated code.
       if (node.op.name != "torch.export._unlift.GuardsFn")
         node.attributes.push_back({"$module", detail::encode_module(s_, node, module, path, mutating)});
+    }
+    if (info && info->dtype_arg >= 0 && info->dtype_arg >= nargs &&
+        !(PyDict_Check(kwargs.ptr()) && PyDict_GetItemString(kwargs.ptr(), "dtype"))) {
+      // A factory op without dtype follows torch.get_default_dtype() at trace time: key what was recorded.
+      PyObject* val = meta_value(t, fields_.get(n, NodeFields::kMeta));
+      if (val && t.is(py::handle(val), t.tensor))
+        node.attributes.push_back({"$dtype", t.to_dtype(py::handle(val).attr(t.s_dtype))});
     }
     if (types_follow_from_inputs) {
       node.outputs.emplace_back();  // one value; getitem nodes pick tuple elements by index
@@ -228,12 +302,15 @@ class Converter {
       detail::outputs_from_meta(t, fields_.get(n, NodeFields::kMeta), node.outputs);
     }
     s_.mutates = s_.mutates || mutating;
+    if (mutating || node.nondeterministic) must_keep_.insert(index);
     s_.values.emplace(n.ptr(), ir::ValueRef::node_output(index));
   }
 
+  // A node without side effects (constant, subgraph): dropped when nothing uses it.
   void add_node(py::handle n, ir::Node node) {
     const auto index = static_cast<uint32_t>(s_.graph.nodes.size());
     s_.graph.nodes.push_back(std::move(node));
+    fx_node_of_.push_back(nullptr);
     s_.values.emplace(n.ptr(), ir::ValueRef::node_output(index));
   }
 
@@ -245,6 +322,10 @@ class Converter {
     std::string tree;
     flatten_output(PyTuple_GET_ITEM(args.ptr(), 0), tree, 0);
     out_.settings.push_back(Setting{"graphcache.fx.output_tree", std::move(tree), true});
+    std::string devices;
+    for (const auto& d : weight_devices_) devices += d + ";";
+    out_.settings.push_back(
+        Setting{"graphcache.torch.layout", "inputs=" + input_layouts_ + " weights=" + devices, true});
   }
 
   void flatten_output(py::handle v, std::string& tree, int depth) {
@@ -260,6 +341,8 @@ class Converter {
       leaves_.push_back({ir::ValueRef::none(), ""});
       tree += 'N';
     } else if (PyTuple_Check(o) || PyList_Check(o)) {
+      // A namedtuple (or other tuple / list subclass) is a different calling convention: name its type.
+      if (!PyTuple_CheckExact(o) && !PyList_CheckExact(o)) tree += qualified_name(py::type::handle_of(v));
       tree += PyTuple_Check(o) ? '(' : '[';
       bool first = true;
       for (py::handle item : v) {
@@ -329,9 +412,17 @@ class Converter {
       for (const auto& r : node.inputs) mark(r);
     }
     for (const auto& leaf : leaves_) mark(leaf.ref);
+    // Unused pure nodes compute nothing anyone sees: dropped, as torch's own dead-code elimination does
+    // (fx Node.is_impure: asserts, mutations, side-effectful functions and modules stay). Random nodes
+    // stay too: they advance the generator that later draws read.
     std::vector<uint32_t> effects;
     for (uint32_t i = 0; i < fx_nodes; ++i) {
-      if (!used[i]) effects.push_back(i);
+      if (used[i]) continue;
+      PyObject* fx = i < fx_node_of_.size() ? fx_node_of_[i] : nullptr;
+      if (!fx) continue;
+      bool impure = must_keep_.count(i) > 0;
+      if (!impure) impure = py::handle(fx).attr("is_impure")().cast<bool>();
+      if (impure) effects.push_back(i);
     }
     for (uint32_t e : effects) {
       s_.graph.outputs.push_back(
@@ -370,6 +461,10 @@ class Converter {
     if (!p) throw py::error_already_set();
     return py::reinterpret_steal<py::object>(p);
   }();
+  std::vector<PyObject*> fx_node_of_;  // per IR node: its fx call node (borrowed), null if pure by kind
+  std::string input_layouts_;          // per graph input: device type and non-contiguous strides
+  std::set<std::string> weight_devices_;
+  std::set<uint32_t> must_keep_;  // mutating and random nodes: effects even when unused
   size_t effect_candidates_ = 0;  // the IR nodes that come from fx nodes (those before the output)
   std::vector<OutputLeaf> leaves_;
 };

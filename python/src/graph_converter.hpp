@@ -9,26 +9,43 @@
 //  - call_function: OpOverload -> OpId{namespace, name, overload}; OpOverloadPacket -> overload "";
 //    HigherOrderOperator -> domain "higher_order"; other callables -> domain "python", name
 //    "module.qualname" (lambdas and local functions are refused: their names do not identify the code).
+//    User functions (not torch / operator / math / builtins) also key what they run: overload
+//    "code:<digest>" from graphcache._code_identity (bytecode, constants, defaults, closure cells, globals
+//    read, recursively); code reading values it cannot identify is refused unless it carries
+//    __graphcache_version__. Custom ops (namespaces other than aten / prims) key their schema string
+//    (attribute "$schema"); ops with a dtype argument that the call leaves out key the dtype export
+//    recorded in node.meta ("$dtype": factory ops follow torch.get_default_dtype()).
+//  - random ops (schema tag nondeterministic_seeded, random function / method names, dropout / rrelu
+//    modules in training) are ir::Node::nondeterministic: two draws are never merged by the key.
 //  - output types: for targets whose definition ships with torch (OpOverload / OpOverloadPacket /
 //    HigherOrderOperator, and functions of torch, operator, math, builtins) a node's output types are a
 //    function of its operands' types and its arguments, all of which the key already holds, so node.meta
 //    is not read for them (as Inductor's FxGraphCache keys on the graph code and input metadata only);
 //    reading a FakeTensor's .shape was a third of the walk. Other targets (user functions, methods,
-//    modules), whose code the key identifies only by name, keep their meta types as a further check.
+//    modules) keep their meta types as a further check.
+//  - constants: non-parameter tensors that are integer / bool (index buffers, masks) or lifted constants
+//    (up to 64 Ki elements), or have at most 8 elements (what Inductor inlines), are keyed by value (node
+//    fx.tensor_constant); parameters, mutated buffers and larger float buffers are weight slots. A
+//    non-contiguous weight goes through a torch.strided_weight node that records its strides.
+//  - layout: setting "graphcache.torch.layout" lists each graph input's device type and (when not
+//    contiguous) strides, and the device types of the weights (ir::TensorType has neither).
 //  - call_method: domain "method", name = method name.
-//  - call_module: domain "module", name = qualified class name; the module's whole state except tensor
-//    bytes is an attribute: every instance attribute (hyper-parameters, training flag, private fields),
-//    its parameters/buffers as weight operands, its children recursively. Hooks, or attributes that
+//  - call_module: domain "module", name = qualified class name (classes outside torch: overload
+//    "code:<digest>" of every method of the class, as for user functions); the module's whole state except
+//    tensor bytes is an attribute: every instance attribute (hyper-parameters, training flag, private
+//    fields), its parameters/buffers as weight operands, its children recursively. Hooks, or attributes that
 //    cannot be encoded, are refused (Error kUnsupported) - flatten such modules (torch.export, or a
 //    Tracer whose is_leaf_module returns False) instead. Exception: the input-guard module that
 //    ExportedProgram.module() inserts (torch.export._unlift.GuardsFn) is keyed by its class only; it
 //    checks input types that the key already covers.
-//  - args: positional arguments are attributes "0", "1"...; kwargs by name; nested tuple/list/dict/slice
-//    and scalars map to AttrValue; fx nodes inside become OperandIndex entries into node.inputs.
+//  - args: positional arguments are attributes "0", "1"...; kwargs by name; nested tuple/list/dict (in
+//    insertion order)/slice and scalars map to AttrValue; fx nodes inside become OperandIndex entries.
 //  - outputs: the leaves of the output node's (nested) args in order; the nesting itself is recorded in
 //    the setting "graphcache.fx.output_tree".
-//  - side effects: nodes without users (asserts, in-place updates) are appended as extra outputs named
-//    "$effect:<node>", so they stay in the key; if any node mutates (in-place method/op, inplace=True),
+//  - side effects: nodes without users that are impure (fx Node.is_impure: asserts, side-effectful
+//    functions; plus in-place and out= writes and random draws) are appended as extra outputs named
+//    "$effect:<node>", so they stay in the key; unused pure nodes are dropped (they change nothing).
+//    If any node mutates (in-place method/op, inplace=True, out=),
 //    every node also gets its fx position as attribute "$position", since order then carries meaning.
 //  - bound methods (obj.method as a call target) are refused: the object's state is invisible.
 // Works for symbolic_trace graphs, ExportedProgram (via exported_program.hpp), ExportedProgram.module()
@@ -56,6 +73,11 @@ struct PlaceholderBinding {
   enum class Kind { kInput, kWeight };
   Kind kind = Kind::kInput;
   std::string_view name;  // user input name or weight FQN (see ConvertOptions::keep_alive)
+  // kWeight: the real tensor (borrowed; ConvertOptions::keep_alive holds it) and what it is, for the
+  // by-value rule (detail::key_by_value).
+  PyObject* tensor = nullptr;
+  bool parameter = false;
+  bool lifted_constant = false;
 };
 
 // What one flattened graph output means (ExportedProgram output specs).
@@ -93,6 +115,14 @@ namespace detail {
 struct TargetInfo {
   ir::OpId op;
   bool mutating = false;
+  // A random op (schema tag nondeterministic_seeded, or a known random function / method): never merged.
+  bool nondeterministic = false;
+  // Custom (non-aten / prims) ops: the schema string, keyed as attribute "$schema" - the op's name alone
+  // does not say which signature and aliasing the registered definition has.
+  std::string schema;
+  // Position of a "dtype" argument whose default follows torch.get_default_dtype() (factory ops such as
+  // aten.zeros); -1 if none. When the call leaves it out, the dtype export recorded in node.meta is keyed.
+  int dtype_arg = -1;
   // The definition ships with torch / Python: output types follow from operand types and arguments.
   bool types_follow_from_inputs = false;
 };
@@ -114,6 +144,14 @@ struct GraphState {
 
 // Encodes one argument; fx nodes and tensors inside become operands appended to node.inputs.
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth = 0);
+// Small constants are keyed by value, not as weight slots: integer / bool buffers and attributes (index
+// tensors, masks) and lifted constants up to 64 Ki elements, and any non-parameter tensor of at most 8
+// elements (what Inductor inlines into generated code). Parameters always stay slots.
+bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant);
+// The constant value of a tensor (bytes read through graphcache._code_identity.tensor_bytes).
+ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor);
+// "cpu", "cuda:contiguous"...: device type and, when not contiguous, the strides of a tensor/FakeTensor.
+std::string layout_of(py::handle tensor, bool with_strides);
 // dtype/shape of a tensor, FakeTensor or TensorMetadata; nullopt if `value` is none of them.
 std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value);
 // Appends the output types of a node from node.meta (one output per element of a tuple/list value).
@@ -124,6 +162,10 @@ const TargetInfo& resolve_function_target(GraphState& s, py::handle target);
 ir::AttrValue encode_module(GraphState& s, ir::Node& node, py::handle module, const std::string& path,
                             bool& mutating);
 std::string utf8(PyObject* str);
+// Random functions / methods / modules by name (ops with schemas use their nondeterministic_seeded tag).
+bool is_random_name(std::string_view name);
+// The digest of what user code runs (graphcache._code_identity.fingerprint); throws kUnsupported.
+std::string user_code_digest(py::handle function_or_class);
 
 }  // namespace detail
 }  // namespace graphcache::py_frontend

@@ -46,6 +46,9 @@ LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None): t
 Structure facts the front end adds as engine-relevant settings (names reserved):
     graphcache.fx.output_tree        nesting of the output node's args, e.g. "(*,[*,*])"
     graphcache.export.dynamic_ranges per symbolic input dim, its canonical symbol and range
+    graphcache.export.call_spec      the exported program's input / output pytree specs (calling convention)
+    graphcache.torch.layout          device type + non-contiguous strides per input; weights' device types
+    graphcache.torch.example_layout  (set by graphcache.key for GraphModules) the example inputs' layout
 
 Errors: graphcache.Error and its subclasses InvalidArgumentError, InvalidModelError, UnsupportedError,
 IoError, CorruptError, InternalError (see graph_converter.hpp for what is refused and why).

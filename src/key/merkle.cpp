@@ -25,6 +25,11 @@ std::string SymbolTable::canonical(std::string_view expr) {
       size_t j = i;
       while (j < expr.size() && is_part(expr[j])) ++j;
       std::string name(expr.substr(i, j - i));
+      if (j < expr.size() && expr[j] == '(') {  // a SymPy function (Max, Min, FloorDiv): not a symbol
+        out += name;
+        i = j;
+        continue;
+      }
       auto [it, inserted] = ids_.emplace(name, static_cast<uint32_t>(ids_.size()));
       out += '$' + std::to_string(it->second);
       i = j;

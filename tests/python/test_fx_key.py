@@ -553,8 +553,9 @@ class _Counter(nn.Module):
 
     def __init__(self, which: str) -> None:
         super().__init__()
-        self.register_buffer("a", torch.zeros(4))
-        self.register_buffer("b", torch.zeros(4))
+        # 16 elements: above the by-value size for float buffers, so both are weight slots
+        self.register_buffer("a", torch.zeros(16))
+        self.register_buffer("b", torch.zeros(16))
         self.which = which
 
     def forward(self, x):
@@ -563,7 +564,7 @@ class _Counter(nn.Module):
 
 
 def test_export_which_buffer_is_updated_is_part_of_the_key():
-    x = f32(4)
+    x = f32(16)
     ka = graphcache.key(torch.export.export(_Counter("a"), (x,)))
     assert ka.key == graphcache.key(torch.export.export(_Counter("a"), (x,))).key
     kb = graphcache.key(torch.export.export(_Counter("b"), (x,)))
