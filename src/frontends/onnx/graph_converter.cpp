@@ -10,6 +10,7 @@
 #include "capture_order.hpp"
 #include "external_data.hpp"
 #include "graphcache/error.hpp"
+#include "nondeterminism.hpp"
 #include "op_resolver.hpp"
 #include "tensor_convert.hpp"
 
@@ -82,6 +83,7 @@ class GraphConverter {
     }
     bind_outputs();
     check_acyclic();
+    mark_nondeterministic(graph_);
     return std::move(graph_);
   }
 
