@@ -58,13 +58,16 @@ int element_bits(DType dtype) noexcept;
 
 // One dimension: a static size (value >= 0), a symbolic size (an identifier like "batch" or an
 // expression like "2*s0 + 1"), or unknown (neither). Symbols are canonicalized by the key (renaming every
-// occurrence of a symbol consistently does not change the key).
+// occurrence of a symbol consistently does not change the key). An opaque symbol (an ONNX dim_param) is
+// one name whatever its characters ("n + 1" is a name, not an expression): the key numbers it as a whole.
 struct Dim {
   int64_t value = -1;
   std::string symbol;
+  bool opaque = false;  // symbol is one name, not an expression
 
   static Dim fixed(int64_t v) { return Dim{v, {}}; }
   static Dim symbolic(std::string s) { return Dim{-1, std::move(s)}; }
+  static Dim param(std::string s) { return Dim{-1, std::move(s), true}; }
   static Dim unknown() { return Dim{}; }
   bool is_static() const { return symbol.empty() && value >= 0; }
   bool operator==(const Dim&) const = default;

@@ -53,7 +53,7 @@ TEST(OnnxLoader, SymbolicAndUnknownDims) {
   shape->mutable_dim(1)->clear_dim_value();
   const ir::Graph graph = load(model);
   ASSERT_TRUE(graph.inputs[0].type.shape);
-  EXPECT_EQ((*graph.inputs[0].type.shape)[0], ir::Dim::symbolic("batch"));
+  EXPECT_EQ((*graph.inputs[0].type.shape)[0], ir::Dim::param("batch"));  // one opaque name
   EXPECT_EQ((*graph.inputs[0].type.shape)[1], ir::Dim::unknown());
 }
 

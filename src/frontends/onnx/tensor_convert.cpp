@@ -170,7 +170,7 @@ std::vector<ir::Dim> to_dims(const onnx::TensorShapeProto& shape, const ErrorSou
       if (dim.dim_value() < 0) source.fail("negative dimension " + std::to_string(dim.dim_value()), where);
       dims.push_back(ir::Dim::fixed(dim.dim_value()));
     } else if (dim.has_dim_param() && !dim.dim_param().empty()) {
-      dims.push_back(ir::Dim::symbolic(dim.dim_param()));
+      dims.push_back(ir::Dim::param(dim.dim_param()));  // one opaque name
     } else {
       dims.push_back(ir::Dim::unknown());
     }
