@@ -73,10 +73,22 @@ struct Dim {
   bool operator==(const Dim&) const = default;
 };
 
-// dtype + shape; shape nullopt means "rank unknown", dtype kUndefined means "not known".
+// One layer around a value's element tensor: ONNX sequence(T), map(key, T), optional(T), or a sparse
+// tensor (always innermost). First-class in the type, so no marker node or reserved name is needed.
+struct TypeWrapper {
+  enum class Kind : uint8_t { kSequence, kMap, kOptional, kSparse };
+  Kind kind = Kind::kSequence;
+  DType key = DType::kUndefined;  // kMap: the key's element type
+  bool operator==(const TypeWrapper&) const = default;
+};
+
+// dtype + shape; shape nullopt means "rank unknown", dtype kUndefined means "not known". `wrappers`
+// (outermost first) make it a sequence/map/optional/sparse value whose innermost tensor is dtype + shape;
+// empty for a plain tensor.
 struct TensorType {
   DType dtype = DType::kUndefined;
   std::optional<std::vector<Dim>> shape;
+  std::vector<TypeWrapper> wrappers{};  // (initialized: aggregate inits that omit it stay warning-free)
 
   static TensorType of(DType dtype, std::vector<Dim> dims) { return TensorType{dtype, std::move(dims)}; }
   static TensorType of(DType dtype, std::initializer_list<int64_t> dims);

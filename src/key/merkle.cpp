@@ -70,6 +70,14 @@ MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMod
 }
 
 void MerkleHasher::encode_type(Encoder& e, const ir::TensorType& type) {
+  if (!type.wrappers.empty()) {  // 'W' never starts a plain type ('t'), so plain types keep their form
+    e.tag('W');
+    e.uvar(type.wrappers.size());
+    for (const ir::TypeWrapper& w : type.wrappers) {
+      e.u8(static_cast<uint8_t>(w.kind));
+      e.svar(static_cast<int64_t>(w.key));
+    }
+  }
   e.tag('t');
   e.svar(static_cast<int64_t>(type.dtype));
   if (!type.shape) {

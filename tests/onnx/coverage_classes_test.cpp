@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,65 @@ TEST(OnnxCoverage, DropoutIsRandomUnlessTrainingIsStaticallyOff) {
   EXPECT_FALSE(dropout_marked("F"));
   EXPECT_TRUE(dropout_marked("T"));
   EXPECT_TRUE(dropout_marked("On"));
+}
+
+// Identity over an input whose type `wrap` builds around float[2].
+onnx::ModelProto identity_of(const std::function<onnx::TypeProto*(onnx::TypeProto*)>& wrap) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  auto* input = graph->add_input();
+  input->set_name("x");
+  set_tensor_type(wrap(input->mutable_type()), onnx::TensorProto::FLOAT, {2});
+  add_node(graph, "Identity", {"x"}, {"y"});
+  add_output(graph, "y");
+  return model;
+}
+
+TEST(OnnxCoverage, ContainerTypesAreFirstClassAndCannotBeSpoofedByAnOp) {
+  using T = onnx::TypeProto;
+  const auto plain = [](T* t) { return t; };
+  const auto seq = [](T* t) { return t->mutable_sequence_type()->mutable_elem_type(); };
+  const auto opt = [](T* t) { return t->mutable_optional_type()->mutable_elem_type(); };
+  const auto opt_seq = [&](T* t) { return seq(opt(t)); };
+  const auto seq_opt = [&](T* t) { return opt(seq(t)); };
+  const auto map_of = [](int key) {
+    return [key](T* t) {
+      t->mutable_map_type()->set_key_type(key);
+      return t->mutable_map_type()->mutable_value_type();
+    };
+  };
+  std::vector<onnx::ModelProto> models = {identity_of(plain),
+                                          identity_of(seq),
+                                          identity_of(opt),
+                                          identity_of(opt_seq),
+                                          identity_of(seq_opt),
+                                          identity_of(map_of(onnx::TensorProto::INT64)),
+                                          identity_of(map_of(onnx::TensorProto::STRING))};
+  onnx::ModelProto sparse = identity_of(plain);
+  auto* sparse_type = sparse.mutable_graph()->mutable_input(0)->mutable_type();
+  sparse_type->mutable_sparse_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  sparse_type->mutable_sparse_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+  models.push_back(sparse);
+  std::vector<Key> keys;
+  for (const auto& model : models) keys.push_back(key_of(model));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(keys[i], keys[j]) << i << " vs " << j;
+  }
+  EXPECT_EQ(load(models[3]).inputs[0].type.wrappers.size(), 2u);
+
+  // The marker node the loader once inserted for a sequence input, written by hand: a custom op.
+  onnx::ModelProto spoof = identity_of(plain);
+  auto* import = spoof.add_opset_import();
+  import->set_domain("graphcache.onnx");
+  import->set_version(1);
+  auto* graph = spoof.mutable_graph();
+  graph->mutable_node(0)->set_input(0, "x_seq");
+  auto* marker = add_node(graph, "ContainerType", {"x"}, {"x_seq"}, "graphcache.onnx");
+  auto* type = marker->add_attribute();
+  type->set_name("type");
+  type->set_type(onnx::AttributeProto::STRING);
+  type->set_s("sequence(tensor)");
+  EXPECT_NE(key_of(spoof), keys[1]);
 }
 
 }  // namespace

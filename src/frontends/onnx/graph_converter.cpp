@@ -98,32 +98,11 @@ class GraphConverter {
       const onnx::ValueInfoProto& info = wire_.inputs[i];
       const std::string where = where_ + ".input[" + std::to_string(i) + "] ('" + info.name() + "')";
       ir::GraphInput input{info.name(), {}};
-      ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
-      if (info.has_type()) {
-        input.type = to_tensor_type(info.type(), source_, where);
-        ref = wrap_container(ref, info, where);
-      }
+      const ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
+      if (info.has_type()) input.type = to_tensor_type(info.type(), source_, where);
       define(info.name(), ref, where);
       graph_.inputs.push_back(std::move(input));
     }
-  }
-
-  // The IR's TensorType has no sequence/optional/map/sparse types. So that a sequence input never keys
-  // like a tensor input, a non-tensor value passes through a marker node naming its container type.
-  ValueRef wrap_container(ValueRef value, const onnx::ValueInfoProto& info, const std::string& where) {
-    std::string signature = container_signature(info.type());
-    if (signature.empty()) return value;
-    ir::Node marker;
-    marker.op = ir::OpId{"graphcache.onnx", "ContainerType", "", 1};
-    marker.inputs.push_back(value);
-    marker.attributes.push_back({"type", std::move(signature)});
-    marker.outputs.push_back({info.name(), {}});
-    marker.name = info.name();
-    graph_.nodes.push_back(std::move(marker));
-    pending_.push_back(nullptr);
-    node_where_.resize(graph_.nodes.size());
-    node_where_.back() = where;
-    return ValueRef::node_output(static_cast<uint32_t>(graph_.nodes.size() - 1));
   }
 
   void declare_initializers() {
@@ -365,10 +344,7 @@ class GraphConverter {
       const std::optional<ValueRef> ref = scope_.resolve(info.name());
       if (!ref) source_.fail("graph output is not produced by any node, graph input or initializer", where);
       ir::GraphOutput output{*ref, info.name(), {}};
-      if (info.has_type()) {
-        output.type = to_tensor_type(info.type(), source_, where);
-        output.value = wrap_container(output.value, info, where);
-      }
+      if (info.has_type()) output.type = to_tensor_type(info.type(), source_, where);
       graph_.outputs.push_back(std::move(output));
     }
   }
