@@ -223,6 +223,9 @@ struct Node {
   NodeVector<NodeOutput> outputs;    // the count is part of the key
   NodeVector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
   std::string name;                  // not part of the key
+  // The op's definition where the model itself defines it (an ONNX model-local function: its body and
+  // every function that body calls, serialized). Part of the key; empty for ops defined elsewhere.
+  std::string definition;
   // Random ops (RandomNormal, dropout in training, randn_like...): two such nodes are two draws, so the
   // key never merges them even when their encodings are equal (front ends set this from op schemas).
   bool nondeterministic = false;

@@ -235,6 +235,7 @@ void MerkleHasher::encode_node(uint32_t index) {
   e.str(node.op.name);
   e.str(node.op.overload);
   e.svar(node.op.version);
+  e.str(node.definition);
   e.uvar(node.inputs.size());
   for (const auto& ref : node.inputs) encode_ref(e, ref);
   e.uvar(node.captures.size());

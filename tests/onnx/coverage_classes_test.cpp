@@ -131,5 +131,55 @@ TEST(OnnxCoverage, ContainerTypesAreFirstClassAndCannotBeSpoofedByAnOp) {
   EXPECT_NE(key_of(spoof), keys[1]);
 }
 
+// Y = local::Outer(X); Outer calls local::Inner, whose body is `inner_op`. Two Inner overloads exist
+// (IR 10): "a" runs `inner_op`, "b" runs Neg; Outer calls overload `pick`.
+onnx::ModelProto nested_functions(const std::string& inner_op, const std::string& pick) {
+  onnx::ModelProto model = make_model();
+  auto* import = model.add_opset_import();
+  import->set_domain("local");
+  import->set_version(1);
+  auto* graph = model.mutable_graph();
+  add_input(graph, "X");
+  add_node(graph, "Outer", {"X"}, {"Y"}, "local");
+  add_output(graph, "Y");
+  const auto define = [&](const std::string& name, const std::string& overload, const std::string& op,
+                          const std::string& op_domain, const std::string& call_overload) {
+    auto* f = model.add_functions();
+    f->set_name(name);
+    f->set_domain("local");
+    f->add_input("a");
+    f->add_output("b");
+    f->add_opset_import()->set_version(17);
+    f->set_doc_string("about " + name);
+    auto* node = f->add_node();
+    node->set_op_type(op);
+    node->set_domain(op_domain);
+    node->add_input("a");
+    node->add_output("b");
+    if (!overload.empty()) f->GetReflection()->MutableUnknownFields(f)->AddLengthDelimited(13, overload);
+    if (!call_overload.empty())
+      node->GetReflection()->MutableUnknownFields(node)->AddLengthDelimited(8, call_overload);
+  };
+  define("Outer", "", "Inner", "local", pick);
+  define("Inner", "a", inner_op, "", "");
+  define("Inner", "b", "Neg", "", "");
+  return model;
+}
+
+TEST(OnnxCoverage, FunctionsAreKeyedAtEveryDepthAndByOverload) {
+  const Key relu = key_of(nested_functions("Relu", "a"));
+  EXPECT_NE(relu, key_of(nested_functions("Sigmoid", "a")));  // a function called from a function
+  EXPECT_NE(relu, key_of(nested_functions("Relu", "b")));     // another overload
+  EXPECT_EQ(key_of(nested_functions("Relu", "b")), key_of(nested_functions("Sigmoid", "b")));
+  onnx::ModelProto documented = nested_functions("Relu", "a");
+  documented.mutable_functions(1)->set_doc_string("other words");
+  EXPECT_EQ(relu, key_of(documented));  // doc strings do not compute
+  // The op's definition is no attribute: a node cannot spell it.
+  for (const ir::Node& node : load(nested_functions("Relu", "a")).nodes) {
+    EXPECT_TRUE(node.attributes.empty());
+    EXPECT_FALSE(node.definition.empty());
+  }
+}
+
 }  // namespace
 }  // namespace graphcache::onnx_test

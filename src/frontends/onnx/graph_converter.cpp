@@ -262,7 +262,7 @@ class GraphConverter {
     if (wire.op_type.empty()) source_.fail("node has no op_type", where);
     ir::Node node;
     node.name = wire.name;
-    node.op = ir::OpId{OpResolver::normalize_domain(wire.domain), wire.op_type, "", 0};
+    node.op = ir::OpId{OpResolver::normalize_domain(wire.domain), wire.op_type, wire.overload, 0};
     for (const std::string& name : wire.inputs) {
       if (name.empty()) {
         node.inputs.push_back(ValueRef::none());
