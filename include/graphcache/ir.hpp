@@ -120,7 +120,10 @@ struct WeightData {
   std::string path;               // kFile: absolute path
   uint64_t offset = 0;            // kFile: byte offset in path
   uint64_t length = 0;            // byte count (kFile, kMemory)
-  const void* pointer = nullptr;  // kMemory: host pointer, owned elsewhere
+  const void* pointer = nullptr;  // kMemory: host pointer, owned elsewhere (or by `owned`)
+  // kMemory bytes a front end made itself (ONNX typed payloads converted to raw layout, sparse tensors):
+  // kept alive with the graph.
+  std::shared_ptr<const std::string> owned{};
 };
 
 // A constant tensor held by value (small constants: ONNX Constant values, tensor attributes).
@@ -239,6 +242,10 @@ struct Node {
 struct GraphInput {
   std::string name;
   TensorType type;
+  // The value the input takes when the caller does not feed it (an ONNX initializer that is also a graph
+  // input): a weight slot, a constant node, or (in a subgraph) a captured weight. Keyed (and its weight
+  // fingerprinted) like any operand, since compilers bake it in.
+  std::optional<ValueRef> default_value{};
 };
 
 struct WeightSlot {

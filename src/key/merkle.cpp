@@ -289,8 +289,14 @@ void MerkleHasher::walk() {
     on_stack[ref.index] = 1;
     stack.push_back(Frame{ref.index, 0});
   };
-  for (const auto& out : graph_.outputs) {
-    visit(out.value);
+  // Input defaults first (declared order), then the outputs: both are roots of the walk.
+  std::vector<ValueRef> roots;
+  for (const auto& in : graph_.inputs) {
+    if (in.default_value) roots.push_back(*in.default_value);
+  }
+  for (const auto& out : graph_.outputs) roots.push_back(out.value);
+  for (const ValueRef& root : roots) {
+    visit(root);
     while (!stack.empty()) {
       Frame& f = stack.back();
       const ir::Node& node = graph_.nodes[f.node];
@@ -317,6 +323,13 @@ void MerkleHasher::walk() {
   trailer.uvar(graph_.capture_names.size());
   trailer.uvar(weight_order_.size());
   for (uint32_t w : weight_order_) encode_type(trailer, graph_.weights[w].type);
+  for (const auto& in : graph_.inputs) {  // 'z': no default ('z' is also ValueRef::none, never a default)
+    if (in.default_value) {
+      encode_ref(trailer, *in.default_value);
+    } else {
+      trailer.tag('z');
+    }
+  }
   trailer.uvar(graph_.outputs.size());
   for (const auto& out : graph_.outputs) {
     encode_ref(trailer, out.value);

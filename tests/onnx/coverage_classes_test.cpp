@@ -181,5 +181,147 @@ TEST(OnnxCoverage, FunctionsAreKeyedAtEveryDepthAndByOverload) {
   }
 }
 
+// Key and weight fingerprint of a model (its bytes stay alive while the fingerprint reads them).
+struct Identity {
+  Key key;
+  Digest weights;
+  bool operator==(const Identity&) const = default;
+};
+
+Identity identity(const onnx::ModelProto& model) {
+  const std::string bytes = model.SerializeAsString();
+  const ir::Graph graph = load_onnx_bytes(bytes, "");
+  const KeyResult key = compute_key(graph);
+  return Identity{key.key, fingerprint_graph_weights(graph, key.structure.weight_order)};
+}
+
+// Y = X + W (W float[4,8], 32 elements: a weight slot). `edit` changes the model.
+onnx::ModelProto add_weight_model(const std::function<void(onnx::GraphProto*)>& edit) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "X", onnx::TensorProto::FLOAT, {4, 8});
+  *graph->add_initializer() = float_tensor("W", {4, 8});
+  add_node(graph, "Add", {"X", "W"}, {"Y"});
+  add_output(graph, "Y");
+  edit(graph);
+  return model;
+}
+
+TEST(OnnxCoverage, InitializersListedAsGraphInputsAreKeyedOrFingerprinted) {
+  const auto as_input = [](std::string raw) {
+    return add_weight_model([&](onnx::GraphProto* g) {
+      add_input(g, "W", onnx::TensorProto::FLOAT, {4, 8});
+      if (!raw.empty()) g->mutable_initializer(0)->set_raw_data(raw);
+    });
+  };
+  std::string changed = float_tensor("W", {4, 8}).raw_data();
+  changed[5] ^= 1;
+  const Identity base = identity(as_input(""));
+  EXPECT_NE(base.weights, identity(as_input(changed)).weights);  // exec must not serve the old engine
+  EXPECT_EQ(base.key, identity(as_input(changed)).key);          // a refittable weight: same structure
+  // A small one (a shape, by value) is keyed.
+  const auto reshape = [](int64_t d0) {
+    onnx::ModelProto model = make_model();
+    auto* g = model.mutable_graph();
+    add_input(g, "X", onnx::TensorProto::FLOAT, {4, 8});
+    add_input(g, "S", onnx::TensorProto::INT64, {2});
+    onnx::TensorProto shape;
+    shape.set_name("S");
+    shape.set_data_type(onnx::TensorProto::INT64);
+    shape.add_dims(2);
+    shape.add_int64_data(d0);
+    shape.add_int64_data(32 / d0);
+    *g->add_initializer() = shape;
+    add_node(g, "Reshape", {"X", "S"}, {"Y"});
+    add_output(g, "Y");
+    return model;
+  };
+  EXPECT_NE(key_of(reshape(2)), key_of(reshape(4)));
+}
+
+TEST(OnnxCoverage, InitializersInsideIfBodiesAreFingerprinted) {
+  const auto if_model = [](char flip) {
+    onnx::ModelProto model = make_model();
+    auto* g = model.mutable_graph();
+    add_input(g, "C", onnx::TensorProto::BOOL, {});
+    add_input(g, "X", onnx::TensorProto::FLOAT, {4, 8});
+    auto* node = add_node(g, "If", {"C"}, {"Y"});
+    for (const char* branch : {"then_branch", "else_branch"}) {
+      auto* attribute = node->add_attribute();
+      attribute->set_name(branch);
+      attribute->set_type(onnx::AttributeProto::GRAPH);
+      onnx::GraphProto* body = attribute->mutable_g();
+      body->set_name(branch);
+      onnx::TensorProto w = float_tensor("W", {4, 8});
+      if (std::string(branch) == "else_branch") (*w.mutable_raw_data())[3] ^= flip;
+      *body->add_initializer() = w;
+      add_node(body, "Add", {"X", "W"}, {"Z"});
+      add_output(body, "Z");
+    }
+    add_output(g, "Y");
+    return model;
+  };
+  const Identity base = identity(if_model(0));
+  const Identity other = identity(if_model(1));
+  EXPECT_EQ(base.key, other.key);
+  EXPECT_NE(base.weights, other.weights);
+  EXPECT_EQ(load(if_model(0)).weights.size(), 2u);  // both bodies' weights live in the model's graph
+}
+
+TEST(OnnxCoverage, TypedPayloadStringAndSparseInitializersAreFingerprinted) {
+  // float16 in int32_data (one value per int32): fingerprintable, and the value matters.
+  const auto half = [](int32_t first) {
+    return add_weight_model([&](onnx::GraphProto* g) {
+      onnx::TensorProto* w = g->mutable_initializer(0);
+      w->clear_raw_data();
+      w->set_data_type(onnx::TensorProto::FLOAT16);
+      for (int i = 0; i < 32; ++i) w->add_int32_data(i == 0 ? first : 0x3c00);
+      g->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT16);
+    });
+  };
+  EXPECT_NE(identity(half(0x3c00)).weights, identity(half(0x4000)).weights);
+  EXPECT_EQ(identity(half(0x3c00)), identity(half(0x3c00)));
+
+  // 32 strings: a weight slot by type, its values fingerprinted.
+  const auto strings = [](const std::string& first) {
+    onnx::ModelProto model = make_model();
+    auto* g = model.mutable_graph();
+    add_input(g, "X", onnx::TensorProto::STRING, {32});
+    onnx::TensorProto w;
+    w.set_name("W");
+    w.set_data_type(onnx::TensorProto::STRING);
+    w.add_dims(32);
+    for (int i = 0; i < 32; ++i) w.add_string_data(i == 0 ? first : "s");
+    *g->add_initializer() = w;
+    add_node(g, "Equal", {"X", "W"}, {"Y"});
+    add_output(g, "Y");
+    return model;
+  };
+  EXPECT_NE(identity(strings("a")), identity(strings("b")));
+
+  // A sparse initializer: its indices and its values are fingerprinted; its type is not a dense one's.
+  const auto sparse = [](int64_t index, float value) {
+    return add_weight_model([&](onnx::GraphProto* g) {
+      g->clear_initializer();
+      onnx::SparseTensorProto* s = g->add_sparse_initializer();
+      s->add_dims(4);
+      s->add_dims(8);
+      onnx::TensorProto* values = s->mutable_values();
+      values->set_name("W");
+      values->set_data_type(onnx::TensorProto::FLOAT);
+      values->add_dims(1);
+      values->add_float_data(value);
+      onnx::TensorProto* indices = s->mutable_indices();
+      indices->set_data_type(onnx::TensorProto::INT64);
+      indices->add_dims(1);
+      indices->add_int64_data(index);
+    });
+  };
+  const Identity base = identity(sparse(3, 1.0f));
+  EXPECT_NE(base.weights, identity(sparse(4, 1.0f)).weights);
+  EXPECT_NE(base.weights, identity(sparse(3, 2.0f)).weights);
+  EXPECT_NE(base.key, identity(add_weight_model([](onnx::GraphProto*) {})).key);
+}
+
 }  // namespace
 }  // namespace graphcache::onnx_test

@@ -68,9 +68,10 @@ bool is_constant_op(const std::string& domain, const std::string& op_type) {
 
 class GraphConverter {
  public:
-  GraphConverter(Shared& shared, const WireGraph& wire, Scope* parent, CaptureSink* sink, std::string where)
-      : shared_(shared), source_(shared.source), wire_(wire), where_(std::move(where)) {
-    scope_.parent = parent;
+  GraphConverter(Shared& shared, const WireGraph& wire, GraphConverter* parent, CaptureSink* sink,
+                 std::string where)
+      : shared_(shared), source_(shared.source), wire_(wire), where_(std::move(where)), parent_(parent) {
+    scope_.parent = parent == nullptr ? nullptr : &parent->scope_;
     scope_.sink = sink;
   }
 
@@ -113,20 +114,24 @@ class GraphConverter {
       if (!seen.insert(tensor.name).second)
         source_.fail("initializer '" + tensor.name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
+      ValueRef value;
+      if (keep_by_value(tensor, where)) {
+        const ir::TensorValue by_value =
+            to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
+        value = ValueRef::node_output(add_constant_node(by_value, tensor.name, where));
+      } else {
+        value = add_weight(tensor, tensor.name, where);
+      }
       if (existing != scope_.names.end() && existing->second.kind == ValueRef::Kind::kGraphInput) {
-        // An overridable default of a graph input: the input stays an input; its declared type wins.
+        // The default of a graph input (IR < 4, keep_initializers_as_inputs): the input stays an input
+        // (its declared type wins) and its default is keyed / fingerprinted, since compilers bake it in.
         ir::GraphInput& input = graph_.inputs[existing->second.index];
         if (input.type.dtype == ir::DType::kUndefined && !input.type.shape)
           input.type = tensor_type_of(tensor, where);
+        input.default_value = value;
         continue;
       }
-      if (keep_by_value(tensor, where)) {
-        const ir::TensorValue value =
-            to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-        define(tensor.name, ValueRef::node_output(add_constant_node(value, tensor.name, where)), where);
-      } else {
-        define(tensor.name, add_weight(tensor, tensor.name, where), where);
-      }
+      define(tensor.name, value, where);
     }
     for (size_t i = 0; i < wire_.sparse_initializers.size(); ++i) {
       const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
@@ -135,14 +140,25 @@ class GraphConverter {
       if (!seen.insert(name).second) source_.fail("initializer '" + name + "' is defined twice", where);
       ir::WeightSlot slot{name, {}, {}};
       slot.type.dtype = to_dtype(sparse.values().data_type(), source_, where);
+      slot.type.wrappers.push_back({ir::TypeWrapper::Kind::kSparse, ir::DType::kUndefined});
       std::vector<ir::Dim> dims;
       for (int64_t dim : sparse.dims()) {
         if (dim < 0) source_.fail("negative dimension", where);
         dims.push_back(ir::Dim::fixed(dim));
       }
       slot.type.shape = std::move(dims);
-      graph_.weights.push_back(std::move(slot));  // data: values + indices, no single byte range
-      define(name, ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1)), where);
+      // Its data: indices then values, each in raw layout and length-prefixed (no single byte range of the
+      // file holds them), so the weight fingerprint covers both.
+      std::string bytes;
+      for (const onnx::TensorProto* part : {&sparse.indices(), &sparse.values()}) {
+        const ir::TensorValue value = to_tensor_value(*part, source_, where);
+        const uint64_t size = value.bytes.size();
+        bytes.append(reinterpret_cast<const char*>(&size), sizeof size);
+        bytes += value.bytes;
+        for (int64_t d : value.dims) bytes.append(reinterpret_cast<const char*>(&d), sizeof d);
+      }
+      slot.data = owned_bytes(std::move(bytes));
+      define(name, place_weight(std::move(slot)), where);
     }
   }
 
@@ -251,11 +267,34 @@ class GraphConverter {
         slot.data = ir::WeightData{ir::WeightData::Source::kFile, shared_.location.model_path,
                                    tensor.payload.offset, tensor.payload.size, nullptr};
       }
+    } else {
+      // Typed fields (float16/bfloat16 in int32_data, strings, varint or repeated payloads): no byte range
+      // holds the raw layout, so convert it and keep the bytes with the graph for the fingerprint.
+      const ir::TensorValue value =
+          to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
+      slot.data = owned_bytes(value.bytes);
     }
-    // Otherwise the payload is varint-encoded typed data: no byte range holds it in raw layout, so the slot
-    // has no data locator (Source::kNone).
-    graph_.weights.push_back(std::move(slot));
-    return ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1));
+    return place_weight(std::move(slot));
+  }
+
+  static ir::WeightData owned_bytes(std::string bytes) {
+    auto owned = std::make_shared<const std::string>(std::move(bytes));
+    return ir::WeightData{ir::WeightData::Source::kMemory, "", 0, owned->size(), owned->data(), owned};
+  }
+
+  // Adds a weight slot. Every slot lives in the top-level graph, where the weight fingerprint sees it: a
+  // body's initializer is captured through each enclosing node (not under its name, so no outer lookup
+  // of that name can resolve to it).
+  ValueRef place_weight(ir::WeightSlot slot) {
+    if (parent_ == nullptr) {
+      graph_.weights.push_back(std::move(slot));
+      return ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1));
+    }
+    std::string name = slot.name;
+    const ValueRef outer = parent_->place_weight(std::move(slot));
+    scope_.sink->refs.push_back(outer);
+    scope_.sink->names.push_back(std::move(name));
+    return ValueRef::capture(static_cast<uint32_t>(scope_.sink->refs.size() - 1));
   }
 
   ir::Node convert_node(const WireNode& wire, const std::string& where) {
@@ -302,7 +341,7 @@ class GraphConverter {
         if (!list && !attribute.has_g) source_.fail("graph attribute holds no graph", at);
         GraphAttribute converted{node.attributes.size(), {}, list};
         for (size_t g = 0; g < attribute.graphs.size(); ++g) {
-          GraphConverter body(shared_, *attribute.graphs[g], &scope_, &sink,
+          GraphConverter body(shared_, *attribute.graphs[g], this, &sink,
                               at + (list ? "[" + std::to_string(g) + "]" : std::string()));
           converted.bodies.push_back(std::make_unique<ir::Graph>(body.convert()));
         }
@@ -387,6 +426,7 @@ class GraphConverter {
   const ErrorSource& source_;
   const WireGraph& wire_;
   std::string where_;
+  GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   Scope scope_;
   ir::Graph graph_;
   std::vector<const WireNode*> pending_;  // per IR node: the wire node to convert (null: already built)
