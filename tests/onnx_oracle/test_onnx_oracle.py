@@ -280,6 +280,13 @@ ELEMENTWISE_BINARY = ["Add", "Sub", "Mul", "Max", "Min"]
 ELEMENTWISE_UNARY = ["Relu", "Neg", "Abs", "Sigmoid", "Tanh"]
 
 
+def branch(nodes, output, scale):
+    """A body reading outer values, with its own 24-element initializer V (a weight slot)."""
+    v = numpy_helper.from_array(np.arange(24, dtype=np.float32).reshape(2, 3, 4) * scale, "V")
+    return helper.make_graph(nodes, "body", [], [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+                             [v])
+
+
 def random_graph(seed):
     rng = random.Random(seed)
     values = ["x", "y", "W"]
@@ -295,10 +302,18 @@ def random_graph(seed):
             nodes.append(helper.make_node("LeakyRelu", [rng.choice(values)], [out], alpha=rng.choice([0.1, 0.2])))
         values.append(out)
     w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4) * 0.25 - 1, "W")
+    result = values[-1]
+    if seed % 2:  # odd seeds: the graph is the then-branch of an If, so subgraph edits have targets
+        result = "out"
+        nodes = [helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
+                 helper.make_node("If", ["c"], [result], then_branch=branch(nodes + [
+                     helper.make_node("Add", [values[-1], "V"], ["t_out"])], "t_out", 0.5),
+                     else_branch=branch([helper.make_node("Neg", ["x"], ["n"]),
+                                         helper.make_node("Add", ["n", "V"], ["e_out"])], "e_out", -0.5))]
     graph = helper.make_graph(
         nodes, "random",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, [3, 4]) for n in ("x", "y")],
-        [helper.make_tensor_value_info(values[-1], TensorProto.FLOAT, [3, 4])], [w])
+        [helper.make_tensor_value_info(result, TensorProto.FLOAT, None)], [w])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     values = np.random.default_rng(seed).standard_normal((2, 3, 4)).astype(np.float32)
