@@ -58,22 +58,37 @@ int element_bits(DType dtype) noexcept;
 
 // One dimension: a static size (value >= 0), a symbolic size (an identifier like "batch" or an
 // expression like "2*s0 + 1"), or unknown (neither). Symbols are canonicalized by the key (renaming every
-// occurrence of a symbol consistently does not change the key).
+// occurrence of a symbol consistently does not change the key). An opaque symbol (an ONNX dim_param) is
+// one name whatever its characters ("n + 1" is a name, not an expression): the key numbers it as a whole.
 struct Dim {
   int64_t value = -1;
   std::string symbol;
+  bool opaque = false;  // symbol is one name, not an expression
 
   static Dim fixed(int64_t v) { return Dim{v, {}}; }
   static Dim symbolic(std::string s) { return Dim{-1, std::move(s)}; }
+  static Dim param(std::string s) { return Dim{-1, std::move(s), true}; }
   static Dim unknown() { return Dim{}; }
   bool is_static() const { return symbol.empty() && value >= 0; }
   bool operator==(const Dim&) const = default;
 };
 
-// dtype + shape; shape nullopt means "rank unknown", dtype kUndefined means "not known".
+// One layer around a value's element tensor: ONNX sequence(T), map(key, T), optional(T), or a sparse
+// tensor (always innermost). First-class in the type, so no marker node or reserved name is needed.
+struct TypeWrapper {
+  enum class Kind : uint8_t { kSequence, kMap, kOptional, kSparse };
+  Kind kind = Kind::kSequence;
+  DType key = DType::kUndefined;  // kMap: the key's element type
+  bool operator==(const TypeWrapper&) const = default;
+};
+
+// dtype + shape; shape nullopt means "rank unknown", dtype kUndefined means "not known". `wrappers`
+// (outermost first) make it a sequence/map/optional/sparse value whose innermost tensor is dtype + shape;
+// empty for a plain tensor.
 struct TensorType {
   DType dtype = DType::kUndefined;
   std::optional<std::vector<Dim>> shape;
+  std::vector<TypeWrapper> wrappers{};  // (initialized: aggregate inits that omit it stay warning-free)
 
   static TensorType of(DType dtype, std::vector<Dim> dims) { return TensorType{dtype, std::move(dims)}; }
   static TensorType of(DType dtype, std::initializer_list<int64_t> dims);
@@ -105,7 +120,10 @@ struct WeightData {
   std::string path;               // kFile: absolute path
   uint64_t offset = 0;            // kFile: byte offset in path
   uint64_t length = 0;            // byte count (kFile, kMemory)
-  const void* pointer = nullptr;  // kMemory: host pointer, owned elsewhere
+  const void* pointer = nullptr;  // kMemory: host pointer, owned elsewhere (or by `owned`)
+  // kMemory bytes a front end made itself (ONNX typed payloads converted to raw layout, sparse tensors):
+  // kept alive with the graph.
+  std::shared_ptr<const std::string> owned{};
 };
 
 // A constant tensor held by value (small constants: ONNX Constant values, tensor attributes).
@@ -208,6 +226,9 @@ struct Node {
   NodeVector<NodeOutput> outputs;    // the count is part of the key
   NodeVector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
   std::string name;                  // not part of the key
+  // The op's definition where the model itself defines it (an ONNX model-local function: its body and
+  // every function that body calls, serialized). Part of the key; empty for ops defined elsewhere.
+  std::string definition;
   // Random ops (RandomNormal, dropout in training, randn_like...): two such nodes are two draws, so the
   // key never merges them even when their encodings are equal (front ends set this from op schemas).
   bool nondeterministic = false;
@@ -221,6 +242,10 @@ struct Node {
 struct GraphInput {
   std::string name;
   TensorType type;
+  // The value the input takes when the caller does not feed it (an ONNX initializer that is also a graph
+  // input): a weight slot, a constant node, or (in a subgraph) a captured weight. Keyed (and its weight
+  // fingerprinted) like any operand, since compilers bake it in.
+  std::optional<ValueRef> default_value{};
 };
 
 struct WeightSlot {

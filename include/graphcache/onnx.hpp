@@ -5,7 +5,8 @@
 //   schema the model's opset_import selects}. Attributes the schema gives a default are filled in, so an
 //   explicit default and an omitted attribute load identically. Omitted optional inputs are ValueRef::none().
 // - Graph inputs keep their declared order and types. An input that also has an initializer is a graph
-//   input (the initializer is only an overridable default value; it is not part of the key).
+//   input whose default_value is that initializer (keyed or fingerprinted like any other initializer:
+//   compilers bake it in).
 // - Other initializers are weight slots pointing at their bytes (WeightData::kFile: the .onnx file or the
 //   external data file). The bytes are never read. Exception, for soundness: small initializers that are
 //   really arguments (integer/bool tensors such as shapes, axes and indices, and any tensor of at most

@@ -34,9 +34,14 @@ class FileDescriptor {
 }  // namespace
 
 MappedFile::MappedFile(const std::string& path, Access access, const std::string& what) {
-  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) fail_io(path, "cannot open " + what, errno);
+  // stat before open: opening a FIFO for reading blocks until a writer appears, and opening a device can
+  // have side effects. O_NONBLOCK covers the race where the path is swapped for a FIFO between the two
+  // calls (the fstat below then refuses it); it has no effect on regular files.
   struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) fail_io(path, "cannot open " + what, errno);
+  if (!S_ISREG(info.st_mode)) throw Error(ErrorKind::kIo, path + ": " + what + " is not a regular file");
+  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) fail_io(path, "cannot open " + what, errno);
   if (::fstat(fd.get(), &info) != 0) fail_io(path, "cannot stat " + what, errno);
   if (!S_ISREG(info.st_mode)) throw Error(ErrorKind::kIo, path + ": " + what + " is not a regular file");
   size_ = static_cast<uint64_t>(info.st_size);

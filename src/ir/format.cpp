@@ -17,15 +17,33 @@ std::string format_double(double v) {
 }  // namespace
 
 std::string to_string(const TensorType& type) {
-  std::string out = ir::to_string(type.dtype);
-  if (!type.shape) return out + "[?]";
+  std::string open, close;
+  for (const TypeWrapper& w : type.wrappers) {
+    switch (w.kind) {
+      case TypeWrapper::Kind::kSequence:
+        open += "seq<";
+        break;
+      case TypeWrapper::Kind::kMap:
+        open += std::string("map<") + ir::to_string(w.key) + ",";
+        break;
+      case TypeWrapper::Kind::kOptional:
+        open += "optional<";
+        break;
+      case TypeWrapper::Kind::kSparse:
+        open += "sparse<";
+        break;
+    }
+    close += '>';
+  }
+  std::string out = open + ir::to_string(type.dtype);
+  if (!type.shape) return out + "[?]" + close;
   out += '[';
   for (size_t i = 0; i < type.shape->size(); ++i) {
     const Dim& d = (*type.shape)[i];
     if (i) out += ',';
     out += !d.symbol.empty() ? d.symbol : d.value >= 0 ? std::to_string(d.value) : "?";
   }
-  return out + ']';
+  return out + ']' + close;
 }
 
 std::string to_string(const OpId& op) {

@@ -105,6 +105,14 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
     if (!ref_ok(g, g.outputs[o].value, captures))
       fail("graph output " + std::to_string(o), ref_problem(g, g.outputs[o].value, captures));
   }
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const std::optional<ValueRef>& d = g.inputs[i].default_value;
+    if (!d) continue;
+    if (d->kind == ValueRef::Kind::kNone || d->kind == ValueRef::Kind::kGraphInput)
+      fail("graph input " + std::to_string(i), "a default value must be a weight, node output or capture");
+    if (!ref_ok(g, *d, captures))
+      fail("default of graph input " + std::to_string(i), ref_problem(g, *d, captures));
+  }
   for (size_t k = 0; k < n; ++k) first[k + 1] += first[k];
   std::vector<uint32_t> consumers(edges), fill(first.begin(), first.end() - 1);
   for (size_t i = 0; i < n; ++i) {

@@ -12,33 +12,50 @@ namespace graphcache::key {
 
 using ir::ValueRef;
 
-std::string SymbolTable::canonical(std::string_view expr) {
-  // Identifiers become $k; everything else (digits, operators) stays; whitespace is dropped so that
-  // "s0 + 1" and "s0+1" agree.
-  std::string out;
-  size_t i = 0;
+void SymbolTable::encode_expr(Encoder& e, std::string_view expr) {
+  // Tokens: 'v' identifier number | 'f' function name (length-prefixed; an identifier before '(') |
+  // 'd' digit run (length-prefixed) | 'o' one other byte.
   auto is_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
   auto is_part = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  Encoder tokens;
+  uint64_t count = 0;
+  size_t i = 0;
   while (i < expr.size()) {
-    char c = expr[i];
+    const char c = expr[i];
+    size_t j = i + 1;
     if (is_start(c)) {
-      size_t j = i;
       while (j < expr.size() && is_part(expr[j])) ++j;
-      std::string name(expr.substr(i, j - i));
-      if (j < expr.size() && expr[j] == '(') {  // a SymPy function (Max, Min, FloorDiv): not a symbol
-        out += name;
-        i = j;
-        continue;
+      if (j < expr.size() && expr[j] == '(') {  // a SymPy function (Max, Min, FloorDiv): a name, not a symbol
+        tokens.tag('f');
+        tokens.str(expr.substr(i, j - i));
+      } else {
+        const auto [it, inserted] = identifiers_.emplace(std::string(expr.substr(i, j - i)),
+                                                         static_cast<uint32_t>(identifiers_.size()));
+        tokens.tag('v');
+        tokens.uvar(it->second);
       }
-      auto [it, inserted] = ids_.emplace(name, static_cast<uint32_t>(ids_.size()));
-      out += '$' + std::to_string(it->second);
+    } else if (is_digit(c)) {
+      while (j < expr.size() && is_digit(expr[j])) ++j;
+      tokens.tag('d');
+      tokens.str(expr.substr(i, j - i));
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
       i = j;
+      continue;
     } else {
-      if (!std::isspace(static_cast<unsigned char>(c))) out += c;
-      ++i;
+      tokens.tag('o');
+      tokens.u8(static_cast<uint8_t>(c));
     }
+    ++count;
+    i = j;
   }
-  return out;
+  e.uvar(count);
+  e.raw(tokens.bytes().data(), tokens.bytes().size());
+}
+
+void SymbolTable::encode_opaque(Encoder& e, std::string_view name) {
+  const auto [it, inserted] = opaque_.emplace(std::string(name), static_cast<uint32_t>(opaque_.size()));
+  e.uvar(it->second);
 }
 
 MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMode mode, int depth)
@@ -59,6 +76,14 @@ MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMod
 }
 
 void MerkleHasher::encode_type(Encoder& e, const ir::TensorType& type) {
+  if (!type.wrappers.empty()) {  // 'W' never starts a plain type ('t'), so plain types keep their form
+    e.tag('W');
+    e.uvar(type.wrappers.size());
+    for (const ir::TypeWrapper& w : type.wrappers) {
+      e.u8(static_cast<uint8_t>(w.kind));
+      e.svar(static_cast<int64_t>(w.key));
+    }
+  }
   e.tag('t');
   e.svar(static_cast<int64_t>(type.dtype));
   if (!type.shape) {
@@ -67,9 +92,12 @@ void MerkleHasher::encode_type(Encoder& e, const ir::TensorType& type) {
   }
   e.uvar(type.shape->size());
   for (const auto& d : *type.shape) {
-    if (!d.symbol.empty()) {
+    if (d.opaque) {
+      e.tag('Y');
+      symbols_.encode_opaque(e, d.symbol);
+    } else if (!d.symbol.empty()) {
       e.tag('y');
-      e.str(symbols_.canonical(d.symbol));
+      symbols_.encode_expr(e, d.symbol);
     } else if (d.value >= 0) {
       e.tag('s');
       e.svar(d.value);
@@ -99,7 +127,7 @@ void MerkleHasher::encode_attr(Encoder& e, const ir::AttrValue& attr) {
     e.str(en->type);
     e.str(en->name);
   } else if (const auto* sym = std::get_if<ir::SymbolicInt>(&v)) {
-    e.str(symbols_.canonical(sym->expr));
+    symbols_.encode_expr(e, sym->expr);
   } else if (const auto* t = std::get_if<ir::TensorValue>(&v)) {
     e.svar(static_cast<int64_t>(t->dtype));
     e.uvar(t->dims.size());
@@ -213,6 +241,7 @@ void MerkleHasher::encode_node(uint32_t index) {
   e.str(node.op.name);
   e.str(node.op.overload);
   e.svar(node.op.version);
+  e.str(node.definition);
   e.uvar(node.inputs.size());
   for (const auto& ref : node.inputs) encode_ref(e, ref);
   e.uvar(node.captures.size());
@@ -266,8 +295,14 @@ void MerkleHasher::walk() {
     on_stack[ref.index] = 1;
     stack.push_back(Frame{ref.index, 0});
   };
-  for (const auto& out : graph_.outputs) {
-    visit(out.value);
+  // Input defaults first (declared order), then the outputs: both are roots of the walk.
+  std::vector<ValueRef> roots;
+  for (const auto& in : graph_.inputs) {
+    if (in.default_value) roots.push_back(*in.default_value);
+  }
+  for (const auto& out : graph_.outputs) roots.push_back(out.value);
+  for (const ValueRef& root : roots) {
+    visit(root);
     while (!stack.empty()) {
       Frame& f = stack.back();
       const ir::Node& node = graph_.nodes[f.node];
@@ -294,6 +329,13 @@ void MerkleHasher::walk() {
   trailer.uvar(graph_.capture_names.size());
   trailer.uvar(weight_order_.size());
   for (uint32_t w : weight_order_) encode_type(trailer, graph_.weights[w].type);
+  for (const auto& in : graph_.inputs) {  // 'z': no default ('z' is also ValueRef::none, never a default)
+    if (in.default_value) {
+      encode_ref(trailer, *in.default_value);
+    } else {
+      trailer.tag('z');
+    }
+  }
   trailer.uvar(graph_.outputs.size());
   for (const auto& out : graph_.outputs) {
     encode_ref(trailer, out.value);

@@ -16,13 +16,20 @@
 
 namespace graphcache::key {
 
-// Renames the identifiers of symbolic dims / SymInt expressions to $0, $1... by first occurrence.
+// Numbers symbols by first occurrence, so that renaming every occurrence of a symbol consistently keeps
+// the encoding. Expressions (symbolic dims, SymInt) are encoded as a count-prefixed sequence of tagged
+// tokens (grammar: src/key/README.md): no identifier, digit run or other character can spell another
+// token sequence, whatever its characters.
 class SymbolTable {
  public:
-  std::string canonical(std::string_view expr);
+  // Whitespace separates tokens and is otherwise dropped ("s0 + 1" == "s0+1", but "1 2" != "12").
+  void encode_expr(Encoder& e, std::string_view expr);
+  // An opaque symbol (ONNX dim_param): one number for the whole string.
+  void encode_opaque(Encoder& e, std::string_view name);
 
  private:
-  std::unordered_map<std::string, uint32_t> ids_;
+  std::unordered_map<std::string, uint32_t> identifiers_;
+  std::unordered_map<std::string, uint32_t> opaque_;
 };
 
 // Two ways to the same equality: kPerNode gives every reached node its own SHA-256 digest (what diff

@@ -3,8 +3,13 @@
 // int64, and 10,000 levels of nested If subgraphs. Each must be a clear graphcache::Error, never a crash.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -211,6 +216,27 @@ TEST(HostileOnnx, NestingJustOverTheLimitIsRefusedAndUnderItIsNot) {
           << levels << ": " << e.what();
     }
   }
+}
+
+TEST(HostileOnnx, FifoDeviceAndSocketModelPathsAreRefusedWithoutBlocking) {
+  // Opening a FIFO for reading blocks until a writer appears: `graphcache key fifo` used to hang. A
+  // hang here fails by the test timeout; the loader must refuse each before any blocking open.
+  TempDir dir;
+  const std::string fifo = (dir.path() / "model.onnx").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  const std::string sock = (dir.path() / "s.onnx").string();
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(sock.size(), sizeof(address.sun_path));
+  std::memcpy(address.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  for (const std::string& path : {fifo, sock, std::string("/dev/zero"), std::string("/dev/null")}) {
+    SCOPED_TRACE(path);
+    expect_error([&] { load_onnx_file(path); }, ErrorKind::kIo, "is not a regular file");
+  }
+  ::close(fd);
 }
 
 }  // namespace

@@ -102,6 +102,29 @@ TEST(StructuralKey, SymbolsCanonicalizedButSharingMatters) {
   EXPECT_NE(make("batch", "batch"), make("a", "b"));  // shared vs independent: different
 }
 
+TEST(StructuralKey, NoSymbolSpellingCollidesWithTheEncodersOwnTokens) {
+  // The old canonical form rewrote identifiers to "$k" and dropped whitespace, so a symbol spelled "$0"
+  // equalled the first identifier, and "1 2" equalled "12".
+  auto make = [](ir::Dim d1, ir::Dim d2) {
+    GraphBuilder b;
+    auto x = b.input("x", TensorType::of(DType::kFloat32, {std::move(d1)}));
+    auto y = b.input("y", TensorType::of(DType::kFloat32, {std::move(d2)}));
+    b.output(b.op("Add", {x, y}));
+    return structure(std::move(b).build());
+  };
+  using ir::Dim;
+  EXPECT_NE(make(Dim::symbolic("a"), Dim::symbolic("$0")), make(Dim::symbolic("a"), Dim::symbolic("a")));
+  EXPECT_NE(make(Dim::symbolic("a"), Dim::symbolic("1 2")), make(Dim::symbolic("a"), Dim::symbolic("12")));
+  EXPECT_EQ(make(Dim::symbolic("a"), Dim::symbolic("a + 1")), make(Dim::symbolic("b"), Dim::symbolic("b+1")));
+  // An opaque name (ONNX dim_param) is one symbol: its characters are not parsed as an expression.
+  EXPECT_NE(make(Dim::param("n+1"), Dim::param("n + 1")), make(Dim::param("n+1"), Dim::param("n+1")));
+  EXPECT_EQ(make(Dim::param("n"), Dim::param("n + 1")), make(Dim::param("m"), Dim::param("$0")));
+  EXPECT_NE(make(Dim::param("n"), Dim::param("n")), make(Dim::param("n"), Dim::param("$0")));
+  // Opaque and expression symbols never meet, and neither is the unknown dim.
+  EXPECT_NE(make(Dim::param("n"), Dim::param("n")), make(Dim::symbolic("n"), Dim::symbolic("n")));
+  EXPECT_NE(make(Dim::param(""), Dim::unknown()), make(Dim::unknown(), Dim::unknown()));
+}
+
 TEST(StructuralKey, OutputOrderMatters) {
   auto make = [](bool swap) {
     GraphBuilder b;

@@ -53,7 +53,7 @@ TEST(OnnxLoader, SymbolicAndUnknownDims) {
   shape->mutable_dim(1)->clear_dim_value();
   const ir::Graph graph = load(model);
   ASSERT_TRUE(graph.inputs[0].type.shape);
-  EXPECT_EQ((*graph.inputs[0].type.shape)[0], ir::Dim::symbolic("batch"));
+  EXPECT_EQ((*graph.inputs[0].type.shape)[0], ir::Dim::param("batch"));  // one opaque name
   EXPECT_EQ((*graph.inputs[0].type.shape)[1], ir::Dim::unknown());
 }
 
@@ -189,9 +189,16 @@ TEST(OnnxLoader, GraphInputWithInitializerStaysAGraphInput) {
   onnx::ModelProto model = matmul_with_weight({3, 4});
   add_input(model.mutable_graph(), "W", 1, {3, 4});
   const ir::Graph graph = load(model);
-  EXPECT_TRUE(graph.weights.empty());
   ASSERT_EQ(graph.inputs.size(), 2u);
-  EXPECT_EQ(graph.nodes[0].inputs[1], ValueRef::graph_input(1));
+  // The initializer is the input's default (12 elements: a by-value Constant node), keyed with it.
+  ASSERT_TRUE(graph.inputs[1].default_value);
+  EXPECT_EQ(graph.inputs[1].default_value->kind, ValueRef::Kind::kNodeOutput);
+  EXPECT_FALSE(graph.inputs[0].default_value);
+  for (const ir::Node& node : graph.nodes) {
+    if (node.op.name == "MatMul") {
+      EXPECT_EQ(node.inputs[1], ValueRef::graph_input(1));
+    }
+  }
 }
 
 onnx::ModelProto external_weight_model(const std::string& location, int64_t offset, int64_t length) {

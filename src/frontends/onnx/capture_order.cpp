@@ -10,7 +10,11 @@ namespace {
 void collect_first_use(const ir::Graph& body, std::vector<bool>& seen, std::vector<uint32_t>& order) {
   std::vector<bool> visited(body.nodes.size(), false);
   std::vector<ir::ValueRef> stack;
+  // Roots in the key's walk order: input defaults (declared order), then outputs; the stack pops last first.
   for (auto it = body.outputs.rbegin(); it != body.outputs.rend(); ++it) stack.push_back(it->value);
+  for (auto it = body.inputs.rbegin(); it != body.inputs.rend(); ++it) {
+    if (it->default_value) stack.push_back(*it->default_value);
+  }
   while (!stack.empty()) {
     const ir::ValueRef ref = stack.back();
     stack.pop_back();
@@ -59,6 +63,9 @@ void canonicalize_captures(const std::vector<ir::Graph*>& bodies, std::vector<ir
       for (ir::ValueRef& ref : node.captures) renumber(ref, new_index);
     }
     for (ir::GraphOutput& output : body->outputs) renumber(output.value, new_index);
+    for (ir::GraphInput& input : body->inputs) {
+      if (input.default_value) renumber(*input.default_value, new_index);
+    }
     body->capture_names = names;
   }
 }

@@ -10,6 +10,7 @@
 #include "capture_order.hpp"
 #include "external_data.hpp"
 #include "graphcache/error.hpp"
+#include "nondeterminism.hpp"
 #include "op_resolver.hpp"
 #include "tensor_convert.hpp"
 
@@ -67,9 +68,10 @@ bool is_constant_op(const std::string& domain, const std::string& op_type) {
 
 class GraphConverter {
  public:
-  GraphConverter(Shared& shared, const WireGraph& wire, Scope* parent, CaptureSink* sink, std::string where)
-      : shared_(shared), source_(shared.source), wire_(wire), where_(std::move(where)) {
-    scope_.parent = parent;
+  GraphConverter(Shared& shared, const WireGraph& wire, GraphConverter* parent, CaptureSink* sink,
+                 std::string where)
+      : shared_(shared), source_(shared.source), wire_(wire), where_(std::move(where)), parent_(parent) {
+    scope_.parent = parent == nullptr ? nullptr : &parent->scope_;
     scope_.sink = sink;
   }
 
@@ -82,6 +84,7 @@ class GraphConverter {
     }
     bind_outputs();
     check_acyclic();
+    mark_nondeterministic(graph_);
     return std::move(graph_);
   }
 
@@ -96,32 +99,11 @@ class GraphConverter {
       const onnx::ValueInfoProto& info = wire_.inputs[i];
       const std::string where = where_ + ".input[" + std::to_string(i) + "] ('" + info.name() + "')";
       ir::GraphInput input{info.name(), {}};
-      ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
-      if (info.has_type()) {
-        input.type = to_tensor_type(info.type(), source_, where);
-        ref = wrap_container(ref, info, where);
-      }
+      const ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
+      if (info.has_type()) input.type = to_tensor_type(info.type(), source_, where);
       define(info.name(), ref, where);
       graph_.inputs.push_back(std::move(input));
     }
-  }
-
-  // The IR's TensorType has no sequence/optional/map/sparse types. So that a sequence input never keys
-  // like a tensor input, a non-tensor value passes through a marker node naming its container type.
-  ValueRef wrap_container(ValueRef value, const onnx::ValueInfoProto& info, const std::string& where) {
-    std::string signature = container_signature(info.type());
-    if (signature.empty()) return value;
-    ir::Node marker;
-    marker.op = ir::OpId{"graphcache.onnx", "ContainerType", "", 1};
-    marker.inputs.push_back(value);
-    marker.attributes.push_back({"type", std::move(signature)});
-    marker.outputs.push_back({info.name(), {}});
-    marker.name = info.name();
-    graph_.nodes.push_back(std::move(marker));
-    pending_.push_back(nullptr);
-    node_where_.resize(graph_.nodes.size());
-    node_where_.back() = where;
-    return ValueRef::node_output(static_cast<uint32_t>(graph_.nodes.size() - 1));
   }
 
   void declare_initializers() {
@@ -132,20 +114,24 @@ class GraphConverter {
       if (!seen.insert(tensor.name).second)
         source_.fail("initializer '" + tensor.name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
+      ValueRef value;
+      if (keep_by_value(tensor, where)) {
+        const ir::TensorValue by_value =
+            to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
+        value = ValueRef::node_output(add_constant_node(by_value, tensor.name, where));
+      } else {
+        value = add_weight(tensor, tensor.name, where);
+      }
       if (existing != scope_.names.end() && existing->second.kind == ValueRef::Kind::kGraphInput) {
-        // An overridable default of a graph input: the input stays an input; its declared type wins.
+        // The default of a graph input (IR < 4, keep_initializers_as_inputs): the input stays an input
+        // (its declared type wins) and its default is keyed / fingerprinted, since compilers bake it in.
         ir::GraphInput& input = graph_.inputs[existing->second.index];
         if (input.type.dtype == ir::DType::kUndefined && !input.type.shape)
           input.type = tensor_type_of(tensor, where);
+        input.default_value = value;
         continue;
       }
-      if (keep_by_value(tensor, where)) {
-        const ir::TensorValue value =
-            to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-        define(tensor.name, ValueRef::node_output(add_constant_node(value, tensor.name, where)), where);
-      } else {
-        define(tensor.name, add_weight(tensor, tensor.name, where), where);
-      }
+      define(tensor.name, value, where);
     }
     for (size_t i = 0; i < wire_.sparse_initializers.size(); ++i) {
       const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
@@ -154,14 +140,25 @@ class GraphConverter {
       if (!seen.insert(name).second) source_.fail("initializer '" + name + "' is defined twice", where);
       ir::WeightSlot slot{name, {}, {}};
       slot.type.dtype = to_dtype(sparse.values().data_type(), source_, where);
+      slot.type.wrappers.push_back({ir::TypeWrapper::Kind::kSparse, ir::DType::kUndefined});
       std::vector<ir::Dim> dims;
       for (int64_t dim : sparse.dims()) {
         if (dim < 0) source_.fail("negative dimension", where);
         dims.push_back(ir::Dim::fixed(dim));
       }
       slot.type.shape = std::move(dims);
-      graph_.weights.push_back(std::move(slot));  // data: values + indices, no single byte range
-      define(name, ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1)), where);
+      // Its data: indices then values, each in raw layout and length-prefixed (no single byte range of the
+      // file holds them), so the weight fingerprint covers both.
+      std::string bytes;
+      for (const onnx::TensorProto* part : {&sparse.indices(), &sparse.values()}) {
+        const ir::TensorValue value = to_tensor_value(*part, source_, where);
+        const uint64_t size = value.bytes.size();
+        bytes.append(reinterpret_cast<const char*>(&size), sizeof size);
+        bytes += value.bytes;
+        for (int64_t d : value.dims) bytes.append(reinterpret_cast<const char*>(&d), sizeof d);
+      }
+      slot.data = owned_bytes(std::move(bytes));
+      define(name, place_weight(std::move(slot)), where);
     }
   }
 
@@ -270,18 +267,41 @@ class GraphConverter {
         slot.data = ir::WeightData{ir::WeightData::Source::kFile, shared_.location.model_path,
                                    tensor.payload.offset, tensor.payload.size, nullptr};
       }
+    } else {
+      // Typed fields (float16/bfloat16 in int32_data, strings, varint or repeated payloads): no byte range
+      // holds the raw layout, so convert it and keep the bytes with the graph for the fingerprint.
+      const ir::TensorValue value =
+          to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
+      slot.data = owned_bytes(value.bytes);
     }
-    // Otherwise the payload is varint-encoded typed data: no byte range holds it in raw layout, so the slot
-    // has no data locator (Source::kNone).
-    graph_.weights.push_back(std::move(slot));
-    return ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1));
+    return place_weight(std::move(slot));
+  }
+
+  static ir::WeightData owned_bytes(std::string bytes) {
+    auto owned = std::make_shared<const std::string>(std::move(bytes));
+    return ir::WeightData{ir::WeightData::Source::kMemory, "", 0, owned->size(), owned->data(), owned};
+  }
+
+  // Adds a weight slot. Every slot lives in the top-level graph, where the weight fingerprint sees it: a
+  // body's initializer is captured through each enclosing node (not under its name, so no outer lookup
+  // of that name can resolve to it).
+  ValueRef place_weight(ir::WeightSlot slot) {
+    if (parent_ == nullptr) {
+      graph_.weights.push_back(std::move(slot));
+      return ValueRef::weight(static_cast<uint32_t>(graph_.weights.size() - 1));
+    }
+    std::string name = slot.name;
+    const ValueRef outer = parent_->place_weight(std::move(slot));
+    scope_.sink->refs.push_back(outer);
+    scope_.sink->names.push_back(std::move(name));
+    return ValueRef::capture(static_cast<uint32_t>(scope_.sink->refs.size() - 1));
   }
 
   ir::Node convert_node(const WireNode& wire, const std::string& where) {
     if (wire.op_type.empty()) source_.fail("node has no op_type", where);
     ir::Node node;
     node.name = wire.name;
-    node.op = ir::OpId{OpResolver::normalize_domain(wire.domain), wire.op_type, "", 0};
+    node.op = ir::OpId{OpResolver::normalize_domain(wire.domain), wire.op_type, wire.overload, 0};
     for (const std::string& name : wire.inputs) {
       if (name.empty()) {
         node.inputs.push_back(ValueRef::none());
@@ -321,7 +341,7 @@ class GraphConverter {
         if (!list && !attribute.has_g) source_.fail("graph attribute holds no graph", at);
         GraphAttribute converted{node.attributes.size(), {}, list};
         for (size_t g = 0; g < attribute.graphs.size(); ++g) {
-          GraphConverter body(shared_, *attribute.graphs[g], &scope_, &sink,
+          GraphConverter body(shared_, *attribute.graphs[g], this, &sink,
                               at + (list ? "[" + std::to_string(g) + "]" : std::string()));
           converted.bodies.push_back(std::make_unique<ir::Graph>(body.convert()));
         }
@@ -363,10 +383,7 @@ class GraphConverter {
       const std::optional<ValueRef> ref = scope_.resolve(info.name());
       if (!ref) source_.fail("graph output is not produced by any node, graph input or initializer", where);
       ir::GraphOutput output{*ref, info.name(), {}};
-      if (info.has_type()) {
-        output.type = to_tensor_type(info.type(), source_, where);
-        output.value = wrap_container(output.value, info, where);
-      }
+      if (info.has_type()) output.type = to_tensor_type(info.type(), source_, where);
       graph_.outputs.push_back(std::move(output));
     }
   }
@@ -409,6 +426,7 @@ class GraphConverter {
   const ErrorSource& source_;
   const WireGraph& wire_;
   std::string where_;
+  GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   Scope scope_;
   ir::Graph graph_;
   std::vector<const WireNode*> pending_;  // per IR node: the wire node to convert (null: already built)

@@ -1,12 +1,48 @@
 #include "op_resolver.hpp"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <onnx/defs/schema.h>
 
 #include <algorithm>
+#include <set>
 
 #include "attribute_convert.hpp"
 
 namespace graphcache::onnx_frontend {
+namespace {
+
+// A length-delimited field this libonnx's generated classes do not know (IR 10's overload fields: 8 in
+// NodeProto, 13 in FunctionProto), read from the message's unknown fields; "" when absent.
+std::string unknown_string(const google::protobuf::Message& message, int field) {
+  const google::protobuf::UnknownFieldSet& unknown = message.GetReflection()->GetUnknownFields(message);
+  std::string value;
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const google::protobuf::UnknownField& f = unknown.field(i);
+    if (f.number() == field && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED)
+      value = f.length_delimited();
+  }
+  return value;
+}
+
+// Appends the functions `node` may call: itself, and the nodes of its graph attributes. Clears the doc
+// strings on the way (they do not compute).
+void collect_calls(onnx::NodeProto& node,
+                   std::vector<std::tuple<std::string, std::string, std::string>>& calls) {
+  node.clear_doc_string();
+  calls.emplace_back(OpResolver::normalize_domain(node.domain()), node.op_type(), unknown_string(node, 8));
+  for (onnx::AttributeProto& attribute : *node.mutable_attribute()) {
+    attribute.clear_doc_string();
+    std::vector<onnx::GraphProto*> graphs;
+    if (attribute.has_g()) graphs.push_back(attribute.mutable_g());
+    for (onnx::GraphProto& g : *attribute.mutable_graphs()) graphs.push_back(&g);
+    for (onnx::GraphProto* g : graphs) {
+      g->clear_doc_string();
+      for (onnx::NodeProto& inner : *g->mutable_node()) collect_calls(inner, calls);
+    }
+  }
+}
+
+}  // namespace
 
 std::string OpResolver::normalize_domain(const std::string& domain) {
   return domain == "ai.onnx" ? std::string() : domain;
@@ -21,8 +57,36 @@ OpResolver::OpResolver(const std::vector<std::pair<std::string, int64_t>>& opset
     }
   }
   for (const onnx::FunctionProto& function : functions) {
-    function_bodies_[{normalize_domain(function.domain()), function.name()}] = function.SerializeAsString();
+    const FunctionId id{normalize_domain(function.domain()), function.name(), unknown_string(function, 13)};
+    onnx::FunctionProto stripped = function;
+    stripped.clear_doc_string();
+    std::vector<FunctionId>& calls = function_calls_[id];
+    for (onnx::NodeProto& node : *stripped.mutable_node()) collect_calls(node, calls);
+    if (!function_bodies_.emplace(id, stripped.SerializeAsString()).second) {
+      source.fail("function '" + function.name() + "' in domain '" + function.domain() + "' is defined twice",
+                  "model.functions");
+    }
   }
+}
+
+std::string OpResolver::definition(const FunctionId& id) const {
+  if (const auto it = definitions_.find(id); it != definitions_.end()) return it->second;
+  // Iterative DFS (a chain of thousands of functions must not overflow the stack); each function once, so
+  // recursion between functions (invalid ONNX) terminates too.
+  std::string out;
+  std::set<FunctionId> seen{id};
+  std::vector<FunctionId> stack{id};
+  while (!stack.empty()) {
+    const FunctionId current = stack.back();
+    stack.pop_back();
+    const std::string& body = function_bodies_.at(current);
+    out += std::to_string(body.size()) + ":" + body;  // length-prefixed: the concatenation is injective
+    const std::vector<FunctionId>& calls = function_calls_.at(current);
+    for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
+      if (function_bodies_.count(*it) != 0 && seen.insert(*it).second) stack.push_back(*it);
+    }
+  }
+  return definitions_.emplace(id, std::move(out)).first->second;
 }
 
 void OpResolver::resolve(ir::Node& node, const std::string& where) const {
@@ -31,10 +95,14 @@ void OpResolver::resolve(ir::Node& node, const std::string& where) const {
   const auto& known_domains = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
   const auto known = known_domains.find(node.op.domain);
 
+  const FunctionId function{node.op.domain, node.op.name, node.op.overload};
+  if (function_bodies_.count(function) != 0) {  // the model defines this op: its body is its identity
+    node.op.version = std::max<int64_t>(opset, 0);
+    node.definition = definition(function);
+    return;
+  }
   if (known == known_domains.end()) {  // custom domain
     node.op.version = std::max<int64_t>(opset, 0);
-    const auto body = function_bodies_.find({node.op.domain, node.op.name});
-    if (body != function_bodies_.end()) node.attributes.push_back({"onnx.function", body->second});
     return;
   }
   const std::string shown_domain = node.op.domain.empty() ? "ai.onnx" : node.op.domain;

@@ -14,8 +14,10 @@
 
 #include <map>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "graphcache/ir.hpp"
 #include "wire_model.hpp"
@@ -27,8 +29,9 @@ class OpResolver {
   OpResolver(const std::vector<std::pair<std::string, int64_t>>& opset_import,
              const std::vector<onnx::FunctionProto>& functions, const ErrorSource& source);
 
-  // Sets node.op.version and appends the schema's default attributes the node does not set. Model-local
-  // functions add their serialized body as attribute "onnx.function" (the body defines the op).
+  // Sets node.op.version and appends the schema's default attributes the node does not set. A call of a
+  // model-local function (domain, name, overload) gets Node::definition: the function and every function
+  // it calls, at any depth (through nested calls and If/Loop/Scan bodies), serialized without doc strings.
   void resolve(ir::Node& node, const std::string& where) const;
 
   bool imports(const std::string& domain) const { return opsets_.count(domain) != 0; }
@@ -37,8 +40,15 @@ class OpResolver {
   static std::string normalize_domain(const std::string& domain);
 
  private:
+  using FunctionId = std::tuple<std::string, std::string, std::string>;  // domain, name, overload
+  // The definition of a call of `id`: the functions reachable from it in first-call order, each as
+  // length-prefixed serialized bytes.
+  std::string definition(const FunctionId& id) const;
+
   std::unordered_map<std::string, int64_t> opsets_;
-  std::map<std::pair<std::string, std::string>, std::string> function_bodies_;
+  std::map<FunctionId, std::string> function_bodies_;             // serialized, doc strings cleared
+  std::map<FunctionId, std::vector<FunctionId>> function_calls_;  // callees of each, in body order
+  mutable std::map<FunctionId, std::string> definitions_;
   const ErrorSource& source_;
 };
 

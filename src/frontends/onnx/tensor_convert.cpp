@@ -170,7 +170,7 @@ std::vector<ir::Dim> to_dims(const onnx::TensorShapeProto& shape, const ErrorSou
       if (dim.dim_value() < 0) source.fail("negative dimension " + std::to_string(dim.dim_value()), where);
       dims.push_back(ir::Dim::fixed(dim.dim_value()));
     } else if (dim.has_dim_param() && !dim.dim_param().empty()) {
-      dims.push_back(ir::Dim::symbolic(dim.dim_param()));
+      dims.push_back(ir::Dim::param(dim.dim_param()));  // one opaque name
     } else {
       dims.push_back(ir::Dim::unknown());
     }
@@ -182,47 +182,41 @@ std::vector<ir::Dim> to_dims(const onnx::TensorShapeProto& shape, const ErrorSou
 
 ir::TensorType to_tensor_type(const onnx::TypeProto& type, const ErrorSource& source,
                               const std::string& where) {
+  // Walks the nesting iteratively (a crafted model can nest sequence types thousands deep).
   ir::TensorType result;
-  switch (type.value_case()) {
-    case onnx::TypeProto::kTensorType:
-      result.dtype = to_dtype(type.tensor_type().elem_type(), source, where);
-      if (type.tensor_type().has_shape()) result.shape = to_dims(type.tensor_type().shape(), source, where);
-      break;
-    case onnx::TypeProto::kSparseTensorType:
-      result.dtype = to_dtype(type.sparse_tensor_type().elem_type(), source, where);
-      if (type.sparse_tensor_type().has_shape()) {
-        result.shape = to_dims(type.sparse_tensor_type().shape(), source, where);
-      }
-      break;
-    case onnx::TypeProto::kSequenceType:
-      return to_tensor_type(type.sequence_type().elem_type(), source, where);
-    case onnx::TypeProto::kOptionalType:
-      return to_tensor_type(type.optional_type().elem_type(), source, where);
-    case onnx::TypeProto::kMapType:
-      return to_tensor_type(type.map_type().value_type(), source, where);
-    default:
-      break;
-  }
-  return result;
-}
-
-std::string container_signature(const onnx::TypeProto& type) {
-  std::string inner;
-  switch (type.value_case()) {
-    case onnx::TypeProto::kSparseTensorType:
-      return "sparse_tensor";
-    case onnx::TypeProto::kSequenceType:
-      inner = container_signature(type.sequence_type().elem_type());
-      return "sequence(" + (inner.empty() ? "tensor" : inner) + ")";
-    case onnx::TypeProto::kOptionalType:
-      inner = container_signature(type.optional_type().elem_type());
-      return "optional(" + (inner.empty() ? "tensor" : inner) + ")";
-    case onnx::TypeProto::kMapType:
-      inner = container_signature(type.map_type().value_type());
-      return "map(" + std::to_string(type.map_type().key_type()) + "," + (inner.empty() ? "tensor" : inner) +
-             ")";
-    default:
-      return "";
+  const onnx::TypeProto* t = &type;
+  for (;;) {
+    switch (t->value_case()) {
+      case onnx::TypeProto::kTensorType:
+        result.dtype = to_dtype(t->tensor_type().elem_type(), source, where);
+        if (t->tensor_type().has_shape()) result.shape = to_dims(t->tensor_type().shape(), source, where);
+        return result;
+      case onnx::TypeProto::kSparseTensorType:
+        result.wrappers.push_back({ir::TypeWrapper::Kind::kSparse, ir::DType::kUndefined});
+        result.dtype = to_dtype(t->sparse_tensor_type().elem_type(), source, where);
+        if (t->sparse_tensor_type().has_shape())
+          result.shape = to_dims(t->sparse_tensor_type().shape(), source, where);
+        return result;
+      case onnx::TypeProto::kSequenceType:
+        result.wrappers.push_back({ir::TypeWrapper::Kind::kSequence, ir::DType::kUndefined});
+        t = &t->sequence_type().elem_type();
+        break;
+      case onnx::TypeProto::kOptionalType:
+        result.wrappers.push_back({ir::TypeWrapper::Kind::kOptional, ir::DType::kUndefined});
+        t = &t->optional_type().elem_type();
+        break;
+      case onnx::TypeProto::kMapType:
+        result.wrappers.push_back(
+            {ir::TypeWrapper::Kind::kMap, to_dtype(t->map_type().key_type(), source, where)});
+        t = &t->map_type().value_type();
+        break;
+      default:  // not set, or a kind this libonnx does not know (opaque): an unknown type
+        if (t->value_case() != onnx::TypeProto::VALUE_NOT_SET) {
+          throw Error(ErrorKind::kUnsupported, source.label + ": value type (TypeProto field " +
+                                                   std::to_string(t->value_case()) + "): " + where);
+        }
+        return result;
+    }
   }
 }
 

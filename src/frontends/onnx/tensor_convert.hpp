@@ -29,13 +29,9 @@ std::optional<uint64_t> raw_byte_size(ir::DType dtype, uint64_t count);
 ir::TensorValue to_tensor_value(const onnx::TensorProto& tensor, const ErrorSource& source,
                                 const std::string& where);
 
-// Declared type of a graph input/output: the innermost tensor type (for maps, of the values). The IR's
-// TensorType has no container types, so container_signature describes what wraps that tensor.
+// Declared type of a graph input/output: the innermost tensor type, with the sequence / map / optional /
+// sparse layers around it as TensorType::wrappers (outermost first).
 ir::TensorType to_tensor_type(const onnx::TypeProto& type, const ErrorSource& source,
                               const std::string& where);
-
-// "" for a plain tensor (or an unknown type); otherwise the nesting around the innermost tensor, e.g.
-// "sequence(tensor)", "optional(sequence(tensor))", "map(int64,tensor)", "sparse_tensor".
-std::string container_signature(const onnx::TypeProto& type);
 
 }  // namespace graphcache::onnx_frontend

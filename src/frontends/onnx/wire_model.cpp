@@ -218,6 +218,9 @@ WireNode scan_node(Span span, const ErrorSource& source, const std::string& wher
       case 7:
         node.domain = in.string();
         break;
+      case 8:
+        node.overload = in.string();
+        break;
       case 5:
         node.attributes.push_back(scan_attribute(
             in.bytes(), source, where + ".attribute[" + std::to_string(node.attributes.size()) + "]", depth));

@@ -62,6 +62,7 @@ struct WireAttribute {
 
 struct WireNode {
   std::string name, op_type, domain;
+  std::string overload;  // IR 10 NodeProto.overload (field 8): which model-local function overload
   std::vector<std::string> inputs, outputs;
   std::vector<WireAttribute> attributes;
 };
