@@ -256,19 +256,19 @@ def main() -> None:
 
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     log(f"graphcache llama key bench  torch {torch.__version__}  python {sys.version.split()[0]}  device {gpu}")
+    def save() -> None:  # after each part and size, so a run cut short keeps what finished
+        if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+            with open(args.out, "w") as f:
+                f.write("\n".join(lines) + "\n")
+
     if not args.skip_part1:
         part1(config(args.layers), args.device, args.pickle_limit, log)
+        save()
     if not args.skip_part2:
         for layers in args.e2e_layers:
             part2(args, layers, log)
-            if args.out:  # after each size, so a run cut short keeps what finished
-                os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-                with open(args.out, "w") as f:
-                    f.write("\n".join(lines) + "\n")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
-
+            save()
 
 if __name__ == "__main__":
     main()
