@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   libssl-dev libxxhash-dev xxhash libzstd-dev libhiredis-dev redis-server redis-tools
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev pybind11-dev
+  robin-map-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

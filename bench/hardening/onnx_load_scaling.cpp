@@ -122,6 +122,11 @@ int main(int argc, char** argv) {
       "time and peak memory per node for models of 10^4 ONNX nodes up to "
       "MAX_ONNX_NODES (4 sizes: 10^4, 10^5, 3*10^5, 10^6), each measured in a "
       "fresh process");
+  if (argc == 4 && std::strcmp(argv[1], "--write") == 0) {  // a model to profile with --measure
+    const std::string bytes = make_model_bytes(std::strtoull(argv[2], nullptr, 10));
+    std::ofstream(argv[3], std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return 0;
+  }
   if (argc == 5 && std::strcmp(argv[1], "--measure") == 0)
     return measure(argv[2], std::strtoull(argv[3], nullptr, 10), std::atoi(argv[4]));
   const size_t max_nodes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;

@@ -1,8 +1,13 @@
 #include "graph_converter.hpp"
 
+#include <tsl/robin_map.h>
+#include <tsl/robin_set.h>
+
 #include <algorithm>
 #include <memory>
+#include <memory_resource>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -27,22 +32,26 @@ struct CaptureSink {
   std::unordered_map<std::string, uint32_t> index;
 };
 
-// Names visible in one graph; misses go to the enclosing graph and become captures.
+// Names visible in one graph; misses go to the enclosing graph and become captures. The names are views
+// of the model's bytes (or of the WireModel's strings), which outlive the conversion. An open-addressing
+// map: at a million names std::unordered_map's node per entry made lookups cache misses (a fifth of the
+// load time) and cost ~90 bytes per name.
 struct Scope {
   Scope* parent = nullptr;
   CaptureSink* sink = nullptr;  // set together with parent
-  std::unordered_map<std::string, ValueRef> names;
+  tsl::robin_map<std::string_view, ValueRef> names;
 
-  std::optional<ValueRef> resolve(const std::string& name) {
+  std::optional<ValueRef> resolve(std::string_view name) {
     if (const auto it = names.find(name); it != names.end()) return it->second;
     if (parent == nullptr) return std::nullopt;
-    if (const auto it = sink->index.find(name); it != sink->index.end()) return ValueRef::capture(it->second);
+    const std::string key(name);
+    if (const auto it = sink->index.find(key); it != sink->index.end()) return ValueRef::capture(it->second);
     const std::optional<ValueRef> outer = parent->resolve(name);
     if (!outer) return std::nullopt;
     const auto capture = static_cast<uint32_t>(sink->refs.size());
     sink->refs.push_back(*outer);
-    sink->names.push_back(name);
-    sink->index.emplace(name, capture);
+    sink->names.push_back(key);
+    sink->index.emplace(key, capture);
     return ValueRef::capture(capture);
   }
 };
@@ -62,9 +71,15 @@ Message parse_span(Span span, const ErrorSource& source, const std::string& wher
   return message;
 }
 
-bool is_constant_op(const std::string& domain, const std::string& op_type) {
-  return OpResolver::normalize_domain(domain).empty() && op_type == "Constant";
+bool is_constant_op(std::string_view domain, std::string_view op_type) {
+  return (domain.empty() || domain == "ai.onnx") && op_type == "Constant";
 }
+
+// What an IR node came from: wire node `index`, or (a by-value Constant) initializer `index`.
+struct Origin {
+  uint32_t index = 0;
+  bool initializer = false;
+};
 
 class GraphConverter {
  public:
@@ -76,11 +91,19 @@ class GraphConverter {
   }
 
   ir::Graph convert() {
+    // Node vectors come from one arena that lives with the graph (a few large allocations instead of
+    // several per node); every node is built in place, so none is copied out of it.
+    const size_t nodes = wire_.nodes.size() + wire_.initializers.size();
+    graph_.arena = std::make_shared<std::pmr::monotonic_buffer_resource>(nodes * 64 + 4096);
+    graph_.nodes.reserve(nodes);
+    pending_.reserve(nodes);
+    origin_.reserve(nodes);
+    scope_.names.reserve(wire_.inputs.size() + wire_.initializers.size() + wire_.value_names.size() / 2);
     declare_inputs();
     declare_initializers();
     declare_nodes();
     for (size_t i = 0; i < pending_.size(); ++i) {
-      if (pending_[i] != nullptr) graph_.nodes[i] = convert_node(*pending_[i], node_where_[i]);
+      if (pending_[i] != nullptr) convert_node(*pending_[i], static_cast<uint32_t>(i));
     }
     bind_outputs();
     check_acyclic();
@@ -89,9 +112,30 @@ class GraphConverter {
   }
 
  private:
-  void define(const std::string& name, ValueRef ref, const std::string& where) {
-    if (name.empty()) source_.fail("a value has an empty name", where);
-    if (!scope_.names.emplace(name, ref).second) source_.fail("value '" + name + "' is defined twice", where);
+  // `where()` spells out the location for an error.
+  template <typename WhereFn>
+  void define(std::string_view name, ValueRef ref, const WhereFn& where) {
+    if (name.empty()) source_.fail("a value has an empty name", where());
+    if (!scope_.names.emplace(name, ref).second)
+      source_.fail("value '" + std::string(name) + "' is defined twice", where());
+  }
+  void define(std::string_view name, ValueRef ref, const std::string& where) {
+    define(name, ref, [&] { return where; });
+  }
+
+  // The location of graph_.nodes[i] in messages (built only for one).
+  std::string node_where(uint32_t i) const {
+    const Origin origin = origin_[i];
+    if (origin.initializer) {
+      return where_ + ".initializer[" + std::to_string(origin.index) + "] ('" +
+             wire_.initializers[origin.index].name + "')";
+    }
+    return wire_node_where(origin.index);
+  }
+  std::string wire_node_where(size_t j) const {
+    const WireNode& node = wire_.nodes[j];
+    return where_ + ".node[" + std::to_string(j) + "] (" +
+           (node.name.empty() ? "" : "'" + std::string(node.name) + "', ") + std::string(node.op_type) + ")";
   }
 
   void declare_inputs() {
@@ -101,37 +145,42 @@ class GraphConverter {
       ir::GraphInput input{info.name(), {}};
       const ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
       if (info.has_type()) input.type = to_tensor_type(info.type(), source_, where);
-      define(info.name(), ref, where);
+      define(std::string_view(info.name()), ref, where);
       graph_.inputs.push_back(std::move(input));
     }
   }
 
   void declare_initializers() {
-    std::unordered_set<std::string> seen;
+    tsl::robin_set<std::string_view> seen;
+    seen.reserve(wire_.initializers.size() + wire_.sparse_initializers.size());
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
       const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + tensor.name + "')";
       if (!seen.insert(tensor.name).second)
         source_.fail("initializer '" + tensor.name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
+      const bool is_input =
+          existing != scope_.names.end() && existing->second.kind == ValueRef::Kind::kGraphInput;
+      const uint32_t input_index = is_input ? existing->second.index : 0;
       ValueRef value;
       if (keep_by_value(tensor, where)) {
-        const ir::TensorValue by_value =
+        ir::TensorValue by_value =
             to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-        value = ValueRef::node_output(add_constant_node(by_value, tensor.name, where));
+        value = ValueRef::node_output(add_constant_node(std::move(by_value), tensor.name,
+                                                        Origin{static_cast<uint32_t>(i), true}, where));
       } else {
         value = add_weight(tensor, tensor.name, where);
       }
-      if (existing != scope_.names.end() && existing->second.kind == ValueRef::Kind::kGraphInput) {
+      if (is_input) {
         // The default of a graph input (IR < 4, keep_initializers_as_inputs): the input stays an input
         // (its declared type wins) and its default is keyed / fingerprinted, since compilers bake it in.
-        ir::GraphInput& input = graph_.inputs[existing->second.index];
+        ir::GraphInput& input = graph_.inputs[input_index];
         if (input.type.dtype == ir::DType::kUndefined && !input.type.shape)
           input.type = tensor_type_of(tensor, where);
         input.default_value = value;
         continue;
       }
-      define(tensor.name, value, where);
+      define(std::string_view(tensor.name), value, where);
     }
     for (size_t i = 0; i < wire_.sparse_initializers.size(); ++i) {
       const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
@@ -158,35 +207,36 @@ class GraphConverter {
         for (int64_t d : value.dims) bytes.append(reinterpret_cast<const char*>(&d), sizeof d);
       }
       slot.data = owned_bytes(std::move(bytes));
-      define(name, place_weight(std::move(slot)), where);
+      define(std::string_view(name), place_weight(std::move(slot)), where);
     }
   }
 
   void declare_nodes() {
     for (size_t j = 0; j < wire_.nodes.size(); ++j) {
       const WireNode& node = wire_.nodes[j];
-      std::string where = where_ + ".node[" + std::to_string(j) + "] (" +
-                          (node.name.empty() ? "" : "'" + node.name + "', ") + node.op_type + ")";
-      if (const WireTensor* big = large_constant(node, where); big != nullptr) {
-        if (node.outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
-        define(node.outputs[0], add_weight(*big, node.outputs[0], where), where);
-        continue;
+      const std::span<const std::string_view> outputs = wire_.node_outputs(node);
+      if (is_constant_op(node.domain, node.op_type)) {
+        const std::string where = wire_node_where(j);
+        if (const WireTensor* big = large_constant(node, where); big != nullptr) {
+          if (outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
+          define(outputs[0], add_weight(*big, std::string(outputs[0]), where), where);
+          continue;
+        }
       }
       const auto index = static_cast<uint32_t>(graph_.nodes.size());
-      graph_.nodes.emplace_back();
+      graph_.nodes.emplace_back(graph_.arena.get());
       pending_.push_back(&node);
-      node_where_.resize(graph_.nodes.size());
-      for (size_t k = 0; k < node.outputs.size(); ++k) {
-        if (!node.outputs[k].empty())
-          define(node.outputs[k], ValueRef::node_output(index, static_cast<uint32_t>(k)), where);
+      origin_.push_back(Origin{static_cast<uint32_t>(j), false});
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        if (!outputs[k].empty())
+          define(outputs[k], ValueRef::node_output(index, static_cast<uint32_t>(k)),
+                 [&] { return wire_node_where(j); });
       }
-      node_where_[index] = std::move(where);
     }
   }
 
   // A Constant whose tensor is too large to key by value (or lives in an external file): a weight slot.
   const WireTensor* large_constant(const WireNode& node, const std::string& where) const {
-    if (!is_constant_op(node.domain, node.op_type)) return nullptr;
     for (const WireAttribute& attribute : node.attributes) {
       if (attribute.proto.name() != "value" || !attribute.tensor) continue;
       const WireTensor& tensor = *attribute.tensor;
@@ -216,17 +266,16 @@ class GraphConverter {
     return type;
   }
 
-  uint32_t add_constant_node(ir::TensorValue value, const std::string& name, const std::string& where) {
-    ir::Node node;
+  uint32_t add_constant_node(ir::TensorValue value, const std::string& name, Origin origin,
+                             const std::string& where) {
+    ir::Node& node = graph_.nodes.emplace_back(graph_.arena.get());
     node.op = ir::OpId{"", "Constant", "", 0};
     node.attributes.push_back({"value", std::move(value)});
     node.outputs.push_back({name, {}});
     node.name = name;
-    if (shared_.resolver.imports("")) shared_.resolver.resolve(node, where);
-    graph_.nodes.push_back(std::move(node));
+    if (shared_.resolver.imports("")) shared_.resolver.resolve(node, [&] { return where; });
     pending_.push_back(nullptr);
-    node_where_.resize(graph_.nodes.size());
-    node_where_.back() = where;
+    origin_.push_back(origin);
     return static_cast<uint32_t>(graph_.nodes.size() - 1);
   }
 
@@ -297,25 +346,34 @@ class GraphConverter {
     return ValueRef::capture(static_cast<uint32_t>(scope_.sink->refs.size() - 1));
   }
 
-  ir::Node convert_node(const WireNode& wire, const std::string& where) {
-    if (wire.op_type.empty()) source_.fail("node has no op_type", where);
-    ir::Node node;
+  // Fills graph_.nodes[index] (built in place: its vectors use the graph's arena).
+  void convert_node(const WireNode& wire, uint32_t index) {
+    const auto where = [&] { return node_where(index); };
+    if (wire.op_type.empty()) source_.fail("node has no op_type", where());
+    ir::Node& node = graph_.nodes[index];
     node.name = wire.name;
-    node.op = ir::OpId{OpResolver::normalize_domain(wire.domain), wire.op_type, wire.overload, 0};
-    for (const std::string& name : wire.inputs) {
+    node.op = ir::OpId{wire.domain == "ai.onnx" ? std::string() : std::string(wire.domain),
+                       std::string(wire.op_type), std::string(wire.overload), 0};
+    const std::span<const std::string_view> inputs = wire_.node_inputs(wire),
+                                            outputs = wire_.node_outputs(wire);
+    node.inputs.reserve(inputs.size());
+    for (const std::string_view name : inputs) {
       if (name.empty()) {
         node.inputs.push_back(ValueRef::none());
         continue;
       }
       const std::optional<ValueRef> ref = scope_.resolve(name);
-      if (!ref)
-        source_.fail("input '" + name + "' is not defined by any node, graph input or initializer", where);
+      if (!ref) {
+        source_.fail(
+            "input '" + std::string(name) + "' is not defined by any node, graph input or initializer",
+            where());
+      }
       node.inputs.push_back(*ref);
     }
-    for (const std::string& name : wire.outputs) node.outputs.push_back({name, {}});
-    convert_attributes(wire, node, where);
+    node.outputs.reserve(outputs.size());
+    for (const std::string_view name : outputs) node.outputs.push_back({std::string(name), {}});
+    if (!wire.attributes.empty()) convert_attributes(wire, node, where());
     shared_.resolver.resolve(node, where);
-    return node;
   }
 
   void convert_attributes(const WireNode& wire, ir::Node& node, const std::string& where) {
@@ -327,6 +385,7 @@ class GraphConverter {
     std::vector<GraphAttribute> graph_attributes;
     CaptureSink sink;
     std::unordered_set<std::string> names;
+    node.attributes.reserve(wire.attributes.size());
     for (const WireAttribute& attribute : wire.attributes) {
       const onnx::AttributeProto& proto = attribute.proto;
       const std::string at = where + " attribute '" + proto.name() + "'";
@@ -388,18 +447,31 @@ class GraphConverter {
     }
   }
 
-  // Kahn's algorithm over node-output edges (operands and captures).
+  // Kahn's algorithm over node-output edges (operands and captures), the edges in compressed form (the
+  // consumers of node k are consumers[first[k]..first[k+1])): flat arrays, not a vector per node.
   void check_acyclic() const {
     const size_t count = graph_.nodes.size();
-    std::vector<uint32_t> pending_inputs(count, 0);
-    std::vector<std::vector<uint32_t>> consumers(count);
+    std::vector<uint32_t> pending_inputs(count, 0), first(count + 1, 0);
     for (uint32_t i = 0; i < count; ++i) {
       const ir::Node& node = graph_.nodes[i];
       for (const auto* refs : {&node.inputs, &node.captures}) {
         for (const ValueRef& ref : *refs) {
           if (ref.kind != ValueRef::Kind::kNodeOutput) continue;
-          consumers[ref.index].push_back(i);
+          ++first[ref.index + 1];
           ++pending_inputs[i];
+        }
+      }
+    }
+    for (size_t k = 0; k < count; ++k) first[k + 1] += first[k];
+    std::vector<uint32_t> consumers(first[count]);
+    {
+      std::vector<uint32_t> fill(first.begin(), first.end() - 1);
+      for (uint32_t i = 0; i < count; ++i) {
+        const ir::Node& node = graph_.nodes[i];
+        for (const auto* refs : {&node.inputs, &node.captures}) {
+          for (const ValueRef& ref : *refs) {
+            if (ref.kind == ValueRef::Kind::kNodeOutput) consumers[fill[ref.index]++] = i;
+          }
         }
       }
     }
@@ -412,13 +484,13 @@ class GraphConverter {
       const uint32_t node = ready.back();
       ready.pop_back();
       ++done;
-      for (uint32_t consumer : consumers[node]) {
-        if (--pending_inputs[consumer] == 0) ready.push_back(consumer);
+      for (uint32_t e = first[node]; e < first[node + 1]; ++e) {
+        if (--pending_inputs[consumers[e]] == 0) ready.push_back(consumers[e]);
       }
     }
     if (done == count) return;
     for (uint32_t i = 0; i < count; ++i) {
-      if (pending_inputs[i] != 0) source_.fail("the graph has a cycle", node_where_[i]);
+      if (pending_inputs[i] != 0) source_.fail("the graph has a cycle", node_where(i));
     }
   }
 
@@ -430,7 +502,7 @@ class GraphConverter {
   Scope scope_;
   ir::Graph graph_;
   std::vector<const WireNode*> pending_;  // per IR node: the wire node to convert (null: already built)
-  std::vector<std::string> node_where_;
+  std::vector<Origin> origin_;            // per IR node: what it came from (for messages)
 };
 
 }  // namespace

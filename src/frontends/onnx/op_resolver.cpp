@@ -69,7 +69,7 @@ OpResolver::OpResolver(const std::vector<std::pair<std::string, int64_t>>& opset
   }
 }
 
-std::string OpResolver::definition(const FunctionId& id) const {
+const std::string& OpResolver::definition(const FunctionId& id) const {
   if (const auto it = definitions_.find(id); it != definitions_.end()) return it->second;
   // Iterative DFS (a chain of thousands of functions must not overflow the stack); each function once, so
   // recursion between functions (invalid ONNX) terminates too.
@@ -89,48 +89,66 @@ std::string OpResolver::definition(const FunctionId& id) const {
   return definitions_.emplace(id, std::move(out)).first->second;
 }
 
-void OpResolver::resolve(ir::Node& node, const std::string& where) const {
+OpResolver::Resolution& OpResolver::resolution(const ir::Node& node,
+                                               const std::function<std::string()>& where) const {
+  std::string id;  // domain, name, overload: NUL-separated (none of them holds a NUL that matters here)
+  id.reserve(node.op.domain.size() + node.op.name.size() + node.op.overload.size() + 2);
+  id.append(node.op.domain).append(1, '\0').append(node.op.name).append(1, '\0').append(node.op.overload);
+  if (const auto it = resolutions_.find(id); it != resolutions_.end()) return it.value();
+
+  Resolution found;
   const auto opset_it = opsets_.find(node.op.domain);
   const int64_t opset = opset_it == opsets_.end() ? -1 : opset_it->second;
   const auto& known_domains = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
   const auto known = known_domains.find(node.op.domain);
-
   const FunctionId function{node.op.domain, node.op.name, node.op.overload};
   if (function_bodies_.count(function) != 0) {  // the model defines this op: its body is its identity
-    node.op.version = std::max<int64_t>(opset, 0);
-    node.definition = definition(function);
-    return;
+    found.version = std::max<int64_t>(opset, 0);
+    found.definition = &definition(function);
+  } else if (known == known_domains.end()) {  // custom domain
+    found.version = std::max<int64_t>(opset, 0);
+  } else {
+    const std::string shown_domain = node.op.domain.empty() ? "ai.onnx" : node.op.domain;
+    if (opset < 0) source_.fail("the model imports no opset for domain '" + shown_domain + "'", where());
+    const int64_t max_known = known->second.second;
+    const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(
+        node.op.name, static_cast<int>(std::min(opset, max_known)), node.op.domain);
+    if (opset > max_known) {  // newer than this libonnx: identity by opset, no defaults
+      found.version = opset;
+    } else {
+      if (schema == nullptr) {
+        source_.fail("unknown operator '" + node.op.name + "' in domain '" + shown_domain + "' at opset " +
+                         std::to_string(opset),
+                     where());
+      }
+      found.version = schema->since_version();
+      found.schema = schema;
+      found.defaults.resize(schema->attributes().size());
+    }
   }
-  if (known == known_domains.end()) {  // custom domain
-    node.op.version = std::max<int64_t>(opset, 0);
-    return;
-  }
-  const std::string shown_domain = node.op.domain.empty() ? "ai.onnx" : node.op.domain;
-  if (opset < 0) source_.fail("the model imports no opset for domain '" + shown_domain + "'", where);
-  const int64_t max_known = known->second.second;
-  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(
-      node.op.name, static_cast<int>(std::min(opset, max_known)), node.op.domain);
-  if (opset > max_known) {  // newer than this libonnx: identity by opset, no defaults
-    node.op.version = opset;
-    return;
-  }
-  if (schema == nullptr) {
-    source_.fail("unknown operator '" + node.op.name + "' in domain '" + shown_domain + "' at opset " +
-                     std::to_string(opset),
-                 where);
-  }
-  node.op.version = schema->since_version();
-  for (const auto& entry : schema->attributes()) {
+  return resolutions_.emplace(std::move(id), std::move(found)).first.value();
+}
+
+void OpResolver::resolve(ir::Node& node, const std::function<std::string()>& where) const {
+  Resolution& found = resolution(node, where);
+  node.op.version = found.version;
+  if (found.definition != nullptr) node.definition = *found.definition;
+  if (found.schema == nullptr) return;
+  size_t k = 0;
+  for (const auto& entry : found.schema->attributes()) {
     // (not a structured binding: clang 14 cannot capture those in the lambda below)
     const std::string& name = entry.first;
     const onnx::OpSchema::Attribute& attribute = entry.second;
+    std::optional<ir::AttrValue>& converted = found.defaults[k++];
     if (attribute.default_value.type() == onnx::AttributeProto::UNDEFINED) continue;
     const bool present = std::any_of(node.attributes.begin(), node.attributes.end(),
                                      [&](const ir::Attribute& a) { return a.name == name; });
     if (!present) {
-      node.attributes.push_back(
-          {name, convert_attribute(attribute.default_value, attribute.default_value.type(), source_,
-                                   where + " default of '" + name + "'")});
+      if (!converted) {
+        converted = convert_attribute(attribute.default_value, attribute.default_value.type(), source_,
+                                      where() + " default of '" + name + "'");
+      }
+      node.attributes.push_back({name, *converted});
     }
   }
 }

@@ -24,7 +24,7 @@ constexpr int kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
 // Walks the fields of one message held in `span`.
 class FieldReader {
  public:
-  FieldReader(Span span, const ErrorSource& source, const std::string& where)
+  FieldReader(Span span, const ErrorSource& source, Where where)
       : span_(span), in_(span.data, static_cast<int>(span.size)), source_(source), where_(where) {}
 
   // Advances to the next field; false at the end of the message.
@@ -54,9 +54,10 @@ class FieldReader {
     in_.Skip(static_cast<int>(length));
     return Span{span_.data + start, length, span_.offset + start};
   }
-  std::string string() {
+  std::string string() { return std::string(view()); }
+  std::string_view view() {
     const Span s = bytes();
-    return std::string(reinterpret_cast<const char*>(s.data), s.size);
+    return std::string_view(reinterpret_cast<const char*>(s.data), s.size);
   }
   void skip() {
     if (!WireFormatLite::SkipField(&in_, tag_))
@@ -66,7 +67,7 @@ class FieldReader {
   Span field_bytes() const {
     return Span{span_.data + field_start_, position() - field_start_, span_.offset + field_start_};
   }
-  [[noreturn]] void fail(const std::string& what) const { source_.fail(what, where_); }
+  [[noreturn]] void fail(const std::string& what) const { source_.fail(what, where_.str()); }
 
  private:
   size_t position() const { return static_cast<size_t>(in_.CurrentPosition()); }
@@ -75,7 +76,7 @@ class FieldReader {
   Span span_;
   CodedInputStream in_;
   const ErrorSource& source_;
-  const std::string& where_;
+  Where where_;
   uint32_t tag_ = 0;
   size_t field_start_ = 0;
 };
@@ -112,7 +113,7 @@ void note_payload(WireTensor& tensor, int field, bool packed, Span span) {
   ++tensor.payload_occurrences;
 }
 
-WireTensor scan_tensor(Span span, const ErrorSource& source, const std::string& where) {
+WireTensor scan_tensor(Span span, const ErrorSource& source, Where where) {
   WireTensor tensor;
   tensor.whole = span;
   FieldReader in(span, source, where);
@@ -148,7 +149,7 @@ WireTensor scan_tensor(Span span, const ErrorSource& source, const std::string& 
     } else if (field == 9 && wire == kLengthDelimited) {
       note_payload(tensor, 9, true, in.bytes());
     } else if (field == 13 && wire == kLengthDelimited) {
-      tensor.external_data.push_back(scan_entry(in.bytes(), source, where));
+      tensor.external_data.push_back(scan_entry(in.bytes(), source, where.str()));
     } else if (field == 14 && wire == kVarint) {
       tensor.external = in.varint() == 1;
     } else {
@@ -194,8 +195,14 @@ WireAttribute scan_attribute(Span span, const ErrorSource& source, const std::st
   return attribute;
 }
 
-WireNode scan_node(Span span, const ErrorSource& source, const std::string& where, int depth) {
+// Appends the node to graph.nodes (its inputs and outputs to graph.value_names). `inputs` / `outputs` are
+// scratch buffers reused across nodes (the two lists may interleave on the wire).
+void scan_node(Span span, const ErrorSource& source, Where where, int depth, WireGraph& graph,
+               std::vector<std::string_view>& inputs, std::vector<std::string_view>& outputs) {
   WireNode node;
+  inputs.clear();
+  outputs.clear();
+  std::optional<std::string> node_where;  // spelled out for the first attribute only
   FieldReader in(span, source, where);
   while (in.next()) {
     if (in.wire_type() != kLengthDelimited) {
@@ -204,37 +211,45 @@ WireNode scan_node(Span span, const ErrorSource& source, const std::string& wher
     }
     switch (in.field()) {
       case 1:
-        node.inputs.push_back(in.string());
+        inputs.push_back(in.view());
         break;
       case 2:
-        node.outputs.push_back(in.string());
+        outputs.push_back(in.view());
         break;
       case 3:
-        node.name = in.string();
+        node.name = in.view();
         break;
       case 4:
-        node.op_type = in.string();
+        node.op_type = in.view();
         break;
       case 7:
-        node.domain = in.string();
+        node.domain = in.view();
         break;
       case 8:
-        node.overload = in.string();
+        node.overload = in.view();
         break;
       case 5:
+        if (!node_where) node_where = where.str();
         node.attributes.push_back(scan_attribute(
-            in.bytes(), source, where + ".attribute[" + std::to_string(node.attributes.size()) + "]", depth));
+            in.bytes(), source, *node_where + ".attribute[" + std::to_string(node.attributes.size()) + "]",
+            depth));
         break;
       default:
         in.skip();
     }
   }
-  return node;
+  node.first_value = static_cast<uint32_t>(graph.value_names.size());
+  node.input_count = static_cast<uint32_t>(inputs.size());
+  node.output_count = static_cast<uint32_t>(outputs.size());
+  graph.value_names.insert(graph.value_names.end(), inputs.begin(), inputs.end());
+  graph.value_names.insert(graph.value_names.end(), outputs.begin(), outputs.end());
+  graph.nodes.push_back(std::move(node));
 }
 
 WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
   if (depth > kMaxGraphNesting) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
+  std::vector<std::string_view> inputs, outputs;
   FieldReader in(span, source, where);
   while (in.next()) {
     if (in.wire_type() != kLengthDelimited) {
@@ -243,15 +258,15 @@ WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& wh
     }
     switch (in.field()) {
       case 1:
-        graph.nodes.push_back(scan_node(in.bytes(), source,
-                                        where + ".node[" + std::to_string(graph.nodes.size()) + "]", depth));
+        scan_node(in.bytes(), source, Where(where, ".node", graph.nodes.size()), depth, graph, inputs,
+                  outputs);
         break;
       case 2:
         graph.name = in.string();
         break;
       case 5:
-        graph.initializers.push_back(scan_tensor(
-            in.bytes(), source, where + ".initializer[" + std::to_string(graph.initializers.size()) + "]"));
+        graph.initializers.push_back(
+            scan_tensor(in.bytes(), source, Where(where, ".initializer", graph.initializers.size())));
         break;
       case 15:
         graph.sparse_initializers.push_back(parse_message<onnx::SparseTensorProto>(

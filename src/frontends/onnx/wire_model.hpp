@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,20 @@ struct Span {
 struct ErrorSource {
   std::string label;  // file path or "<memory>"
   [[noreturn]] void fail(const std::string& what, const std::string& where) const;
+};
+
+// A location in the model ("graph.node[12]"), spelled out only when an error names it: building a string
+// per node on the success path cost more than scanning the node.
+struct Where {
+  const std::string* base = nullptr;
+  const char* member = nullptr;  // base + member + "[index]"; base alone when null
+  size_t index = 0;
+
+  Where(const std::string& whole) : base(&whole) {}  // NOLINT: implicit, any string is a location
+  Where(const std::string& parent, const char* field, size_t i) : base(&parent), member(field), index(i) {}
+  std::string str() const {
+    return member == nullptr ? *base : *base + member + "[" + std::to_string(index) + "]";
+  }
 };
 
 // A TensorProto's header; the payload is located, not read.
@@ -60,16 +76,26 @@ struct WireAttribute {
   bool has_graphs = false;
 };
 
+// Strings are views of the model's bytes (which outlive the WireModel); inputs and outputs live in the
+// graph's value_names (one array for the whole graph instead of two vectors per node).
 struct WireNode {
-  std::string name, op_type, domain;
-  std::string overload;  // IR 10 NodeProto.overload (field 8): which model-local function overload
-  std::vector<std::string> inputs, outputs;
+  std::string_view name, op_type, domain;
+  std::string_view overload;  // IR 10 NodeProto.overload (field 8): which model-local function overload
+  uint32_t first_value = 0;   // inputs then outputs, in WireGraph::value_names
+  uint32_t input_count = 0, output_count = 0;
   std::vector<WireAttribute> attributes;
 };
 
 struct WireGraph {
   std::string name;
   std::vector<WireNode> nodes;
+  std::vector<std::string_view> value_names;
+  std::span<const std::string_view> node_inputs(const WireNode& node) const {
+    return {value_names.data() + node.first_value, node.input_count};
+  }
+  std::span<const std::string_view> node_outputs(const WireNode& node) const {
+    return {value_names.data() + node.first_value + node.input_count, node.output_count};
+  }
   std::vector<WireTensor> initializers;
   std::vector<onnx::SparseTensorProto> sparse_initializers;
   std::vector<onnx::ValueInfoProto> inputs, outputs;
