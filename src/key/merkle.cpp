@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cstdint>
 
 #include "graphcache/error.hpp"
 
@@ -71,6 +72,8 @@ MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMod
   } else {
     form_.reserve(graph.nodes.size() * 96);
     form_index_.resize(std::bit_ceil(graph.nodes.size() * 2 + 2));
+    form_offsets_.reserve(graph.nodes.size() + 1);
+    form_offsets_.push_back(0);
   }
   walk();
 }
@@ -217,17 +220,23 @@ uint32_t MerkleHasher::distinct_node_id() {
   // equal Merkle digests would. Otherwise it gets the next number and its encoding joins the form.
   const std::string& bytes = node_encoder_.bytes();
   const uint64_t hash = XXH3_64bits(bytes.data(), bytes.size());
+  const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1;  // never 0 (empty)
   const size_t mask = form_index_.size() - 1;
   for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {
     FormEntry& entry = form_index_[slot];
-    if (!entry.used) {
-      entry = FormEntry{hash, static_cast<uint32_t>(form_.size()), static_cast<uint32_t>(bytes.size()),
-                        distinct_nodes_, true};
+    if (entry.tag == 0) {
+      if (form_.size() + bytes.size() > UINT32_MAX)
+        throw Error(ErrorKind::kUnsupported, "graph too large to key (canonical form over 4 GiB)");
+      entry = FormEntry{tag, distinct_nodes_};
       form_ += bytes;
+      form_offsets_.push_back(static_cast<uint32_t>(form_.size()));
       return distinct_nodes_++;
     }
-    if (entry.hash == hash && std::string_view(form_).substr(entry.offset, entry.length) == bytes)
-      return entry.id;
+    if (entry.tag == tag) {
+      const uint32_t start = form_offsets_[entry.id];
+      if (std::string_view(form_).substr(start, form_offsets_[entry.id + 1] - start) == bytes)
+        return entry.id;
+    }
   }
 }
 

@@ -75,14 +75,16 @@ class MerkleHasher {
   int depth_;
   std::vector<int64_t> node_ids_;     // -1 until reached; kGraphOnly: the distinct node's number
   std::vector<Digest> node_digests_;  // kPerNode
-  // kGraphOnly: the canonical form so far, and an open-addressing table over its node encodings.
+  // kGraphOnly: the canonical form so far, and an open-addressing table over its node encodings. An
+  // entry is 8 bytes (32 hash bits, 0 = empty, and the distinct node's number; its bytes are
+  // form_[form_offsets_[id] .. form_offsets_[id + 1])): a million-node graph's table stays in a few MiB.
   struct FormEntry {
-    uint64_t hash = 0;
-    uint32_t offset = 0, length = 0, id = 0;
-    bool used = false;
+    uint32_t tag = 0;
+    uint32_t id = 0;
   };
   std::string form_;
   std::vector<FormEntry> form_index_;
+  std::vector<uint32_t> form_offsets_;  // start of each distinct node's encoding in form_, then form_'s end
   uint32_t distinct_nodes_ = 0;
   std::vector<int64_t> weight_slots_;  // -1 until first use
   std::vector<uint32_t> weight_order_;

@@ -2,6 +2,7 @@
 
 #include <tsl/robin_map.h>
 #include <tsl/robin_set.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <memory>
@@ -32,14 +33,24 @@ struct CaptureSink {
   std::unordered_map<std::string, uint32_t> index;
 };
 
-// Names visible in one graph; misses go to the enclosing graph and become captures. The names are views
-// of the model's bytes (or of the WireModel's strings), which outlive the conversion. An open-addressing
+struct NameHash {
+  size_t operator()(std::string_view name) const noexcept { return XXH3_64bits(name.data(), name.size()); }
+};
+// Open-addressing maps of names (views of the model's bytes or of the WireModel's strings, which outlive
+// the conversion) that keep each entry's hash: probes compare hashes, not the names in the mapped file.
+template <typename Value>
+using NameMap = tsl::robin_map<std::string_view, Value, NameHash, std::equal_to<std::string_view>,
+                               std::allocator<std::pair<std::string_view, Value>>, /*StoreHash=*/true>;
+using NameSet = tsl::robin_set<std::string_view, NameHash, std::equal_to<std::string_view>,
+                               std::allocator<std::string_view>, /*StoreHash=*/true>;
+
+// Names visible in one graph; misses go to the enclosing graph and become captures. An open-addressing
 // map: at a million names std::unordered_map's node per entry made lookups cache misses (a fifth of the
 // load time) and cost ~90 bytes per name.
 struct Scope {
   Scope* parent = nullptr;
   CaptureSink* sink = nullptr;  // set together with parent
-  tsl::robin_map<std::string_view, ValueRef> names;
+  NameMap<ValueRef> names;
 
   std::optional<ValueRef> resolve(std::string_view name) {
     if (const auto it = names.find(name); it != names.end()) return it->second;
@@ -98,7 +109,10 @@ class GraphConverter {
     graph_.nodes.reserve(nodes);
     pending_.reserve(nodes);
     origin_.reserve(nodes);
-    scope_.names.reserve(wire_.inputs.size() + wire_.initializers.size() + wire_.value_names.size() / 2);
+    size_t names = wire_.inputs.size() + wire_.initializers.size() + wire_.sparse_initializers.size();
+    for (const WireNode& node : wire_.nodes) names += node.output_count;
+    scope_.names.max_load_factor(0.8f);  // robin hood probing stays short at 0.8; a third less memory
+    scope_.names.reserve(names);
     declare_inputs();
     declare_initializers();
     declare_nodes();
@@ -151,7 +165,7 @@ class GraphConverter {
   }
 
   void declare_initializers() {
-    tsl::robin_set<std::string_view> seen;
+    NameSet seen;
     seen.reserve(wire_.initializers.size() + wire_.sparse_initializers.size());
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
