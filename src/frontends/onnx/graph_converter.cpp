@@ -86,6 +86,9 @@ bool is_constant_op(std::string_view domain, std::string_view op_type) {
   return (domain.empty() || domain == "ai.onnx") && op_type == "Constant";
 }
 
+// An operand declare_nodes could not resolve yet (a real omitted input has output 0).
+constexpr ValueRef kUnresolved{ValueRef::Kind::kNone, 0, 1};
+
 // What an IR node came from: wire node `index`, or (a by-value Constant) initializer `index`.
 struct Origin {
   uint32_t index = 0;
@@ -238,7 +241,22 @@ class GraphConverter {
         }
       }
       const auto index = static_cast<uint32_t>(graph_.nodes.size());
-      graph_.nodes.emplace_back(graph_.arena.get());
+      ir::Node& ir_node = graph_.nodes.emplace_back(graph_.arena.get());
+      // Operands defined by the nodes before this one (all of them in a topologically sorted model) are
+      // looked up now, while their entries are still in cache; the others (and outer values) when the
+      // node is converted. Lookups have no side effects and raise no errors, so the order of errors is
+      // the same as resolving every operand then.
+      const std::span<const std::string_view> inputs = wire_.node_inputs(node);
+      ir_node.inputs.reserve(inputs.size());
+      for (const std::string_view name : inputs) {
+        if (name.empty()) {
+          ir_node.inputs.push_back(ValueRef::none());
+        } else if (const auto it = scope_.names.find(name); it != scope_.names.end()) {
+          ir_node.inputs.push_back(it->second);
+        } else {
+          ir_node.inputs.push_back(kUnresolved);
+        }
+      }
       pending_.push_back(&node);
       origin_.push_back(Origin{static_cast<uint32_t>(j), false});
       for (size_t k = 0; k < outputs.size(); ++k) {
@@ -370,19 +388,15 @@ class GraphConverter {
                        std::string(wire.op_type), std::string(wire.overload), 0};
     const std::span<const std::string_view> inputs = wire_.node_inputs(wire),
                                             outputs = wire_.node_outputs(wire);
-    node.inputs.reserve(inputs.size());
-    for (const std::string_view name : inputs) {
-      if (name.empty()) {
-        node.inputs.push_back(ValueRef::none());
-        continue;
-      }
-      const std::optional<ValueRef> ref = scope_.resolve(name);
+    for (size_t k = 0; k < inputs.size(); ++k) {  // declare_nodes resolved the operands defined before
+      if (node.inputs[k] != kUnresolved) continue;
+      const std::optional<ValueRef> ref = scope_.resolve(inputs[k]);
       if (!ref) {
         source_.fail(
-            "input '" + std::string(name) + "' is not defined by any node, graph input or initializer",
+            "input '" + std::string(inputs[k]) + "' is not defined by any node, graph input or initializer",
             where());
       }
-      node.inputs.push_back(*ref);
+      node.inputs[k] = *ref;
     }
     node.outputs.reserve(outputs.size());
     for (const std::string_view name : outputs) node.outputs.push_back({std::string(name), {}});

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "graphcache/error.hpp"
@@ -246,9 +247,28 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
   graph.nodes.push_back(std::move(node));
 }
 
+// How many nodes and initializers the graph holds, from its top-level fields only, to size the vectors
+// (growing them by doubling would copy a million nodes and hold both copies). Never fails: on a malformed
+// field it stops, and the scan proper reports the problem where it meets it.
+std::pair<size_t, size_t> count_nodes_and_initializers(Span span) {
+  CodedInputStream in(span.data, static_cast<int>(span.size));
+  size_t nodes = 0, initializers = 0;
+  for (uint32_t tag; (tag = in.ReadTag()) != 0;) {
+    if (tag == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) ++nodes;
+    if (tag == WireFormatLite::MakeTag(5, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) ++initializers;
+    if (!WireFormatLite::SkipField(&in, tag)) break;
+  }
+  return {nodes, initializers};
+}
+
 WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
   if (depth > kMaxGraphNesting) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
+  const auto [node_count, initializer_count] = count_nodes_and_initializers(span);
+  graph.nodes.reserve(node_count);
+  graph.initializers.reserve(initializer_count);
+  // A guess (pages of a reserve nobody writes cost nothing), bounded by what the bytes can hold.
+  graph.value_names.reserve(std::min(node_count * 4, span.size / 2));
   std::vector<std::string_view> inputs, outputs;
   FieldReader in(span, source, where);
   while (in.next()) {
