@@ -1,7 +1,6 @@
 #include "graph_converter.hpp"
 
 #include <tsl/robin_map.h>
-#include <tsl/robin_set.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -41,8 +40,6 @@ struct NameHash {
 template <typename Value>
 using NameMap = tsl::robin_map<std::string_view, Value, NameHash, std::equal_to<std::string_view>,
                                std::allocator<std::pair<std::string_view, Value>>, /*StoreHash=*/true>;
-using NameSet = tsl::robin_set<std::string_view, NameHash, std::equal_to<std::string_view>,
-                               std::allocator<std::string_view>, /*StoreHash=*/true>;
 
 // Names visible in one graph; misses go to the enclosing graph and become captures. An open-addressing
 // map: at a million names std::unordered_map's node per entry made lookups cache misses (a fifth of the
@@ -168,12 +165,17 @@ class GraphConverter {
   }
 
   void declare_initializers() {
-    NameSet seen;
-    seen.reserve(wire_.initializers.size() + wire_.sparse_initializers.size());
+    // Only graph inputs and initializers are defined so far: a name already defined is an earlier
+    // initializer's, unless it is an input's that no initializer gave a default yet.
+    const auto defined_by_initializer = [&](std::string_view name) {
+      const auto it = scope_.names.find(name);
+      if (it == scope_.names.end()) return false;
+      return it->second.kind != ValueRef::Kind::kGraphInput || graph_.inputs[it->second.index].default_value;
+    };
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
       const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + tensor.name + "')";
-      if (!seen.insert(tensor.name).second)
+      if (defined_by_initializer(tensor.name))
         source_.fail("initializer '" + tensor.name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
       const bool is_input =
@@ -203,7 +205,7 @@ class GraphConverter {
       const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
       const std::string& name = sparse.values().name();
       const std::string where = where_ + ".sparse_initializer[" + std::to_string(i) + "] ('" + name + "')";
-      if (!seen.insert(name).second) source_.fail("initializer '" + name + "' is defined twice", where);
+      if (defined_by_initializer(name)) source_.fail("initializer '" + name + "' is defined twice", where);
       ir::WeightSlot slot{name, {}, {}};
       slot.type.dtype = to_dtype(sparse.values().data_type(), source_, where);
       slot.type.wrappers.push_back({ir::TypeWrapper::Kind::kSparse, ir::DType::kUndefined});
