@@ -183,8 +183,10 @@ class GraphConverter {
       const uint32_t input_index = is_input ? existing->second.index : 0;
       ValueRef value;
       if (keep_by_value(tensor, where)) {
-        ir::TensorValue by_value =
-            to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
+        ir::TensorValue by_value = raw_tensor_value(tensor, where).value_or(ir::TensorValue{});
+        if (by_value.dtype == ir::DType::kUndefined)
+          by_value =
+              to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
         value = ValueRef::node_output(add_constant_node(std::move(by_value), tensor.name,
                                                         Origin{static_cast<uint32_t>(i), true}, where));
       } else {
@@ -280,6 +282,21 @@ class GraphConverter {
       if (bytes.value_or(tensor.whole.size) > shared_.options.max_constant_bytes) return &tensor;
     }
     return nullptr;
+  }
+
+  // The value of a plain tensor with one raw_data whose size fits its dims, read from its header: what
+  // to_tensor_value gives for it, without parsing it again into a protobuf message (a quarter of a big
+  // model's nodes are small initializers). nullopt for anything else: to_tensor_value decides (or fails).
+  std::optional<ir::TensorValue> raw_tensor_value(const WireTensor& tensor, const std::string& where) const {
+    if (!tensor.plain || tensor.payload_field != 9 || tensor.payload_occurrences != 1 || tensor.external ||
+        tensor.segmented)
+      return std::nullopt;
+    const ir::DType dtype = to_dtype(tensor.data_type, source_, where);
+    const std::optional<uint64_t> expected = raw_byte_size(dtype, element_count(tensor.dims, source_, where));
+    if (dtype == ir::DType::kUndefined || !expected || *expected != tensor.payload.size) return std::nullopt;
+    return ir::TensorValue{
+        dtype, tensor.dims,
+        std::string(reinterpret_cast<const char*>(tensor.payload.data), tensor.payload.size)};
   }
 
   bool keep_by_value(const WireTensor& tensor, const std::string& where) const {

@@ -121,6 +121,7 @@ WireTensor scan_tensor(Span span, const ErrorSource& source, Where where) {
   while (in.next()) {
     const uint32_t field = in.field();
     const int wire = in.wire_type();
+    if (field != 1 && field != 2 && field != 8 && field != 9 && field != 12) tensor.plain = false;
     if (field == 1 && wire == kVarint) {
       tensor.dims.push_back(static_cast<int64_t>(in.varint()));
     } else if (field == 1 && wire == kLengthDelimited) {  // packed dims

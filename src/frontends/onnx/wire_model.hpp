@@ -64,6 +64,9 @@ struct WireTensor {
   Span payload;
   int payload_occurrences = 0;
   Span whole;  // the whole TensorProto, for tensors small enough to parse fully
+  // Only dims, data_type, name, raw_data and doc_string appeared: fields that protobuf parses without
+  // looking inside them, so reading the tensor from this header equals parsing `whole`.
+  bool plain = true;
 };
 
 struct WireGraph;
