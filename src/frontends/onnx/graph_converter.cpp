@@ -107,7 +107,6 @@ class GraphConverter {
     const size_t nodes = wire_.nodes.size() + wire_.initializers.size();
     graph_.arena = std::make_shared<std::pmr::monotonic_buffer_resource>(nodes * 64 + 4096);
     graph_.nodes.reserve(nodes);
-    pending_.reserve(nodes);
     origin_.reserve(nodes);
     size_t names = wire_.inputs.size() + wire_.initializers.size() + wire_.sparse_initializers.size();
     for (const WireNode& node : wire_.nodes) names += node.output_count;
@@ -116,10 +115,11 @@ class GraphConverter {
     declare_inputs();
     declare_initializers();
     declare_nodes();
-    for (size_t i = 0; i < pending_.size(); ++i) {
-      if (pending_[i] != nullptr) convert_node(*pending_[i], static_cast<uint32_t>(i));
+    for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
+      if (!origin_[i].initializer) convert_node(wire_.nodes[origin_[i].index], static_cast<uint32_t>(i));
     }
     bind_outputs();
+    NameMap<ValueRef>().swap(scope_.names);  // resolved: free it before the cycle check's arrays
     check_acyclic();
     mark_nondeterministic(graph_);
     return std::move(graph_);
@@ -261,7 +261,6 @@ class GraphConverter {
           ir_node.inputs.push_back(kUnresolved);
         }
       }
-      pending_.push_back(&node);
       origin_.push_back(Origin{static_cast<uint32_t>(j), false});
       for (size_t k = 0; k < outputs.size(); ++k) {
         if (!outputs[k].empty())
@@ -325,7 +324,6 @@ class GraphConverter {
     node.outputs.push_back({name, {}});
     node.name = name;
     if (shared_.resolver.imports("")) shared_.resolver.resolve(node, [&] { return where; });
-    pending_.push_back(nullptr);
     origin_.push_back(origin);
     return static_cast<uint32_t>(graph_.nodes.size() - 1);
   }
@@ -548,8 +546,7 @@ class GraphConverter {
   GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   Scope scope_;
   ir::Graph graph_;
-  std::vector<const WireNode*> pending_;  // per IR node: the wire node to convert (null: already built)
-  std::vector<Origin> origin_;            // per IR node: what it came from (for messages)
+  std::vector<Origin> origin_;  // per IR node: what it came from (the wire node to convert; messages)
 };
 
 }  // namespace
