@@ -71,7 +71,8 @@ MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMod
     node_digests_.resize(graph.nodes.size());
   } else {
     form_.reserve(graph.nodes.size() * 96);
-    form_index_.resize(std::bit_ceil(graph.nodes.size() * 2 + 2));
+    // Load <= 2/3 (linear probing stays short); 8-byte entries: 12-24 bytes per node.
+    form_index_.resize(std::bit_ceil(graph.nodes.size() * 3 / 2 + 2));
     form_offsets_.reserve(graph.nodes.size() + 1);
     form_offsets_.push_back(0);
   }
