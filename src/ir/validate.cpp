@@ -83,22 +83,17 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
   if (depth > kMaxSubgraphDepth)
     fail("graph", "subgraphs nested deeper than " + std::to_string(kMaxSubgraphDepth) + " levels");
   const size_t n = g.nodes.size();
-  // Edges in compressed form (consumers of node k are consumers[first[k]..first[k+1])): two flat arrays
-  // instead of one vector per node.
-  std::vector<uint32_t> pending(n, 0), first(n + 1, 0);
-  size_t edges = 0;
+  // Every node reading only nodes stored before it (front ends store nodes in file order, and files are
+  // almost always sorted): acyclic, and the stored order is a topological order; no edge arrays needed.
+  bool sorted = true;
   for (size_t i = 0; i < n; ++i) {
     const Node& node = g.nodes[i];
-    auto count_edge = [&](const ValueRef& ref) {
+    auto check_edge = [&](const ValueRef& ref) {
       if (!ref_ok(g, ref, captures)) fail(node_where(node, i), ref_problem(g, ref, captures));
-      if (ref.kind == ValueRef::Kind::kNodeOutput) {
-        ++pending[i];
-        ++first[ref.index + 1];
-        ++edges;
-      }
+      if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= i) sorted = false;
     };
-    for (const auto& ref : node.inputs) count_edge(ref);
-    for (const auto& ref : node.captures) count_edge(ref);
+    for (const auto& ref : node.inputs) check_edge(ref);
+    for (const auto& ref : node.captures) check_edge(ref);
     for (const auto& attr : node.attributes) check_attr(attr.value, node, i, attr, depth);
   }
   for (size_t o = 0; o < g.outputs.size(); ++o) {
@@ -112,6 +107,27 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
       fail("graph input " + std::to_string(i), "a default value must be a weight, node output or capture");
     if (!ref_ok(g, *d, captures))
       fail("default of graph input " + std::to_string(i), ref_problem(g, *d, captures));
+  }
+  if (sorted) {
+    if (order) {
+      order->resize(n);
+      for (size_t i = 0; i < n; ++i) (*order)[i] = static_cast<uint32_t>(i);
+    }
+    return;
+  }
+  // Edges in compressed form (consumers of node k are consumers[first[k]..first[k+1])): two flat arrays
+  // instead of one vector per node.
+  std::vector<uint32_t> pending(n, 0), first(n + 1, 0);
+  size_t edges = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto count_edge = [&](const ValueRef& ref) {
+      if (ref.kind != ValueRef::Kind::kNodeOutput) return;
+      ++pending[i];
+      ++first[ref.index + 1];
+      ++edges;
+    };
+    for (const auto& ref : g.nodes[i].inputs) count_edge(ref);
+    for (const auto& ref : g.nodes[i].captures) count_edge(ref);
   }
   for (size_t k = 0; k < n; ++k) first[k + 1] += first[k];
   std::vector<uint32_t> consumers(edges), fill(first.begin(), first.end() - 1);

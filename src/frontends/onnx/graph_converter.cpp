@@ -418,6 +418,11 @@ class GraphConverter {
     node.outputs.reserve(outputs.size());
     for (const std::string_view name : outputs) node.outputs.push_back({std::string(name), {}});
     if (!wire.attributes.empty()) convert_attributes(wire, node, where());
+    for (const auto* refs : {&node.inputs, &node.captures}) {
+      for (const ValueRef& ref : *refs) {
+        if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= index) sorted_ = false;
+      }
+    }
     shared_.resolver.resolve(node, where);
   }
 
@@ -495,6 +500,7 @@ class GraphConverter {
   // Kahn's algorithm over node-output edges (operands and captures), the edges in compressed form (the
   // consumers of node k are consumers[first[k]..first[k+1])): flat arrays, not a vector per node.
   void check_acyclic() const {
+    if (sorted_) return;  // every node reads only nodes before it
     const size_t count = graph_.nodes.size();
     std::vector<uint32_t> pending_inputs(count, 0), first(count + 1, 0);
     for (uint32_t i = 0; i < count; ++i) {
@@ -547,6 +553,7 @@ class GraphConverter {
   Scope scope_;
   ir::Graph graph_;
   std::vector<Origin> origin_;  // per IR node: what it came from (the wire node to convert; messages)
+  bool sorted_ = true;          // no node reads a node stored after it (so there is no cycle)
 };
 
 }  // namespace
