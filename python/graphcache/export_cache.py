@@ -63,13 +63,11 @@ def _key_of(state_digest: str) -> str:
     return hashlib.sha256((export_store.EXPORT_FORMAT + "\0" + state_digest).encode()).hexdigest()
 
 
-def _uses_dynamo_bodies(ep: Any) -> Optional[str]:
-    import torch
+def _dynamo_activity() -> int:
+    """Frames Dynamo converted plus graphs it produced so far in this process (its own counters)."""
+    from torch._dynamo.utils import counters
 
-    for node in ep.graph_module.graph.nodes:  # top level; nested bodies are only reached through these
-        if node.op == "call_function" and isinstance(node.target, torch._ops.HigherOrderOperator):
-            return f"the program calls {node.target.name()}, whose bodies Dynamo traced"
-    return None
+    return int(counters["frames"]["total"]) + int(counters["stats"]["unique_graphs"])
 
 
 def export_cached(
@@ -116,10 +114,15 @@ def export_cached(
     if key is not None:
         try:
             recorder = export_record.CodeRecorder()
+            dynamo_before = _dynamo_activity()
             with recorder:
                 program = torch.export.export(module, args, kwargs=kwargs, dynamic_shapes=dynamic_shapes,
                                               strict=strict)
             record = recorder.record()
+            if _dynamo_activity() != dynamo_before:
+                # torch.cond & co. trace their bodies with Dynamo, which reads bytecode without running it
+                raise export_record.NotRecordable("Dynamo traced part of the module (torch.cond or another "
+                                                  "higher-order op), which the code record cannot see")
         except export_record.NotRecordable as e:
             key, reason = None, f"not cacheable: {e}"
     if program is None:
@@ -131,9 +134,6 @@ def export_cached(
     start = time.perf_counter()
     stored = False
     try:
-        dynamo_bodies = _uses_dynamo_bodies(program)
-        if dynamo_bodies:
-            raise export_store.NotStorable(dynamo_bodies)
         payload = export_store.encode(program, module, state_digest, record)
         store.put(key, payload, {"extra": {"kind": "graphcache.export", "format": export_store.EXPORT_FORMAT}})
         stored = True

@@ -48,6 +48,7 @@ class _Describer:
         self.torch = torch
         self.seen: Dict[int, int] = {}  # id(object) -> index of its first description (cycles, sharing)
         self.alive: List[Any] = []  # what `seen` refers to stays alive, so its ids are never reused
+        self.active: set = set()  # ids of the containers being described (cycle check)
 
     def tensor(self, t: Any) -> list:
         torch = self.torch
@@ -93,23 +94,36 @@ class _Describer:
         return self.ref_or(v, depth)
 
     def ref_or(self, v: Any, depth: int) -> Any:
-        """Containers and objects: described once, later occurrences by reference (cycles, sharing)."""
+        """Containers by value (a cycle through them cannot be described); objects with fields once, later
+        occurrences by reference (shared configs, cycles)."""
+        torch = self.torch
+        if isinstance(v, (list, tuple, set, frozenset, dict)):
+            if id(v) in self.active:
+                raise NotDescribable(f"a {type(v).__qualname__} that contains itself")
+            self.active.add(id(v))
+            try:
+                return self.container(v, depth)
+            finally:
+                self.active.discard(id(v))
         if id(v) in self.seen:
             return {"ref": self.seen[id(v)]}
         self.alive.append(v)
-        if isinstance(v, self.torch.nn.Module):
-            self.seen[id(v)] = len(self.seen)
-            return {"nn": _qualname(type(v))}
         self.seen[id(v)] = len(self.seen)
+        if isinstance(v, torch.nn.Module):
+            return {"nn": _qualname(type(v))}
+        return self.fields(v, depth)
+
+    def container(self, v: Any, depth: int) -> Any:
         if isinstance(v, (list, tuple)):
-            return {type(v).__name__ if type(v) in (list, tuple) else _qualname(type(v)):
-                    [self.value(x, depth + 1) for x in v]}
+            kind = type(v).__name__ if type(v) in (list, tuple) else _qualname(type(v))
+            return {kind: [self.value(x, depth + 1) for x in v]}
         if isinstance(v, (set, frozenset)):
             items = [self.value(x, depth + 1) for x in v]
             return {"set": sorted(json.dumps(i, sort_keys=True) for i in items)}
-        if isinstance(v, dict):
-            return {"dict": [_qualname(type(v)), [[self.value(k, depth + 1), self.value(x, depth + 1)]
-                                                  for k, x in v.items()]]}
+        return {"dict": [_qualname(type(v)), [[self.value(k, depth + 1), self.value(x, depth + 1)]
+                                              for k, x in v.items()]]}
+
+    def fields(self, v: Any, depth: int) -> Any:
         fields = getattr(v, "__dict__", None)
         slots = [s for klass in type(v).__mro__ for s in getattr(klass, "__slots__", ()) if isinstance(s, str)]
         if fields is None and not slots:
