@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List
 
-from . import blob_codec
+from . import blob_codec, export_serde
 from ._code_identity import tensor_bytes
 from .export_record import CodeRecord
 
@@ -184,5 +184,5 @@ def load(entry: Entry, module: Any) -> Any:
             constants[name] = _stored_constant(spec, entry.blobs)
         else:
             raise EntryError(f"unknown constant kind {spec[1]!r}")
-    artifact = serde.SerializedArtifact(entry.program, state_dict, constants, b"")
-    return serde.deserialize(artifact)
+    program = export_serde.exported_program_from_json(entry.program)
+    return serde.ExportedProgramDeserializer().deserialize(program, state_dict, constants, None)
