@@ -9,6 +9,7 @@ torch's own deserializer.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import types
@@ -136,3 +137,35 @@ def _make(cls: Any) -> _Converter:
 def exported_program_from_json(data: bytes) -> Any:
     """The schema.ExportedProgram of torch.export's JSON (what serde's _bytes_to_dataclass returns)."""
     return _converter(_schema().ExportedProgram)(json.loads(data))
+
+
+@contextlib.contextmanager
+def fast_tensor_meta():
+    """While active, torch's GraphModuleDeserializer makes the FakeTensor of a tensor with static sizes and
+    strides directly (a meta tensor wrapped by the deserializer's FakeTensorMode) instead of dispatching
+    empty_strided through the fake mode's dispatcher and op cache: about half of a deserialization, for
+    the same tensor (device normalized by FakeTensor itself; symbolic sizes take torch's own path).
+    The class attribute is restored on exit."""
+    import torch
+    from torch._export.serde import serialize as serde
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    deserializer = serde.GraphModuleDeserializer
+    original = deserializer.deserialize_tensor_meta
+    dtypes = serde._SERIALIZE_TO_TORCH_DTYPE
+
+    def deserialize_tensor_meta(self, tensor_meta):
+        sizes, strides = tensor_meta.sizes, tensor_meta.strides
+        if not all(v.type == "as_int" for v in sizes) or not all(v.type == "as_int" for v in strides):
+            return original(self, tensor_meta)
+        elem = torch.empty_strided([v.as_int for v in sizes], [v.as_int for v in strides],
+                                   dtype=dtypes[tensor_meta.dtype], device="meta")
+        if tensor_meta.requires_grad:
+            elem.requires_grad_(True)
+        return FakeTensor(self.fake_tensor_mode, elem, serde.deserialize_device(tensor_meta.device))
+
+    deserializer.deserialize_tensor_meta = deserialize_tensor_meta
+    try:
+        yield
+    finally:
+        deserializer.deserialize_tensor_meta = original

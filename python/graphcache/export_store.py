@@ -119,7 +119,11 @@ def encode(ep: Any, module: Any, state: str, record: CodeRecord) -> bytes:
                           list(value.stride()), str(value.device), 1 + len(blobs)])
     header = {"format": EXPORT_FORMAT, "torch": torch.__version__, "state": state, "record": record.to_json(),
               "state_names": state_names, "constants": constants}
-    return blob_codec.encode([header, _serialize_program(ep), *blobs])
+    try:
+        program = _serialize_program(ep)
+    except Exception as e:  # noqa: BLE001 - torch's serializer refuses some programs (unregistered namedtuples)
+        raise NotStorable(f"torch's serializer refuses the program: {e}") from e
+    return blob_codec.encode([header, program, *blobs])
 
 
 def decode(data: Any) -> Entry:
@@ -185,4 +189,5 @@ def load(entry: Entry, module: Any) -> Any:
         else:
             raise EntryError(f"unknown constant kind {spec[1]!r}")
     program = export_serde.exported_program_from_json(entry.program)
-    return serde.ExportedProgramDeserializer().deserialize(program, state_dict, constants, None)
+    with export_serde.fast_tensor_meta():
+        return serde.ExportedProgramDeserializer().deserialize(program, state_dict, constants, None)

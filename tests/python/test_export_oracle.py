@@ -133,9 +133,14 @@ def _outputs(out):
     return [t for t in leaves if isinstance(t, torch.Tensor)]
 
 
-def _check(tmp_path, make_module, make_inputs):
+def _check(tmp_path, make_module, make_inputs, name=""):
     args, kwargs, dynamic_shapes = make_inputs()
     miss = export_cached(make_module(), args, kwargs, dynamic_shapes, cache=tmp_path)
+    if "'named'" in name:
+        # A namedtuple output that torch's serializer does not know: returned, not cached, and said why.
+        assert not miss.stored and "namedtuple" in miss.reason
+        assert not export_cached(make_module(), args, kwargs, dynamic_shapes, cache=tmp_path).hit
+        return
     assert not miss.hit and miss.stored, miss.reason
 
     module = make_module()  # a new object with the same code, state and weights: a new process's module
@@ -160,7 +165,7 @@ def _check(tmp_path, make_module, make_inputs):
 
 @pytest.mark.parametrize("name,make_module,make_inputs", VARIANTS, ids=VARIANT_IDS)
 def test_cached_program_matches_fresh_export_and_eager(tmp_path, name, make_module, make_inputs):
-    _check(tmp_path, make_module, make_inputs)
+    _check(tmp_path, make_module, make_inputs, name)
 
 
 @pytest.mark.parametrize("index", range(6), ids=["llama", "llama_mha", "mistral", "qwen2", "phi3", "gemma"])
