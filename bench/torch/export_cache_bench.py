@@ -187,7 +187,8 @@ def main() -> None:
             for stage in stages:
                 say(f"  {stage:<14}{fmt(runs['cold'][0].get(stage)):>12}{fmt(runs['warm'][0].get(stage)):>12}")
             cold_total, warm_total = runs["cold"][1], runs["warm"][1]
-            say(f"  {'total':<14}{cold_total:>12.3f}{warm_total:>12.3f}   warm / cold = {100 * warm_total / cold_total:.2f}%")
+            ratio = 100 * warm_total / cold_total
+            say(f"  {'total':<14}{cold_total:>12.3f}{warm_total:>12.3f}   warm / cold = {ratio:.2f}%")
             say(f"  warm hit={runs['warm'][2]}  max|err| vs eager {err:.4g}")
         say("")
         say("command: " + " ".join([os.path.basename(sys.executable)] + sys.argv))

@@ -73,16 +73,29 @@ def _make(cls: Any) -> _Converter:
 
         return optional
     if isinstance(cls, type) and issubclass(cls, _Union):
+        from torch._export.serde.union import _UnionTag
+
         hints = typing.get_type_hints(cls, globalns=vars(schema))
-        fields: Dict[str, _Converter] = {}
+        unset = {f.name: None for f in dataclasses.fields(cls)}
+        fields: Dict[str, Any] = {}  # tag -> (converter, the shared _UnionTag)
 
         def union(data: Any) -> Any:
+            # What _Union.create(**{name: value}) makes (every other field None, _type the tag), without
+            # running the dataclass __init__ / __post_init__ checks of the class for every object.
             if not isinstance(data, dict) or len(data) != 1:
                 raise ValueError(f"{cls.__name__}: expected a one-key object")
             ((name, value),) = data.items()
-            if name not in fields:
-                fields[name] = _converter(hints[name])
-            return cls.create(**{name: fields[name](value)})
+            known = fields.get(name)
+            if known is None:
+                if name not in unset:
+                    raise ValueError(f"{cls.__name__}: unknown tag {name!r}")
+                known = fields[name] = (_converter(hints[name]), _UnionTag.create(name, cls))
+            obj = object.__new__(cls)
+            state = obj.__dict__
+            state.update(unset)
+            state[name] = known[0](value)
+            state["_type"] = known[1]
+            return obj
 
         return union
     if dataclasses.is_dataclass(cls):

@@ -132,7 +132,8 @@ class _Describer:
             raise NotDescribable(f"a value of type {_qualname(type(v))} has no fields to describe it by")
         out = {"object": _qualname(type(v))}
         if fields is not None:
-            out["fields"] = [[str(k), self.value(x, depth + 1)] for k, x in sorted(fields.items(), key=lambda i: str(i[0]))]
+            items = sorted(fields.items(), key=lambda i: str(i[0]))
+            out["fields"] = [[str(k), self.value(x, depth + 1)] for k, x in items]
         if slots:
             out["slots"] = [[s, self.value(getattr(v, s, "<unset>"), depth + 1)] for s in slots if s != "__dict__"]
         return out

@@ -160,7 +160,10 @@ def _stored_constant(spec: list, blobs: List[Any]) -> Any:
         count *= int(s)
     if len(raw) != count * flat_dtype.itemsize:
         raise EntryError(f"constant {spec[0]!r} has {len(raw)} bytes, expected {count * flat_dtype.itemsize}")
-    flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(flat_dtype) if raw else torch.empty(0, dtype=flat_dtype)
+    if raw:
+        flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(flat_dtype)
+    else:
+        flat = torch.empty(0, dtype=flat_dtype)
     values = flat.to(dtype).reshape([int(s) for s in shape])
     out = torch.empty_strided(values.shape, [int(s) for s in stride], dtype=dtype, device=str(device))
     out.copy_(values)
