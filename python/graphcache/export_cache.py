@@ -101,12 +101,12 @@ def export_cached(
         reason = f"not cacheable: {e}"
     timings["state"] = time.perf_counter() - start
 
-    if key is not None and not refresh:
+    if key is not None and refresh:
+        reason = "refresh=True"
+    elif key is not None:
         program, reason = _try_hit(store, key, state_digest, module, timings)
         if program is not None:
             return ExportResult(program=program, hit=True, key=key, reason="", timings=timings)
-    elif refresh:
-        reason = "refresh=True"
 
     start = time.perf_counter()
     program = None
