@@ -30,4 +30,5 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-dev.txt
 # Torch-TensorRT without its CUDA/TensorRT dependencies (the tests stand in for tensorrt).
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r python/requirements-trt.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -r python/requirements-test-hf.txt  # export-cache oracle
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .  # graphcache + C++ extension (incremental: build-wheel/)

@@ -59,6 +59,7 @@ __all__ = [
     "EngineCache",
     "CacheResult",
     "BuildOutput",
+    "export",
     "Error",
     "InvalidArgumentError",
     "InvalidModelError",
@@ -230,6 +231,10 @@ def __getattr__(name: str) -> Any:
         if hasattr(_core, "LocalStore"):
             return _core.LocalStore
         raise AttributeError("graphcache was built without the local store (graphcache_store target)")
+    if name == "export":  # torch.export.export through the export cache (export_cache.py)
+        from .export_cache import export
+
+        return export
     if name in ("EngineCache", "CacheResult", "BuildOutput"):
         from . import engine_cache
 

@@ -523,3 +523,23 @@ def _current_gpu() -> int:
         return int(torch.cuda.current_device()) if torch.cuda.is_available() else 0
     except Exception:  # noqa: BLE001
         return 0
+
+
+def compile_module(module: Any, inputs: Sequence[Any], *, cache: Any, engine_cache: Any = None,
+                   compile_fn: Any = None, **settings: Any) -> Any:
+    """torch_tensorrt.dynamo.compile of `module`, exported through graphcache.export (the export cache in
+    `cache`: an EngineCache or a directory), with engines cached by `engine_cache` (default: a
+    GraphcacheTRTEngineCache in default_cache_dir()). A warm start thus keys, fetches and refits without
+    re-tracing the module. compile_fn: the compile to call (default torch_tensorrt.dynamo.compile)."""
+    from .export_cache import export_cached
+
+    exported = export_cached(module, tuple(inputs), cache=cache)
+    if compile_fn is None:
+        import torch_tensorrt
+
+        compile_fn = torch_tensorrt.dynamo.compile
+    settings.setdefault("cache_built_engines", True)
+    settings.setdefault("reuse_cached_engines", True)
+    return compile_fn(exported.program, arg_inputs=list(inputs),
+                      custom_engine_cache=engine_cache if engine_cache is not None else GraphcacheTRTEngineCache(),
+                      **settings)
