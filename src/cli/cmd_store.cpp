@@ -159,20 +159,13 @@ void run_stats(const StoreCommandArgs& a) {
     misses = t.misses;
   }
   if (a.json) {
-    nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},
-                                  {"hits", hits},
-                                  {"misses", misses},
-                                  {"puts", s.puts},
-                                  {"evictions", s.evictions},
-                                  {"corrupt", s.corrupt},
-                                  {"errors", s.errors},
-                                  {"untrusted", s.untrusted},
-                                  {"bytes_read", s.bytes_read},
-                                  {"bytes_written", s.bytes_written},
-                                  {"entries", s.entries},
-                                  {"stored_bytes", s.stored_bytes},
-                                  {"max_size", c.max_size},
-                                  {"max_entries", c.max_entries}};
+    nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},   {"hits", hits},
+                                  {"misses", misses},           {"puts", s.puts},
+                                  {"evictions", s.evictions},   {"corrupt", s.corrupt},
+                                  {"errors", s.errors},         {"untrusted", s.untrusted},
+                                  {"bytes_read", s.bytes_read}, {"bytes_written", s.bytes_written},
+                                  {"entries", s.entries},       {"stored_bytes", s.stored_bytes},
+                                  {"max_size", c.max_size},     {"max_entries", c.max_entries}};
     for (const auto& [tier, t] : tiers) {
       out["tiers"][tier] = {{"hits", t.hits},
                             {"misses", t.misses},
@@ -294,7 +287,9 @@ void register_store_commands(CLI::App& app) {
   auto* gc = app.add_subcommand("gc", "Evict least recently used entries until under the caps");
   gc->callback(run_gc);
 
-  auto* verify = app.add_subcommand("verify", "Check every entry and its signature; remove corrupt ones (exit 1 if any is corrupt or untrusted)");
+  auto* verify = app.add_subcommand(
+      "verify",
+      "Check every entry and its signature; remove corrupt ones (exit 1 if any is corrupt or untrusted)");
   verify->callback(run_verify);
 
   auto* rm = app.add_subcommand("rm", "Remove the entry for KEY (from both tiers with a writable --remote)");

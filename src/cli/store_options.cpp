@@ -57,8 +57,9 @@ void add_store_options(CLI::App& command) {
       "Read from the remote tier but never write or delete there (env GRAPHCACHE_REMOTE_READ_ONLY=on)");
   command.add_option("--signing-key", a.signing_key,
                      "Ed25519 PEM private key that signs new entries (env GRAPHCACHE_SIGNING_KEY)");
-  command.add_option("--trusted-keys", a.trusted_keys,
-                     "Trusted Ed25519 PEM public keys or folders, ':'-separated (env GRAPHCACHE_TRUSTED_KEYS)");
+  command.add_option(
+      "--trusted-keys", a.trusted_keys,
+      "Trusted Ed25519 PEM public keys or folders, ':'-separated (env GRAPHCACHE_TRUSTED_KEYS)");
   command.add_option("--require-signature", a.require_signature,
                      "Serve only entries signed by a trusted key: on/off (env GRAPHCACHE_REQUIRE_SIGNATURE)");
 }

@@ -476,10 +476,18 @@ VerifyReport LocalStore::verify() {
       ++report.entries;
       report.stored_bytes += f.size;
       switch (trust.check(f.key, entry->metadata, entry->engine->data(), entry->engine->size()).status) {
-        case SignatureStatus::kTrusted: ++report.signed_trusted; break;
-        case SignatureStatus::kUnknownKey: ++report.signed_unknown_key; break;
-        case SignatureStatus::kInvalid: ++report.bad_signature; break;
-        case SignatureStatus::kUnsigned: ++report.unsigned_entries; break;
+        case SignatureStatus::kTrusted:
+          ++report.signed_trusted;
+          break;
+        case SignatureStatus::kUnknownKey:
+          ++report.signed_unknown_key;
+          break;
+        case SignatureStatus::kInvalid:
+          ++report.bad_signature;
+          break;
+        case SignatureStatus::kUnsigned:
+          ++report.unsigned_entries;
+          break;
       }
     } else if (delta.corrupt != corrupt_before) {
       ++report.corrupt;
@@ -489,7 +497,8 @@ VerifyReport LocalStore::verify() {
       report.stored_bytes += f.size;
     }
   }
-  impl_->stats.add(CounterDelta{.corrupt = delta.corrupt, .errors = delta.errors, .untrusted = delta.untrusted});
+  impl_->stats.add(
+      CounterDelta{.corrupt = delta.corrupt, .errors = delta.errors, .untrusted = delta.untrusted});
   impl_->stats.set_usage({static_cast<int64_t>(report.entries), static_cast<int64_t>(report.stored_bytes)});
   return report;
 }

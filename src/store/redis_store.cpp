@@ -14,8 +14,8 @@
 
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
-#include "redis_connection.hpp"
 #include "graphcache/signing.hpp"
+#include "redis_connection.hpp"
 #include "redis_manifest.hpp"
 
 namespace graphcache {

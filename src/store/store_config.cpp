@@ -61,7 +61,8 @@ void apply_trust(TrustConfig& t, const std::string& name, const std::string& val
   } else {
     t.trusted_keys.clear();
     std::string_view rest(value);
-    for (size_t colon; !rest.empty(); rest = colon == rest.npos ? std::string_view() : rest.substr(colon + 1)) {
+    for (size_t colon; !rest.empty();
+         rest = colon == rest.npos ? std::string_view() : rest.substr(colon + 1)) {
       colon = rest.find(':');
       if (const std::string path = trim(rest.substr(0, colon)); !path.empty())
         t.trusted_keys.push_back(expand_home(path, env));
