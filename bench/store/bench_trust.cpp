@@ -1,0 +1,184 @@
+// What signed entries and bundles cost, measured side by side in one run (hot page cache):
+//  1. per entry, for a few engine sizes: signing (SHA-256 of the engine + metadata, one Ed25519 sign) and
+//     verification (the same hashes + one Ed25519 verify); and a local get without / with
+//     require_signature, as a ratio;
+//  2. bundle import of SIZE bytes (64 MiB entries) vs `cat BUNDLE > /dev/null` (a real cat process) of the
+//     same file, without keys and with require_signature (every entry and the bundle verified), as ratios.
+// Imports run with fsync off so that both sides read and write the page cache (fsync measures the disk).
+//
+//   bench_store_trust [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 3)]
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../bench_usage.hpp"
+#include "graphcache/bundle.hpp"
+#include "graphcache/error.hpp"
+#include "graphcache/local_store.hpp"
+#include "graphcache/signing.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename F>
+double median_seconds(int repeats, F&& run) {
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    run();
+    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// `cat path > out` as a real process (out: /dev/null, or a file to also pay the write an import pays).
+void run_cat(const std::string& path, const std::string& out = "/dev/null") {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out_fd, STDOUT_FILENO);
+    ::execlp("cat", "cat", path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("cat failed");
+}
+
+std::vector<uint8_t> random_bytes(uint64_t size, uint64_t seed) {
+  std::vector<uint8_t> out(size);
+  std::mt19937_64 rng(seed);
+  for (uint64_t i = 0; i + 8 <= size; i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(out.data() + i, &v, 8);
+  }
+  return out;
+}
+
+graphcache::Key key_of(uint64_t i) {
+  graphcache::Key k;
+  std::mt19937_64 rng(i + 1);
+  for (auto& b : k.bytes) b = static_cast<uint8_t>(rng());
+  return k;
+}
+
+graphcache::StoreConfig config(const std::string& dir, graphcache::TrustConfig trust) {
+  graphcache::StoreConfig c;
+  c.cache_dir = dir;
+  c.max_size = 0;
+  c.max_entries = 0;
+  c.fsync = false;
+  c.trust = std::move(trust);
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  graphcache::bench::exit_if_help(
+      argc, argv,
+      "bench_store_trust [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 3)]\n  signing and "
+      "verification cost per entry; bundle import throughput vs cat of the same file");
+  try {
+    using namespace graphcache;
+    const uint64_t size = argc > 1 ? parse_size(argv[1]) : (1ull << 30);
+    const std::string base = argc > 2 ? argv[2] : std::filesystem::temp_directory_path().string();
+    const int repeats = argc > 3 ? std::max(1, std::atoi(argv[3])) : 3;
+    const std::string root = base + "/graphcache-trust-bench-" + std::to_string(::getpid());
+    std::filesystem::create_directories(root);
+    generate_key_pair(root + "/ci.pem", root + "/ci.pub.pem");
+    const TrustConfig signer{root + "/ci.pem", {}, false};
+    const TrustConfig verifier{"", {root + "/ci.pub.pem"}, true};
+    const EntryTrust signing(signer), verifying(verifier);
+
+    std::printf("1. per entry (median of %d)\n", repeats);
+    std::printf("%10s %12s %12s %14s %14s %8s\n", "engine", "sign", "verify", "get", "get+verify", "ratio");
+    for (const uint64_t engine_size : {uint64_t{1} << 10, uint64_t{1} << 20, uint64_t{64} << 20}) {
+      const std::vector<uint8_t> engine = random_bytes(engine_size, engine_size);
+      const Key key = key_of(engine_size);
+      EntryMetadata m;
+      m.extra["bench"] = "trust";
+      m.created_unix = 1;
+      const double sign_s = median_seconds(repeats * 10, [&] {
+        EntryMetadata copy = m;
+        signing.sign(key, EngineSource::from_memory(engine.data(), engine.size()), copy);
+      });
+      EntryMetadata signed_meta = m;
+      signing.sign(key, EngineSource::from_memory(engine.data(), engine.size()), signed_meta);
+      const double verify_s = median_seconds(repeats * 10, [&] {
+        if (verifying.check(key, signed_meta, engine.data(), engine.size()).status !=
+            SignatureStatus::kTrusted)
+          throw std::runtime_error("verification failed");
+      });
+      const std::string dir = root + "/entries";
+      LocalStore(config(dir, signer)).put(key, EngineSource::from_memory(engine.data(), engine.size()), m);
+      LocalStore plain(config(dir, {})), strict(config(dir, verifier));
+      const double get_s = median_seconds(repeats * 10, [&] {
+        if (!plain.get(key)) throw std::runtime_error("miss");
+      });
+      const double get_verify_s = median_seconds(repeats * 10, [&] {
+        if (!strict.get(key)) throw std::runtime_error("miss");
+      });
+      std::printf("%10s %9.1f us %9.1f us %11.1f us %11.1f us %7.2fx\n", format_size(engine_size).c_str(),
+                  sign_s * 1e6, verify_s * 1e6, get_s * 1e6, get_verify_s * 1e6, get_verify_s / get_s);
+    }
+
+    const uint64_t entry_bytes = std::min<uint64_t>(size, 64ull << 20);
+    const uint64_t count = std::max<uint64_t>(1, size / entry_bytes);
+    {
+      LocalStore source(config(root + "/source", signer));
+      for (uint64_t i = 0; i < count; ++i) {
+        const std::vector<uint8_t> engine = random_bytes(entry_bytes, 1000 + i);
+        source.put(key_of(1000 + i), EngineSource::from_memory(engine.data(), engine.size()), {});
+      }
+      create_bundle(source, {}, root + "/bundle.gcb", &signing);
+    }
+    const std::string bundle = root + "/bundle.gcb";
+    const uint64_t bundle_bytes = std::filesystem::file_size(bundle);
+    run_cat(bundle);  // warm the page cache
+    auto import_with = [&](const TrustConfig& trust) {
+      return median_seconds(repeats, [&] {
+        const std::string target = root + "/target";
+        std::filesystem::remove_all(target);
+        LocalStore store(config(target, trust));
+        const EntryTrust t(trust);
+        import_bundle(store, bundle, &t);
+      });
+    };
+    const double cat_s = median_seconds(repeats, [&] { run_cat(bundle); });
+    // The floor of any import: the same bytes read and written once into the cache's file system.
+    const double copy_s = median_seconds(repeats, [&] {
+      std::filesystem::remove_all(root + "/target");
+      std::filesystem::create_directories(root + "/target");
+      run_cat(bundle, root + "/target/copy");
+    });
+    const double import_s = import_with({});
+    const double import_verify_s = import_with(verifier);
+    const double gib = static_cast<double>(bundle_bytes) / (1ull << 30);
+    std::printf("\n2. bundle import: %llu entries of %s, %s bundle (median of %d)\n",
+                static_cast<unsigned long long>(count), format_size(entry_bytes).c_str(),
+                format_size(bundle_bytes).c_str(), repeats);
+    std::printf("cat > /dev/null              %8.3f s  %6.2f GiB/s\n", cat_s, gib / cat_s);
+    std::printf("cat > file (same disk)       %8.3f s  %6.2f GiB/s  %5.2fx cat\n", copy_s, gib / copy_s,
+                copy_s / cat_s);
+    std::printf("import (checksums)           %8.3f s  %6.2f GiB/s  %5.2fx cat  %5.2fx cat > file\n",
+                import_s, gib / import_s, import_s / cat_s, import_s / copy_s);
+    std::printf("import (require_signature)   %8.3f s  %6.2f GiB/s  %5.2fx cat  %5.2fx cat > file\n",
+                import_verify_s, gib / import_verify_s, import_verify_s / cat_s, import_verify_s / copy_s);
+    std::filesystem::remove_all(root);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_store_trust: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
