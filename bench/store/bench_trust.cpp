@@ -146,24 +146,41 @@ int main(int argc, char** argv) {
     const std::string bundle = root + "/bundle.gcb";
     const uint64_t bundle_bytes = std::filesystem::file_size(bundle);
     run_cat(bundle);  // warm the page cache
-    auto import_with = [&](const TrustConfig& trust) {
-      return median_seconds(repeats, [&] {
-        const std::string target = root + "/target";
-        std::filesystem::remove_all(target);
-        LocalStore store(config(target, trust));
-        const EntryTrust t(trust);
-        import_bundle(store, bundle, &t);
-      });
+    // Interleaved within each repeat, each after removing the last one's files and a sync(), so that
+    // none pays for another's dirty pages being written back.
+    const std::string target = root + "/target";
+    auto fresh_target = [&] {
+      std::filesystem::remove_all(target);
+      std::filesystem::create_directories(target);
+      ::sync();
     };
-    const double cat_s = median_seconds(repeats, [&] { run_cat(bundle); });
-    // The floor of any import: the same bytes read and written once into the cache's file system.
-    const double copy_s = median_seconds(repeats, [&] {
-      std::filesystem::remove_all(root + "/target");
-      std::filesystem::create_directories(root + "/target");
-      run_cat(bundle, root + "/target/copy");
-    });
-    const double import_s = import_with({});
-    const double import_verify_s = import_with(verifier);
+    auto timed = [](auto&& run) {
+      const auto start = Clock::now();
+      run();
+      return std::chrono::duration<double>(Clock::now() - start).count();
+    };
+    auto import_into = [&](const TrustConfig& trust) {
+      LocalStore store(config(target, trust));
+      const EntryTrust t(trust);
+      import_bundle(store, bundle, &t);
+    };
+    // cat > file: the floor of any import, the same bytes read and written once on the cache's disk.
+    std::vector<double> cats, copies, imports, verified_imports;
+    for (int r = 0; r < repeats; ++r) {
+      cats.push_back(timed([&] { run_cat(bundle); }));
+      fresh_target();
+      copies.push_back(timed([&] { run_cat(bundle, target + "/copy"); }));
+      fresh_target();
+      imports.push_back(timed([&] { import_into({}); }));
+      fresh_target();
+      verified_imports.push_back(timed([&] { import_into(verifier); }));
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    const double cat_s = median(cats), copy_s = median(copies), import_s = median(imports),
+                 import_verify_s = median(verified_imports);
     const double gib = static_cast<double>(bundle_bytes) / (1ull << 30);
     std::printf("\n2. bundle import: %llu entries of %s, %s bundle (median of %d)\n",
                 static_cast<unsigned long long>(count), format_size(entry_bytes).c_str(),
