@@ -96,6 +96,9 @@ void run_show(const StoreCommandArgs& a) {
   print_map("key part", m.key_parts);
   print_map("tool", m.tool_versions);
   print_map("meta", m.extra);
+  // The signer as recorded; whether it verifies and is trusted is `verify`'s job (with the trusted keys).
+  std::printf("%-18s %s\n", "signature",
+              m.signature.empty() ? "-" : m.signature.substr(0, m.signature.find(':', 8)).c_str());
 }
 
 void run_put(const StoreCommandArgs& a) {

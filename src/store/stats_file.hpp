@@ -27,7 +27,8 @@ struct CounterDelta {
     return *this;
   }
   bool any() const {
-    return (hits | misses | puts | evictions | corrupt | errors | bytes_read | bytes_written | untrusted) != 0;
+    return (hits | misses | puts | evictions | corrupt | errors | bytes_read | bytes_written | untrusted) !=
+           0;
   }
 };
 
