@@ -79,7 +79,7 @@ graphcache::StoreConfig config(const std::string& dir, graphcache::TrustConfig t
   c.cache_dir = dir;
   c.max_size = 0;
   c.max_entries = 0;
-  c.fsync = false;
+  c.fsync = std::getenv("BENCH_FSYNC") != nullptr;
   c.trust = std::move(trust);
   return c;
 }
