@@ -1,8 +1,7 @@
-"""Signed entries and bundles from Python, with real key files (`graphcache keygen`'s code through the CLI
-binary is not needed: the openssl command line writes the PEM files): the store bindings, the environment
-variables, EngineCache, the Redis tier, aoti (a real AOTInductor compile in worker processes) and the
-Torch-TensorRT engine cache class all sign on put and, with require_signature, serve only entries
-signed by a trusted key."""
+"""Signed entries and bundles from Python, with real key files written by the openssl command line: the
+store bindings, the environment variables, EngineCache, the Redis tier (a real redis-server), aoti (a
+real AOTInductor compile in worker processes) and the Torch-TensorRT engine cache class all sign on put
+and, with require_signature, serve only entries signed by a trusted key."""
 import os
 import shutil
 import subprocess
