@@ -45,9 +45,31 @@ if [ -x build-fuzz/fuzz/fuzz_entry_reader ]; then
   done
   rm -rf "$tmp"
 fi
+if [ -x build-fuzz/fuzz/fuzz_bundle_reader ]; then
+  # Real bundles (signed, unsigned, compressed entries) behind the harness's mode byte: 0 in memory,
+  # 1 digest fixed up, 2 imported into a real store, 3 both.
+  d=$(seed_dir bundle)
+  tmp=$(mktemp -d)
+  head -c 300 models/tiny_cnn.onnx >"$tmp/small.bin"
+  build-fuzz/src/cli/graphcache keygen "$tmp/k.pem" >/dev/null
+  for compress in false true; do
+    for i in 1 2; do
+      build-fuzz/src/cli/graphcache put --cache-dir "$tmp/c-$compress" --compress "$compress" \
+        "$(printf "$i%.0s" {1..64})" "$tmp/small.bin" >/dev/null
+    done
+    build-fuzz/src/cli/graphcache bundle create --cache-dir "$tmp/c-$compress" "$tmp/u.gcb" --all >/dev/null
+    build-fuzz/src/cli/graphcache bundle create --cache-dir "$tmp/c-$compress" --signing-key "$tmp/k.pem" \
+      "$tmp/s.gcb" --all >/dev/null
+    for mode in 0 1 2 3; do
+      { printf "\\x0$mode"; cat "$tmp/u.gcb"; } >"$d/unsigned-$compress-$mode"
+      { printf "\\x0$mode"; cat "$tmp/s.gcb"; } >"$d/signed-$compress-$mode"
+    done
+  done
+  rm -rf "$tmp"
+fi
 
 status=0
-for target in key_hex:hex onnx_loader:onnx cli_args:cli entry_reader:entry; do
+for target in key_hex:hex onnx_loader:onnx cli_args:cli entry_reader:entry bundle_reader:bundle; do
   bin=build-fuzz/fuzz/fuzz_${target%%:*}
   corpus=$OUT/${target##*:}
   [ -x "$bin" ] || continue

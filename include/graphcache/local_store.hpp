@@ -37,6 +37,10 @@ struct GcReport {
 struct VerifyReport {
   uint64_t checked = 0, ok = 0, corrupt = 0, stale_temps_removed = 0;
   uint64_t entries = 0, stored_bytes = 0;  // what remains
+  // Signature status of the entries that passed (signing.hpp); `untrusted`: refused by require_signature
+  // (kept, not removed: another reader may trust their signer).
+  uint64_t signed_trusted = 0, signed_unknown_key = 0, bad_signature = 0, unsigned_entries = 0;
+  uint64_t untrusted = 0;
 };
 
 class LocalStore : public Store {
@@ -63,6 +67,10 @@ class LocalStore : public Store {
   // Removes every entry and temp file (counters are kept; see zero_stats).
   uint64_t clear();
   void zero_stats();
+
+  // Renames `path`, a complete entry file for `key` already verified by the caller and on this cache's
+  // file system (bundle import stages there), into place; counted as a put. Throws Error(kIo).
+  void adopt_entry_file(const Key& key, const std::string& path);
 
   const StoreConfig& config() const;
   std::string entry_path(const Key& key) const;

@@ -31,6 +31,10 @@
 #include "graphcache/store.hpp"
 
 namespace graphcache {
+class EntryTrust;
+}
+
+namespace graphcache {
 
 struct RedisConfig {
   std::string host = "127.0.0.1";
@@ -68,6 +72,8 @@ class RedisStore final : public Store {
   StoreStats stats() override;
   std::string name() const override { return "redis"; }
 
+  // Signs puts / enforces require_signature on gets (signing.hpp); call before the store is used.
+  void set_trust(std::shared_ptr<const EntryTrust> trust);
   // Connects (if needed) and PINGs; throws Error(kIo) when the server is unreachable.
   void ping();
   const RedisConfig& config() const { return config_; }

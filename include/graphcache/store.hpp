@@ -25,6 +25,8 @@ struct EntryMetadata {
   std::map<std::string, std::string> tool_versions;  // producing tool -> version
   std::map<std::string, std::string> extra;          // caller-defined, small
   int64_t created_unix = 0;                          // filled by the store on put if 0
+  // Kept after every other field: "ed25519:<public key hex>:<signature hex>" or empty (signing.hpp).
+  std::string signature;
   bool operator==(const EntryMetadata&) const = default;
 };
 
@@ -54,6 +56,7 @@ struct StoreStats {
   uint64_t hits = 0, misses = 0, puts = 0, evictions = 0, corrupt = 0, errors = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t entries = 0, stored_bytes = 0;  // current contents
+  uint64_t untrusted = 0;  // entries refused because require_signature found no trusted signature
 };
 
 // Where the engine bytes of a put come from: memory or a file (streamed, never loaded whole).

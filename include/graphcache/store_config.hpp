@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "graphcache/signing.hpp"
+
 namespace graphcache {
 
 struct StoreConfig {
@@ -32,6 +34,10 @@ struct StoreConfig {
   // After an automatic or `gc` eviction the cache is brought down to this fraction of the caps, so that
   // the next few puts do not trigger another scan.
   double gc_target = 0.9;
+  // Signed entries (signing.hpp): config lines signing_key, trusted_keys (PEM files or folders, separated
+  // by ':'), require_signature; env GRAPHCACHE_SIGNING_KEY / GRAPHCACHE_TRUSTED_KEYS /
+  // GRAPHCACHE_REQUIRE_SIGNATURE; flags --signing-key / --trusted-keys / --require-signature.
+  TrustConfig trust;
 };
 
 // Values given explicitly (CLI flags); unset fields fall through to env / file / defaults.
@@ -41,6 +47,7 @@ struct StoreConfigOverrides {
   std::optional<std::string> max_size;  // with suffix
   std::optional<std::string> max_entries;
   std::optional<std::string> compress;  // any parse_bool spelling
+  std::optional<std::string> signing_key, trusted_keys, require_signature;
 };
 
 // The one boolean syntax of every setting, flag value and environment variable: 1/true/yes/on and

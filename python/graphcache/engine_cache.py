@@ -107,6 +107,9 @@ class EngineCache:
         remote_read_only: bool = False,
         build_wait_seconds: float = 1800.0,
         secure_fingerprint: bool = False,
+        signing_key: Optional[Union[str, os.PathLike]] = None,
+        trusted_keys: Optional[Sequence[Union[str, os.PathLike]]] = None,
+        require_signature: Optional[bool] = None,
     ) -> None:
         path = os.path.expanduser(os.fspath(path))  # "~/engines" is $HOME/engines, as in a shell
         if store is None:
@@ -118,6 +121,12 @@ class EngineCache:
                 kwargs["max_bytes"] = int(max_bytes)
             if max_entries is not None:
                 kwargs["max_entries"] = int(max_entries)
+            # Signed entries (README "Signed entries"): None falls through to GRAPHCACHE_SIGNING_KEY /
+            # GRAPHCACHE_TRUSTED_KEYS / GRAPHCACHE_REQUIRE_SIGNATURE and the config file.
+            for name, value in (("signing_key", signing_key), ("trusted_keys", trusted_keys),
+                                ("require_signature", require_signature)):
+                if value is not None:
+                    kwargs[name] = value
             store = _core().LocalStore(os.fspath(path), **kwargs)
         self.store = store
         self.build_wait_seconds = float(build_wait_seconds)

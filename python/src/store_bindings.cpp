@@ -7,10 +7,12 @@
 #include <mutex>
 #include <optional>
 
+#include "graphcache/bundle.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/layered_store.hpp"
 #include "graphcache/local_store.hpp"
 #include "graphcache/redis_store.hpp"
+#include "graphcache/signing.hpp"
 #include "graphcache/single_flight.hpp"
 
 namespace graphcache::py_frontend {
@@ -119,6 +121,8 @@ EntryMetadata metadata_from(py::handle dict) {
       m.extra = str_map(v, "extra");
     else if (name == "created_unix")
       m.created_unix = v.cast<int64_t>();
+    else if (name == "signature")  // carried as is: readers verify it (graphcache/signing.hpp)
+      m.signature = py::str(v);
     else
       throw Error(ErrorKind::kInvalidArgument, "unknown metadata field '" + name + "'");
   }
@@ -137,6 +141,7 @@ py::dict metadata_to(const EntryMetadata& m) {
   d["tool_versions"] = m.tool_versions;
   d["extra"] = m.extra;
   d["created_unix"] = m.created_unix;
+  if (!m.signature.empty()) d["signature"] = m.signature;
   return d;
 }
 
@@ -152,14 +157,27 @@ py::dict stats_to(const StoreStats& s) {
   d["bytes_written"] = s.bytes_written;
   d["entries"] = s.entries;
   d["stored_bytes"] = s.stored_bytes;
+  d["untrusted"] = s.untrusted;
   return d;
 }
 
 std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, py::object max_entries,
                                          py::object compress, py::object fsync, py::object remote,
-                                         bool remote_read_only) {
+                                         bool remote_read_only, py::object signing_key,
+                                         py::object trusted_keys, py::object require_signature) {
   StoreConfigOverrides overrides;
   overrides.cache_dir = py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
+  // Trust settings: explicit arguments > GRAPHCACHE_SIGNING_KEY / _TRUSTED_KEYS / _REQUIRE_SIGNATURE > file.
+  const auto fspath = py::module_::import("os").attr("fspath");
+  if (!signing_key.is_none()) overrides.signing_key = py::str(fspath(signing_key)).cast<std::string>();
+  if (!trusted_keys.is_none()) {
+    std::string joined;
+    for (py::handle k : trusted_keys)
+      joined += (joined.empty() ? "" : ":") + py::str(fspath(k)).cast<std::string>();
+    overrides.trusted_keys = joined;
+  }
+  if (!require_signature.is_none())
+    overrides.require_signature = require_signature.cast<bool>() ? "on" : "off";
   StoreConfig config = resolve_store_config(overrides);
   if (!max_bytes.is_none()) config.max_size = max_bytes.cast<uint64_t>();
   if (!max_entries.is_none()) config.max_entries = max_entries.cast<uint64_t>();
@@ -175,6 +193,7 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
   if (!remote.is_none()) {
     auto redis =
         std::make_shared<RedisStore>(RedisConfig::from_url(py::str(remote).cast<std::string>()), sink);
+    redis->set_trust(make_entry_trust(config.trust));
     LayeredStoreOptions options;
     options.remote_read_only = remote_read_only;
     s->layered = std::make_shared<LayeredStore>(s->store, std::move(redis), options, sink);
@@ -206,7 +225,9 @@ void bind_local_store(py::module_& m) {
                            "The local disk tier of the engine cache (see store_bindings.hpp).")
       .def(py::init(&make_store), py::arg("path"), py::arg("max_bytes") = py::none(),
            py::arg("max_entries") = py::none(), py::arg("compress") = py::none(),
-           py::arg("fsync") = py::none(), py::arg("remote") = py::none(), py::arg("remote_read_only") = false)
+           py::arg("fsync") = py::none(), py::arg("remote") = py::none(), py::arg("remote_read_only") = false,
+           py::arg("signing_key") = py::none(), py::arg("trusted_keys") = py::none(),
+           py::arg("require_signature") = py::none())
       .def(
           "get",
           [](PyLocalStore& s, const std::string& key_hex) -> py::object {
@@ -291,8 +312,52 @@ void bind_local_store(py::module_& m) {
              d["stale_temps_removed"] = r.stale_temps_removed;
              d["entries"] = r.entries;
              d["stored_bytes"] = r.stored_bytes;
+             d["signed_trusted"] = r.signed_trusted;
+             d["signed_unknown_key"] = r.signed_unknown_key;
+             d["bad_signature"] = r.bad_signature;
+             d["unsigned"] = r.unsigned_entries;
+             d["untrusted"] = r.untrusted;
              return d;
            })
+      .def(
+          "bundle_create",
+          [](PyLocalStore& s, py::object out, std::optional<std::vector<std::string>> keys) {
+            std::vector<Key> selected;
+            for (const std::string& k : keys.value_or(std::vector<std::string>{}))
+              selected.push_back(Digest::from_hex(k));
+            if (keys && selected.empty())
+              throw Error(ErrorKind::kInvalidArgument, "bundle_create: empty key list");
+            const std::string path = py::str(py::module_::import("os").attr("fspath")(out));
+            const BundleCreateReport r = without_gil(s, [&] {
+              return create_bundle(*s.store, selected, path, make_entry_trust(s.store->config().trust).get());
+            });
+            py::dict d;
+            d["entries"] = r.entries;
+            d["bytes"] = r.bytes;
+            d["unsigned_entries"] = r.unsigned_entries;
+            d["signed"] = r.signed_bundle;
+            return d;
+          },
+          py::arg("out"), py::arg("keys") = py::none(),
+          "Writes the entries `keys` (hex; every entry when None) to one bundle file, signed when a signing "
+          "key is configured. Returns {entries, bytes, unsigned_entries, signed}.")
+      .def(
+          "bundle_import",
+          [](PyLocalStore& s, py::object bundle) {
+            const std::string path = py::str(py::module_::import("os").attr("fspath")(bundle));
+            const BundleImportReport r = without_gil(s, [&] {
+              return import_bundle(*s.store, path, make_entry_trust(s.store->config().trust).get());
+            });
+            py::dict d;
+            d["entries"] = r.entries;
+            d["bytes"] = r.bytes;
+            d["signed"] = r.signed_bundle;
+            d["signer"] = r.signer_hex;
+            return d;
+          },
+          py::arg("path"),
+          "Verifies every entry of the bundle (and its signatures when require_signature is on), then adds "
+          "them all; on any problem raises and adds nothing.")
       .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.store->clear(); }); })
       .def(
           "build_lock",

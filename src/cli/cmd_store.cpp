@@ -96,6 +96,9 @@ void run_show(const StoreCommandArgs& a) {
   print_map("key part", m.key_parts);
   print_map("tool", m.tool_versions);
   print_map("meta", m.extra);
+  // The signer as recorded; whether it verifies and is trusted is `verify`'s job (with the trusted keys).
+  std::printf("%-18s %s\n", "signature",
+              m.signature.empty() ? "-" : m.signature.substr(0, m.signature.find(':', 8)).c_str());
 }
 
 void run_put(const StoreCommandArgs& a) {
@@ -159,25 +162,20 @@ void run_stats(const StoreCommandArgs& a) {
     misses = t.misses;
   }
   if (a.json) {
-    nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},
-                                  {"hits", hits},
-                                  {"misses", misses},
-                                  {"puts", s.puts},
-                                  {"evictions", s.evictions},
-                                  {"corrupt", s.corrupt},
-                                  {"errors", s.errors},
-                                  {"bytes_read", s.bytes_read},
-                                  {"bytes_written", s.bytes_written},
-                                  {"entries", s.entries},
-                                  {"stored_bytes", s.stored_bytes},
-                                  {"max_size", c.max_size},
-                                  {"max_entries", c.max_entries}};
+    nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},   {"hits", hits},
+                                  {"misses", misses},           {"puts", s.puts},
+                                  {"evictions", s.evictions},   {"corrupt", s.corrupt},
+                                  {"errors", s.errors},         {"untrusted", s.untrusted},
+                                  {"bytes_read", s.bytes_read}, {"bytes_written", s.bytes_written},
+                                  {"entries", s.entries},       {"stored_bytes", s.stored_bytes},
+                                  {"max_size", c.max_size},     {"max_entries", c.max_entries}};
     for (const auto& [tier, t] : tiers) {
       out["tiers"][tier] = {{"hits", t.hits},
                             {"misses", t.misses},
                             {"puts", t.puts},
                             {"corrupt", t.corrupt},
                             {"errors", t.errors},
+                            {"untrusted", t.untrusted},
                             {"bytes_read", t.bytes_read},
                             {"bytes_written", t.bytes_written},
                             {"entries", t.entries},
@@ -195,6 +193,7 @@ void run_stats(const StoreCommandArgs& a) {
   std::printf("evictions         %" PRIu64 "\n", s.evictions);
   std::printf("corrupt entries   %" PRIu64 "\n", s.corrupt);
   std::printf("errors            %" PRIu64 "\n", s.errors);
+  std::printf("untrusted         %" PRIu64 "\n", s.untrusted);
   std::printf("bytes read        %s\n", format_size(s.bytes_read).c_str());
   std::printf("bytes written     %s\n", format_size(s.bytes_written).c_str());
   std::printf("entries           %" PRIu64 " / %s\n", s.entries,
@@ -223,7 +222,10 @@ void run_verify() {
   std::printf("checked %" PRIu64 " entries: %" PRIu64 " ok, %" PRIu64 " corrupt (removed); %" PRIu64
               " stale temp files removed\n",
               r.checked, r.ok, r.corrupt, r.stale_temps_removed);
-  if (r.corrupt != 0) throw CLI::RuntimeError(1);
+  std::printf("signatures: %" PRIu64 " trusted, %" PRIu64 " by other keys, %" PRIu64 " bad, %" PRIu64
+              " unsigned; %" PRIu64 " refused by require_signature (kept)\n",
+              r.signed_trusted, r.signed_unknown_key, r.bad_signature, r.unsigned_entries, r.untrusted);
+  if (r.corrupt != 0 || r.bad_signature != 0 || r.untrusted != 0) throw CLI::RuntimeError(1);
 }
 
 void run_rm(const StoreCommandArgs& a) {
@@ -288,7 +290,9 @@ void register_store_commands(CLI::App& app) {
   auto* gc = app.add_subcommand("gc", "Evict least recently used entries until under the caps");
   gc->callback(run_gc);
 
-  auto* verify = app.add_subcommand("verify", "Check every entry; remove corrupt ones (exit 1 if any)");
+  auto* verify = app.add_subcommand(
+      "verify",
+      "Check every entry and its signature; remove corrupt ones (exit 1 if any is corrupt or untrusted)");
   verify->callback(run_verify);
 
   auto* rm = app.add_subcommand("rm", "Remove the entry for KEY (from both tiers with a writable --remote)");

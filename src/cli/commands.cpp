@@ -7,6 +7,8 @@ void register_all_commands(CLI::App& app) {
   register_key_commands(app);
   register_store_commands(app);
   register_exec_commands(app);
+  register_keygen_command(app);
+  register_bundle_commands(app);
 }
 
 }  // namespace graphcache::cli

@@ -12,6 +12,7 @@
 #include "graphcache/error.hpp"
 #include "graphcache/layered_store.hpp"
 #include "graphcache/redis_store.hpp"
+#include "graphcache/signing.hpp"
 
 namespace graphcache::cli {
 namespace {
@@ -54,6 +55,13 @@ void add_store_options(CLI::App& command) {
   command.add_flag(
       "--remote-read-only", a.remote_read_only,
       "Read from the remote tier but never write or delete there (env GRAPHCACHE_REMOTE_READ_ONLY=on)");
+  command.add_option("--signing-key", a.signing_key,
+                     "Ed25519 PEM private key that signs new entries (env GRAPHCACHE_SIGNING_KEY)");
+  command.add_option(
+      "--trusted-keys", a.trusted_keys,
+      "Trusted Ed25519 PEM public keys or folders, ':'-separated (env GRAPHCACHE_TRUSTED_KEYS)");
+  command.add_option("--require-signature", a.require_signature,
+                     "Serve only entries signed by a trusted key: on/off (env GRAPHCACHE_REQUIRE_SIGNATURE)");
 }
 
 StoreConfig resolve_cli_store_config() {
@@ -64,6 +72,9 @@ StoreConfig resolve_cli_store_config() {
   o.max_size = given(a.max_size);
   o.max_entries = given(a.max_entries);
   o.compress = given(a.compress);
+  o.signing_key = given(a.signing_key);
+  o.trusted_keys = given(a.trusted_keys);
+  o.require_signature = given(a.require_signature);
   return resolve_store_config(o);
 }
 
@@ -106,9 +117,11 @@ std::unique_ptr<Store> open_store() {
   if (url.empty()) return open_local_store();
   LayeredStoreOptions options;
   options.remote_read_only = remote_read_only();
-  return std::make_unique<LayeredStore>(
-      std::shared_ptr<Store>(open_local_store()),
-      std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning), options, print_warning);
+  auto local = open_local_store();
+  auto remote = std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning);
+  remote->set_trust(make_entry_trust(local->config().trust));
+  return std::make_unique<LayeredStore>(std::shared_ptr<Store>(std::move(local)), std::move(remote), options,
+                                        print_warning);
 }
 
 std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options) {

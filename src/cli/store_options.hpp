@@ -16,6 +16,7 @@ struct StoreOptionArgs {
   std::string config_file, cache_dir, max_size, max_entries, compress;  // empty: not given
   std::string remote;             // redis://... (env GRAPHCACHE_REMOTE); empty: local only
   bool remote_read_only = false;  // env GRAPHCACHE_REMOTE_READ_ONLY=on (any parse_bool spelling)
+  std::string signing_key, trusted_keys, require_signature;  // signed entries (graphcache/signing.hpp)
 };
 
 // The process-wide values: the root app and every store subcommand bind the same object, so

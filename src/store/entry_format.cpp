@@ -199,6 +199,7 @@ std::string serialize_metadata(const EntryMetadata& m) {
   j["tool_versions"] = string_map(m.tool_versions);
   j["extra"] = string_map(m.extra);
   j["created_unix"] = m.created_unix;
+  if (!m.signature.empty()) j["signature"] = m.signature;  // absent when unsigned (signing.hpp)
   // Replace invalid UTF-8 rather than throwing: metadata strings come from users and models.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -219,6 +220,7 @@ EntryMetadata parse_metadata(std::string_view text) {
     // get<int64_t>() on a float like 1e300 would be an out-of-range conversion (UB): integers only.
     if (!j.at("created_unix").is_number_integer()) corrupt("metadata created_unix is not an integer");
     m.created_unix = j.at("created_unix").get<int64_t>();
+    if (j.contains("signature")) m.signature = j.at("signature").get<std::string>();
     return m;
   } catch (const json::exception& e) {
     corrupt(std::string("metadata is not valid: ") + e.what());

@@ -18,6 +18,7 @@
 #include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/signing.hpp"
 #include "local_layout.hpp"
 #include "stats_file.hpp"
 
@@ -82,11 +83,13 @@ struct LocalStore::Impl {
   StoreConfig config;
   WarningSink warnings;
   store::StatsFiles stats;
+  std::shared_ptr<const EntryTrust> trust;  // signs on put, enforces require_signature on read
 
   Impl(StoreConfig c, WarningSink w)
       : config(std::move(c)),
         warnings(std::move(w)),
-        stats((make_dirs(config.cache_dir), config.cache_dir + "/stats")) {
+        stats((make_dirs(config.cache_dir), config.cache_dir + "/stats")),
+        trust(make_entry_trust(config.trust)) {
     if (!warnings) {
       warnings = [](const std::string& message) {
         std::fprintf(stderr, "graphcache: warning: %s\n", message.c_str());
@@ -162,6 +165,11 @@ struct LocalStore::Impl {
       }
       store::DecodedEntry decoded = store::decode_entry(mapping->data(), size, key);
       Entry entry{std::move(decoded.metadata), store::engine_blob(decoded, mapping)};
+      if (std::string why; trust && !trust->admits(key, entry, why)) {
+        warn("cache entry " + path + " refused: " + why + "; treated as a miss");
+        ++delta.untrusted;
+        return std::nullopt;
+      }
       if (mark_used && now_unix() - st.st_atime >= kAtimeGranularitySeconds) {
         const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
         ::futimens(fd.get(), times);  // best effort: a read-only cache still serves hits
@@ -325,7 +333,9 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
       throw Error(ErrorKind::kIo, "refusing to write through a symlinked cache directory: '" + dir + "'");
     UniqueFd fd{::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
     if (fd.get() < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
-    uint64_t written = store::write_entry(fd.get(), key, engine, metadata,
+    EntryMetadata stored_metadata = metadata;
+    if (impl_->trust) impl_->trust->sign(key, engine, stored_metadata);
+    uint64_t written = store::write_entry(fd.get(), key, engine, stored_metadata,
                                           {impl_->config.compress, impl_->config.compress_level});
     // An entry over the size cap would be evicted at once, together with everything else: refuse it.
     if (impl_->config.max_size != 0 && written > impl_->config.max_size) {
@@ -368,6 +378,23 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
     throw Error(ErrorKind::kIo, std::string("cannot store entry: ") + e.what());
   }
   impl_->maybe_collect();
+}
+
+void LocalStore::adopt_entry_file(const Key& key, const std::string& path) {
+  const std::string dir = store::fanout_dir(impl_->config.cache_dir, key);
+  const std::string final_path = dir + "/" + key.hex();
+  make_dirs(dir);
+  if (!store::fanout_dirs_are_real(impl_->config.cache_dir, key))
+    throw Error(ErrorKind::kIo, "refusing to write through a symlinked cache directory: '" + dir + "'");
+  struct stat st, old;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(ErrorKind::kIo, "cannot adopt '" + path + "': not a regular file");
+  const bool replacing = ::lstat(final_path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  if (::rename(path.c_str(), final_path.c_str()) != 0)
+    throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
+  if (impl_->config.fsync) fsync_dir(dir);
+  impl_->stats.add(CounterDelta{.puts = 1, .bytes_written = static_cast<uint64_t>(st.st_size)});
+  impl_->stats.add_usage(replacing ? 0 : 1, st.st_size - (replacing ? old.st_size : 0));
 }
 
 bool LocalStore::remove(const Key& key) {
@@ -439,18 +466,39 @@ VerifyReport LocalStore::verify() {
   store::ScanResult scan = store::scan_store(impl_->config.cache_dir);
   report.stale_temps_removed = impl_->remove_stale_temps(scan);
   CounterDelta delta;
+  const EntryTrust no_keys{TrustConfig{}};
+  const EntryTrust& trust = impl_->trust ? *impl_->trust : no_keys;
   for (const store::ScannedFile& f : scan.entries) {
     ++report.checked;
-    const uint64_t corrupt_before = delta.corrupt;
-    if (impl_->load(f.path, f.key, delta, /*mark_used=*/false)) {
+    const uint64_t corrupt_before = delta.corrupt, untrusted_before = delta.untrusted;
+    if (std::optional<Entry> entry = impl_->load(f.path, f.key, delta, /*mark_used=*/false)) {
       ++report.ok;
       ++report.entries;
       report.stored_bytes += f.size;
+      switch (trust.check(f.key, entry->metadata, entry->engine->data(), entry->engine->size()).status) {
+        case SignatureStatus::kTrusted:
+          ++report.signed_trusted;
+          break;
+        case SignatureStatus::kUnknownKey:
+          ++report.signed_unknown_key;
+          break;
+        case SignatureStatus::kInvalid:
+          ++report.bad_signature;
+          break;
+        case SignatureStatus::kUnsigned:
+          ++report.unsigned_entries;
+          break;
+      }
     } else if (delta.corrupt != corrupt_before) {
       ++report.corrupt;
+    } else if (delta.untrusted != untrusted_before) {
+      ++report.untrusted;
+      ++report.entries;
+      report.stored_bytes += f.size;
     }
   }
-  impl_->stats.add(CounterDelta{.corrupt = delta.corrupt, .errors = delta.errors});
+  impl_->stats.add(
+      CounterDelta{.corrupt = delta.corrupt, .errors = delta.errors, .untrusted = delta.untrusted});
   impl_->stats.set_usage({static_cast<int64_t>(report.entries), static_cast<int64_t>(report.stored_bytes)});
   return report;
 }

@@ -14,6 +14,7 @@
 
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/signing.hpp"
 #include "redis_connection.hpp"
 #include "redis_manifest.hpp"
 
@@ -354,9 +355,15 @@ class RedisStore::Impl {
         drop_corrupt(c, key, manifest_bytes, manifest, why);
         return std::nullopt;
       }
+      Entry entry{std::move(manifest->metadata), std::move(blob)};
+      if (std::string refused; trust_ && !trust_->admits(key, entry, refused)) {
+        warn("entry " + key.hex() + " refused: " + refused + "; treated as a miss");
+        count(c, {{"untrusted", 1}, {"misses", 1}});
+        return std::nullopt;
+      }
       refresh_ttl(c, mkey, *manifest);
       count(c, {{"hits", 1}, {"bytes_read", manifest->engine_size}});
-      return Entry{std::move(manifest->metadata), std::move(blob)};
+      return entry;
     }
     warn("entry " + key.hex() + " kept changing while being read; treated as a miss");
     count(c, {{"misses", 1}});
@@ -369,7 +376,8 @@ class RedisStore::Impl {
     Manifest manifest;
     manifest.key = key;
     manifest.metadata = metadata;
-    manifest.created_unix = metadata.created_unix != 0 ? metadata.created_unix : now_unix();
+    if (trust_) trust_->sign(key, engine, manifest.metadata);
+    manifest.created_unix = manifest.metadata.created_unix != 0 ? manifest.metadata.created_unix : now_unix();
     manifest.metadata.created_unix = manifest.created_unix;
     manifest.engine_size = reader.size();
     manifest.chunk_bytes = config_.chunk_bytes;
@@ -524,6 +532,7 @@ class RedisStore::Impl {
       if (field == "bytes_read") stats.bytes_read = value;
       if (field == "bytes_written") stats.bytes_written = value;
       if (field == "evictions") stats.evictions = value;
+      if (field == "untrusted") stats.untrusted = value;
     }
     for (const EntryInfo& info : list(c)) {
       ++stats.entries;
@@ -544,6 +553,9 @@ class RedisStore::Impl {
   std::mutex mutex_;
   std::unique_ptr<Connection> connection_;
   uint64_t local_errors_ = 0;  // failures to reach the server cannot be counted in it
+
+ public:
+  std::shared_ptr<const EntryTrust> trust_;  // set once, before the store is used (set_trust)
 };
 
 RedisStore::RedisStore(RedisConfig config, WarningSink warn)
@@ -584,6 +596,10 @@ std::vector<EntryInfo> RedisStore::list() {
 
 StoreStats RedisStore::stats() {
   return impl_->with_connection(60 * config_.io_timeout, [&](Connection& c) { return impl_->stats(c); });
+}
+
+void RedisStore::set_trust(std::shared_ptr<const EntryTrust> trust) {
+  impl_->trust_ = std::move(trust);
 }
 
 void RedisStore::ping() {

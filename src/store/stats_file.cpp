@@ -19,7 +19,8 @@ namespace graphcache::store {
 namespace {
 
 constexpr int kShards = 16;
-constexpr size_t kSlots = 8;  // hits, misses, puts, evictions, corrupt, errors, bytes_read, bytes_written
+// hits, misses, puts, evictions, corrupt, errors, bytes_read, bytes_written, untrusted
+constexpr size_t kSlots = 9;
 using Slots = std::array<uint64_t, kSlots>;
 
 // An open, flock'ed control file under the stats directory (opened relative to it, never through a
@@ -48,7 +49,8 @@ class LockedFile {
   T load() const {
     T value{};
     ssize_t n = ::pread(fd_.get(), &value, sizeof(value), 0);
-    if (n != static_cast<ssize_t>(sizeof(value))) value = T{};
+    // A shard written before a slot was appended is shorter: its slots count, the new ones read 0.
+    if (n < 0) value = T{};
     return value;
   }
   template <typename T>
@@ -65,7 +67,8 @@ constexpr std::chrono::milliseconds kNoWait{0};
 constexpr std::chrono::milliseconds kShortWait{200};
 
 Slots to_slots(const CounterDelta& d) {
-  return {d.hits, d.misses, d.puts, d.evictions, d.corrupt, d.errors, d.bytes_read, d.bytes_written};
+  return {d.hits,   d.misses,     d.puts,          d.evictions, d.corrupt,
+          d.errors, d.bytes_read, d.bytes_written, d.untrusted};
 }
 
 }  // namespace
@@ -158,6 +161,7 @@ StoreStats StatsFiles::read() const noexcept {
   st.errors = sum[5];
   st.bytes_read = sum[6];
   st.bytes_written = sum[7];
+  st.untrusted = sum[8];
   Usage u = usage();
   st.entries = static_cast<uint64_t>(u.entries);
   st.stored_bytes = static_cast<uint64_t>(u.bytes);

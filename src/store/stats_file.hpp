@@ -18,14 +18,17 @@ namespace graphcache::store {
 struct CounterDelta {
   uint64_t hits = 0, misses = 0, puts = 0, evictions = 0, corrupt = 0, errors = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t untrusted = 0;
 
   CounterDelta& operator+=(const CounterDelta& o) {
     hits += o.hits, misses += o.misses, puts += o.puts, evictions += o.evictions, corrupt += o.corrupt;
     errors += o.errors, bytes_read += o.bytes_read, bytes_written += o.bytes_written;
+    untrusted += o.untrusted;
     return *this;
   }
   bool any() const {
-    return (hits | misses | puts | evictions | corrupt | errors | bytes_read | bytes_written) != 0;
+    return (hits | misses | puts | evictions | corrupt | errors | bytes_read | bytes_written | untrusted) !=
+           0;
   }
 };
 

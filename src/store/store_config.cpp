@@ -51,6 +51,25 @@ std::string expand_home(const std::string& path, const std::map<std::string, std
   return home->second + path.substr(1);
 }
 
+// The trust settings (signing.hpp). trusted_keys replaces the list of a lower-precedence source.
+void apply_trust(TrustConfig& t, const std::string& name, const std::string& value, const std::string& source,
+                 const std::map<std::string, std::string>& env) {
+  if (name == "require_signature") {
+    t.require_signature = parse_bool(value, source);
+  } else if (name == "signing_key") {
+    t.signing_key = trim(value).empty() ? std::string() : expand_home(trim(value), env);
+  } else {
+    t.trusted_keys.clear();
+    std::string_view rest(value);
+    for (size_t colon; !rest.empty();
+         rest = colon == rest.npos ? std::string_view() : rest.substr(colon + 1)) {
+      colon = rest.find(':');
+      if (const std::string path = trim(rest.substr(0, colon)); !path.empty())
+        t.trusted_keys.push_back(expand_home(path, env));
+    }
+  }
+}
+
 // Applies one `name = value` setting; `source` names where it came from for error messages.
 void apply(StoreConfig& c, const std::string& name, const std::string& value, const std::string& source,
            const std::map<std::string, std::string>& env) {
@@ -72,6 +91,8 @@ void apply(StoreConfig& c, const std::string& name, const std::string& value, co
       c.fsync = parse_bool(value, source);
     } else if (name == "stale_temp_minutes") {
       c.stale_temp_minutes = parse_count(value, source);
+    } else if (name == "signing_key" || name == "trusted_keys" || name == "require_signature") {
+      apply_trust(c.trust, name, value, source, env);
     } else {
       bad(source, "unknown setting '" + name + "'");
     }
@@ -204,6 +225,9 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
       {"GRAPHCACHE_COMPRESS", "compress"},
       {"GRAPHCACHE_COMPRESS_LEVEL", "compress_level"},
       {"GRAPHCACHE_FSYNC", "fsync"},
+      {"GRAPHCACHE_SIGNING_KEY", "signing_key"},
+      {"GRAPHCACHE_TRUSTED_KEYS", "trusted_keys"},
+      {"GRAPHCACHE_REQUIRE_SIGNATURE", "require_signature"},
   };
   for (const auto& [var, name] : kEnv) {
     if (auto v = env_value(var)) apply(c, name, *v, std::string("environment variable ") + var, env);
@@ -214,6 +238,10 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
   if (overrides.max_size) apply(c, "max_size", *overrides.max_size, "--max-size", env);
   if (overrides.max_entries) apply(c, "max_entries", *overrides.max_entries, "--max-entries", env);
   if (overrides.compress) apply(c, "compress", *overrides.compress, "--compress", env);
+  if (overrides.signing_key) apply(c, "signing_key", *overrides.signing_key, "--signing-key", env);
+  if (overrides.trusted_keys) apply(c, "trusted_keys", *overrides.trusted_keys, "--trusted-keys", env);
+  if (overrides.require_signature)
+    apply(c, "require_signature", *overrides.require_signature, "--require-signature", env);
   return c;
 }
 
