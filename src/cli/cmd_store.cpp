@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/layered_store.hpp"
 #include "store_options.hpp"
@@ -15,6 +16,7 @@ namespace {
 struct StoreCommandArgs {
   std::string key, file, out;
   std::vector<std::string> meta;
+  FactorArgs factors;  // put --model M [key options]: record M's key factors
   bool json = false, zero = false;
 };
 
@@ -101,7 +103,9 @@ void run_show(const StoreCommandArgs& a) {
 void run_put(const StoreCommandArgs& a) {
   const Key key = Digest::from_hex(a.key);
   auto store = open_store();
-  store->put(key, EngineSource::from_file(a.file), metadata_from_flags(a.meta));
+  EntryMetadata metadata = metadata_from_flags(a.meta);
+  record_put_factors(a.factors, key, metadata);
+  store->put(key, EngineSource::from_file(a.file), metadata);
   std::printf("stored %s\n", key.hex().c_str());
 }
 
@@ -264,6 +268,7 @@ void register_store_commands(CLI::App& app) {
   put->add_option("key", a->key, "64 hex digit key")->required();
   put->add_option("file", a->file, "engine file")->required();
   put->add_option("--meta", a->meta, "metadata name=value (repeatable); refit_mode=MODE sets the refit mode");
+  add_factor_options(*put, a->factors);
   put->callback([a] { run_put(*a); });
 
   auto* show = app.add_subcommand("show", "Show the metadata of the entry for KEY (exit 1 if absent)");

@@ -7,6 +7,7 @@ void register_all_commands(CLI::App& app) {
   register_key_commands(app);
   register_store_commands(app);
   register_exec_commands(app);
+  register_explain_commands(app);
 }
 
 }  // namespace graphcache::cli
