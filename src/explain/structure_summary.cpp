@@ -330,10 +330,20 @@ StructureSummary decode_summary(std::string_view text) {
 }
 
 std::array<uint32_t, kMinHashSize> minhash(const StructureSummary& s) {
+  // Over each node's local shape (op, attributes, output types, and per operand its kind and producer's
+  // op), not its Merkle digest: an edit near the inputs changes every downstream Merkle digest but only
+  // the local shapes of the edited node and its consumers, so similar graphs stay similar.
   std::array<uint64_t, kMinHashSize> mins;
   mins.fill(UINT64_MAX);
   for (const auto& n : s.nodes) {
-    for (size_t i = 0; i < kMinHashSize; ++i) mins[i] = std::min(mins[i], mix(n.digest ^ mix(i + 1)));
+    uint64_t local = mix(n.op_hash ^ mix(n.outputs_hash));
+    for (const auto& a : n.attrs) local = mix(local ^ mix(a.hash ^ hash_bytes(s.strings[a.name])));
+    for (const auto& r : n.operands) {
+      const uint64_t operand = r.kind == 'n' ? s.nodes[r.index].op_hash + r.output
+                                             : (uint64_t{static_cast<uint8_t>(r.kind)} << 32) + r.index;
+      local = mix(local ^ operand);
+    }
+    for (size_t i = 0; i < kMinHashSize; ++i) mins[i] = std::min(mins[i], mix(local ^ mix(i + 1)));
   }
   std::array<uint32_t, kMinHashSize> out;
   for (size_t i = 0; i < kMinHashSize; ++i) out[i] = static_cast<uint32_t>(mins[i] >> 32);
