@@ -30,6 +30,11 @@ std::string format_time(int64_t unix_time) {
   return buf;
 }
 
+// hits / lookups (null before the first lookup), for `stats --json`.
+nlohmann::json hit_rate(uint64_t hits, uint64_t misses) {
+  return hits + misses == 0 ? nlohmann::json() : nlohmann::json(double(hits) / double(hits + misses));
+}
+
 EntryMetadata metadata_from_flags(const std::vector<std::string>& meta) {
   EntryMetadata m;
   for (const std::string& kv : meta) {
@@ -166,6 +171,7 @@ void run_stats(const StoreCommandArgs& a) {
     nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},
                                   {"hits", hits},
                                   {"misses", misses},
+                                  {"hit_rate", hit_rate(hits, misses)},
                                   {"puts", s.puts},
                                   {"evictions", s.evictions},
                                   {"corrupt", s.corrupt},
@@ -179,6 +185,7 @@ void run_stats(const StoreCommandArgs& a) {
     for (const auto& [tier, t] : tiers) {
       out["tiers"][tier] = {{"hits", t.hits},
                             {"misses", t.misses},
+                            {"hit_rate", hit_rate(t.hits, t.misses)},
                             {"puts", t.puts},
                             {"corrupt", t.corrupt},
                             {"errors", t.errors},
