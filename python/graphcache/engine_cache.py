@@ -278,10 +278,14 @@ class EngineCache:
         return self._lookup(info, _key_hex(info), info.refit_mode, current_fp)
 
     def _lookup(self, info, key_hex, refit_mode, current_fp) -> Optional[CacheResult]:
+        start = time.perf_counter()
         found = self.store.get(key_hex)
+        tier = "layered" if self.remote else "local"
         if found is None:
+            _explain.event("miss", key_hex, tier, seconds=time.perf_counter() - start)
             return None
         engine, metadata = found
+        _explain.event("hit", key_hex, tier, memoryview(engine).nbytes, time.perf_counter() - start)
         result = self._serve_hit(info, key_hex, engine, dict(metadata), refit_mode, current_fp)
         if result is None:
             # Not servable (a weight-bound engine for other weights, or a slot mismatch): drop it so
@@ -362,7 +366,10 @@ class EngineCache:
                 _explain.logger.warning("graphcache: no key factors recorded for %s: %s", key_hex[:16], e)
         try:
             if payload is not None:
+                start = time.perf_counter()
                 self.store.put(key_hex, payload, metadata)
+                size = os.path.getsize(payload) if isinstance(payload, str) else memoryview(payload).nbytes
+                _explain.event("put", key_hex, "layered" if self.remote else "local", size, time.perf_counter() - start)
         except (_core().IoError, OSError) as e:
             # Like the C++ single-flight path: a cache that cannot store (disk full, read-only, remote
             # down) must not fail the build it has just paid for. The next call builds again.

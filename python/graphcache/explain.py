@@ -19,6 +19,14 @@ from typing import Any, List, Optional
 logger = logging.getLogger("graphcache")
 
 
+def event(kind: str, key: str, tier: str = "", nbytes: int = 0, seconds: float = 0.0, **detail: Any) -> None:
+    """A structured cache event (hit, miss, put, not_stored, lock_wait) on the "graphcache" logger at DEBUG;
+    the fields are also in the record's `graphcache_event` attribute for handlers that want them."""
+    if logger.isEnabledFor(logging.DEBUG):
+        fields = {"event": kind, "key": key, "tier": tier, "bytes": int(nbytes), "ms": seconds * 1e3, **detail}
+        logger.debug("graphcache event %s", json.dumps(fields), extra={"graphcache_event": fields})
+
+
 @dataclass
 class Explanation:
     result: str  # "hit", "same_structure", "nearest_structure" or "none_close"

@@ -26,6 +26,7 @@
 #include "exec_identity.hpp"
 #include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/event_log.hpp"
 #include "graphcache/fingerprint.hpp"
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
@@ -204,8 +205,11 @@ ExecOutcome run_exec(const ExecArgs& a) {
     return BuiltEngine{{}, a.output, cache->metadata};
   };
   SingleFlightOptions options;
-  if (a.verbose)
-    options.on_wait = [](const std::string& line) { std::fprintf(stderr, "graphcache: %s\n", line.c_str()); };
+  const auto events = EventLog::from_environment();
+  options.on_wait = [&a, &events, &cache](const std::string& line) {
+    if (a.verbose) std::fprintf(stderr, "graphcache: %s\n", line.c_str());
+    if (events) events->record("lock_wait", &cache->key.key, "", 0, 0, line);
+  };
   try {
     // get_or_build makes the one counted lookup: a hit, or a miss that this job or another one builds.
     GetOrBuildResult result = open_single_flight(*cache->store, options)->get_or_build(cache->key.key, build);

@@ -58,9 +58,10 @@ std::string frame(char type, std::string_view payload) {
   return out;
 }
 
-void append_frame(const std::string& cache_dir, const std::string& bytes) {
-  UniqueFd fd(::open(local_index_path(cache_dir).c_str(),
-                     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+// `create`: false for tombstones (a cache without an index has nothing to remove from it).
+void append_frame(const std::string& cache_dir, const std::string& bytes, bool create = true) {
+  const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
+  UniqueFd fd(::open(local_index_path(cache_dir).c_str(), flags, 0644));
   if (fd.get() < 0) return;
   [[maybe_unused]] ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());  // one write: no interleaving
 }
@@ -205,7 +206,8 @@ void local_index_note_put(const std::string& cache_dir, const Key& key,
 void local_index_note_remove(const std::string& cache_dir, const Key& key) noexcept {
   try {
     append_frame(cache_dir,
-                 frame(kRemove, std::string_view(reinterpret_cast<const char*>(key.bytes.data()), 32)));
+                 frame(kRemove, std::string_view(reinterpret_cast<const char*>(key.bytes.data()), 32)),
+                 /*create=*/false);
   } catch (...) {
   }
 }

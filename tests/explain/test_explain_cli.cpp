@@ -117,5 +117,27 @@ TEST_F(ExplainCli, OverRedisFromAnotherHostsCache) {
       << node.out;
 }
 
+TEST_F(ExplainCli, EventLogRecordsLookupsAndPutsAsJsonLines) {
+  const std::string log = (dir_ / "events.jsonl").string();
+  env_.push_back("GRAPHCACHE_EVENT_LOG=" + log);
+  const std::string out = (dir_ / "tiny.plan").string();
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(cli({"exec", "--input", kModel, "--output", out, "--", "cp", kModel, out}).status, 0);
+  EXPECT_EQ(cli({"get", std::string(64, 'b'), out}).status, 1);
+  std::ifstream in(log);
+  std::vector<std::string> events;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    events.push_back(j.at("event").get<std::string>());
+    EXPECT_EQ(j.at("tier"), "local");
+    if (events.back() != "miss") {
+      EXPECT_GT(j.at("bytes").get<uint64_t>(), 0u) << line;
+    }
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"miss", "put", "hit", "miss"}));
+  const auto stats = nlohmann::json::parse(cli({"stats", "--json"}).out);
+  EXPECT_DOUBLE_EQ(stats.at("hit_rate").get<double>(), 1.0 / 3.0);  // 1 hit, 2 misses
+}
+
 }  // namespace
 }  // namespace graphcache::testing

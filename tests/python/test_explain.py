@@ -160,3 +160,13 @@ def test_over_redis_from_another_machine(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_events_go_through_the_graphcache_logger(tmp_path, caplog):
+    c = EngineCache(tmp_path / "events")
+    with caplog.at_level(logging.DEBUG, logger="graphcache"):
+        c.get_or_build(export(Net()), build)
+        c.get_or_build(export(Net()), build)
+    events = [r.graphcache_event for r in caplog.records if hasattr(r, "graphcache_event")]
+    assert [e["event"] for e in events] == ["miss", "put", "hit"], events
+    assert events[1]["bytes"] == len(build(c.key(export(Net())))) and events[2]["tier"] == "local"
