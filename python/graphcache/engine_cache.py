@@ -249,8 +249,8 @@ class EngineCache:
         # build it once; the others wait here and then take the stored engine.
         lock = self._build_lock(key_hex)
         try:
-            if lock is not None:
-                result = self._lookup(info, key_hex, refit_mode, current_fp)
+            if lock is not None:  # the re-check under the lock is part of the same lookup: no second event
+                result = self._lookup(info, key_hex, refit_mode, current_fp, event=False)
                 if result is not None:
                     return result
             return self._build_and_put(info, key_hex, build_fn, refit_mode, current_fp, tool_versions, model)
@@ -277,15 +277,17 @@ class EngineCache:
             current_fp = _weights.fingerprint(model, info.weight_names, weights, secure=self.secure_fingerprint)
         return self._lookup(info, _key_hex(info), info.refit_mode, current_fp)
 
-    def _lookup(self, info, key_hex, refit_mode, current_fp) -> Optional[CacheResult]:
+    def _lookup(self, info, key_hex, refit_mode, current_fp, event=True) -> Optional[CacheResult]:
         start = time.perf_counter()
         found = self.store.get(key_hex)
         tier = "layered" if self.remote else "local"
         if found is None:
-            _explain.event("miss", key_hex, tier, seconds=time.perf_counter() - start)
+            if event:
+                _explain.event("miss", key_hex, tier, seconds=time.perf_counter() - start)
             return None
         engine, metadata = found
-        _explain.event("hit", key_hex, tier, memoryview(engine).nbytes, time.perf_counter() - start)
+        if event:
+            _explain.event("hit", key_hex, tier, memoryview(engine).nbytes, time.perf_counter() - start)
         result = self._serve_hit(info, key_hex, engine, dict(metadata), refit_mode, current_fp)
         if result is None:
             # Not servable (a weight-bound engine for other weights, or a slot mismatch): drop it so
