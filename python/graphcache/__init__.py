@@ -191,19 +191,7 @@ def key(
     toolchain: Optional[Mapping[str, str]] = None,
 ) -> KeyInfo:
     """The engine-cache key of a GraphModule / ExportedProgram (see the module docstring)."""
-    setting_list, tools, encoded = _request(settings, engine_relevant, toolchain)
-    types, specs = _describe_inputs(example_inputs)
-    layout = _example_layout(example_inputs)
-    if layout is not None and not _is_exported_program(model):
-        # Device and strides of example tensors: what an engine built from this GraphModule assumes when
-        # its placeholders carry no metadata (export records both in node.meta; keyed by the front end).
-        setting_list.append(("graphcache.torch.example_layout", layout, True))
-    pytree_info = getattr(getattr(getattr(model, "graph", None), "_codegen", None), "pytree_info", None)
-    if pytree_info is not None and not _is_exported_program(model):
-        # ExportedProgram.module() and friends flatten their arguments / unflatten their outputs through
-        # these specs (dict keys in order, namedtuple types): part of the calling convention.
-        spec = f"{pytree_info.in_spec} -> {pytree_info.out_spec}"
-        setting_list.append(("graphcache.fx.pytree_info", spec, True))
+    setting_list, tools, encoded, types, specs = _key_request(model, example_inputs, settings, engine_relevant, toolchain)
     if _is_exported_program(model):
         r = _core.key_export(model, setting_list, tools, specs)
     else:
@@ -217,6 +205,24 @@ def key(
         num_nodes=int(r["nodes"]),
         settings=encoded,
     )
+
+
+def _key_request(model, example_inputs, settings, engine_relevant, toolchain):
+    """What key() hands to _core: (settings list, toolchain, encoded settings, input types, input specs)."""
+    setting_list, tools, encoded = _request(settings, engine_relevant, toolchain)
+    types, specs = _describe_inputs(example_inputs)
+    layout = _example_layout(example_inputs)
+    if layout is not None and not _is_exported_program(model):
+        # Device and strides of example tensors: what an engine built from this GraphModule assumes when
+        # its placeholders carry no metadata (export records both in node.meta; keyed by the front end).
+        setting_list.append(("graphcache.torch.example_layout", layout, True))
+    pytree_info = getattr(getattr(getattr(model, "graph", None), "_codegen", None), "pytree_info", None)
+    if pytree_info is not None and not _is_exported_program(model):
+        # ExportedProgram.module() and friends flatten their arguments / unflatten their outputs through
+        # these specs (dict keys in order, namedtuple types): part of the calling convention.
+        spec = f"{pytree_info.in_spec} -> {pytree_info.out_spec}"
+        setting_list.append(("graphcache.fx.pytree_info", spec, True))
+    return setting_list, tools, encoded, types, specs
 
 
 def diff(a: Any, b: Any, example_inputs_a: Any = None, example_inputs_b: Any = None) -> List[str]:

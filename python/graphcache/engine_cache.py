@@ -15,11 +15,13 @@ engine with different weights silently gives wrong results.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+from . import explain as _explain
 from . import weight_access as _weights
 
 REFIT_MODES = ("refittable", "refit_identical", "none")
@@ -54,6 +56,7 @@ class CacheKeyInfo:
     info: Any
     refit_mode: str
     settings: dict
+    request: Optional[tuple] = None  # (example_inputs, engine_relevant, toolchain): what explain() re-keys
 
     key = property(lambda self: self.info.key)
     parts = property(lambda self: self.info.parts)
@@ -110,6 +113,7 @@ class EngineCache:
         signing_key: Optional[Union[str, os.PathLike]] = None,
         trusted_keys: Optional[Sequence[Union[str, os.PathLike]]] = None,
         require_signature: Optional[bool] = None,
+        min_compile_seconds: float = 0.0,
     ) -> None:
         path = os.path.expanduser(os.fspath(path))  # "~/engines" is $HOME/engines, as in a shell
         if store is None:
@@ -135,6 +139,9 @@ class EngineCache:
         self.secure_fingerprint = bool(secure_fingerprint)
         self.path = os.fspath(path)
         self.toolchain = dict(toolchain or {})
+        self.remote = None if remote is None else str(remote)  # explain() reads the Redis tier's index too
+        # Builds faster than this are not stored (not worth an entry); 0 stores every build.
+        self.min_compile_seconds = float(min_compile_seconds)
 
     # ----------------------------------------------------------------------------------------------
     def key(
@@ -178,7 +185,23 @@ class EngineCache:
                 engine_relevant=relevant,
                 toolchain={**self.toolchain, **dict(toolchain or {})},
             )
-        return CacheKeyInfo(info=info, refit_mode=refit_mode, settings=all_settings)
+        request = (example_inputs, relevant, {**self.toolchain, **dict(toolchain or {})})
+        return CacheKeyInfo(info=info, refit_mode=refit_mode, settings=all_settings, request=request)
+
+    def explain(
+        self,
+        model: Any,
+        example_inputs: Any = None,
+        settings: Optional[Mapping[str, Any]] = None,
+        engine_relevant: Optional[Sequence[str]] = None,
+        toolchain: Optional[Mapping[str, str]] = None,
+        refit_mode: str = "refittable",
+        weights: Optional[Mapping[str, Any]] = None,
+    ):
+        """Hit, or the nearest cached entries and what differs (graphcache.explain.Explanation).
+        Same arguments as key()."""
+        info = self.key(model, example_inputs, settings, engine_relevant, toolchain, refit_mode, weights)
+        return _explain.explain(self, model, info)
 
     # ----------------------------------------------------------------------------------------------
     def get_or_build(
@@ -226,15 +249,20 @@ class EngineCache:
         result = self._lookup(info, key_hex, refit_mode, current_fp)
         if result is not None:
             return result
+        if model is not None and isinstance(info, CacheKeyInfo) and _explain.logger.isEnabledFor(logging.INFO):
+            try:
+                _explain.logger.info("graphcache: %s", _explain.explain(self, model, info))
+            except Exception as e:  # noqa: BLE001 - an explanation must never fail the build
+                _explain.logger.warning("graphcache: cannot explain the miss of %s: %s", key_hex[:16], e)
         # Single flight: processes (and, with a writable remote, hosts) that miss the same key at once
         # build it once; the others wait here and then take the stored engine.
         lock = self._build_lock(key_hex)
         try:
-            if lock is not None:
-                result = self._lookup(info, key_hex, refit_mode, current_fp)
+            if lock is not None:  # the re-check under the lock is part of the same lookup: no second event
+                result = self._lookup(info, key_hex, refit_mode, current_fp, event=False)
                 if result is not None:
                     return result
-            return self._build_and_put(info, key_hex, build_fn, refit_mode, current_fp, tool_versions)
+            return self._build_and_put(info, key_hex, build_fn, refit_mode, current_fp, tool_versions, model)
         finally:
             if lock is not None:
                 lock.release()
@@ -258,11 +286,17 @@ class EngineCache:
             current_fp = _weights.fingerprint(model, info.weight_names, weights, secure=self.secure_fingerprint)
         return self._lookup(info, _key_hex(info), info.refit_mode, current_fp)
 
-    def _lookup(self, info, key_hex, refit_mode, current_fp) -> Optional[CacheResult]:
+    def _lookup(self, info, key_hex, refit_mode, current_fp, event=True) -> Optional[CacheResult]:
+        start = time.perf_counter()
         found = self.store.get(key_hex)
+        tier = "layered" if self.remote else "local"
         if found is None:
+            if event:
+                _explain.event("miss", key_hex, tier, seconds=time.perf_counter() - start)
             return None
         engine, metadata = found
+        if event:
+            _explain.event("hit", key_hex, tier, memoryview(engine).nbytes, time.perf_counter() - start)
         result = self._serve_hit(info, key_hex, engine, dict(metadata), refit_mode, current_fp)
         if result is None:
             # Not servable (a weight-bound engine for other weights, or a slot mismatch): drop it so
@@ -305,7 +339,7 @@ class EngineCache:
             key=key_hex,
         )
 
-    def _build_and_put(self, info, key_hex, build_fn, refit_mode, current_fp, tool_versions) -> CacheResult:
+    def _build_and_put(self, info, key_hex, build_fn, refit_mode, current_fp, tool_versions, model=None) -> CacheResult:
         start = time.perf_counter()
         built = build_fn(info)
         build_seconds = time.perf_counter() - start
@@ -331,8 +365,22 @@ class EngineCache:
             metadata["weight_fingerprint"] = current_fp
         engine = built.engine
         payload = os.fspath(engine) if isinstance(engine, (str, os.PathLike)) else engine
+        if build_seconds < self.min_compile_seconds:
+            _explain.logger.info(
+                "graphcache: not storing %s: built in %.3f s, under min_compile_seconds", key_hex[:16], build_seconds
+            )
+            payload = None
+        elif model is not None:
+            try:  # the key factors, so that later misses can be explained against this entry
+                metadata["extra"].update(_explain.entry_fields(model, info, key_hex, type(model).__name__) or {})
+            except Exception as e:  # noqa: BLE001 - a missing explanation must never lose the engine
+                _explain.logger.warning("graphcache: no key factors recorded for %s: %s", key_hex[:16], e)
         try:
-            self.store.put(key_hex, payload, metadata)
+            if payload is not None:
+                start = time.perf_counter()
+                self.store.put(key_hex, payload, metadata)
+                size = os.path.getsize(payload) if isinstance(payload, str) else memoryview(payload).nbytes
+                _explain.event("put", key_hex, "layered" if self.remote else "local", size, time.perf_counter() - start)
         except (_core().IoError, OSError) as e:
             # Like the C++ single-flight path: a cache that cannot store (disk full, read-only, remote
             # down) must not fail the build it has just paid for. The next call builds again.

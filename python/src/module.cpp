@@ -12,6 +12,9 @@
 #ifdef GRAPHCACHE_HAS_LOCAL_STORE
 #include "store_bindings.hpp"
 #endif
+#ifdef GRAPHCACHE_HAS_EXPLAIN
+#include "explain_bindings.hpp"
+#endif
 
 namespace graphcache::py_frontend {
 
@@ -247,6 +250,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("input_types_b") = py::none(), "Alias of diff().");
 #ifdef GRAPHCACHE_HAS_LOCAL_STORE
   gp::bind_local_store(m);
+#endif
+#ifdef GRAPHCACHE_HAS_EXPLAIN
+  gp::bind_explain(m, gp::convert_any, gp::parse_request);
 #endif
   gp::bind_fingerprint(m);
 }

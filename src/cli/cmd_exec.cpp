@@ -17,13 +17,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "exec_identity.hpp"
+#include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/event_log.hpp"
 #include "graphcache/fingerprint.hpp"
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
@@ -38,8 +41,9 @@ struct ExecArgs {
   KeyOptionArgs key_options;
   std::vector<std::string> command;
   bool verbose = false;
-  bool secure = false;  // SHA-256 weight chunks (FingerprintMode::kSecure) in the key
-  bool json = false;    // one JSON line on stdout after the compiler's output: key, result, status
+  bool secure = false;             // SHA-256 weight chunks (FingerprintMode::kSecure) in the key
+  bool json = false;               // one JSON line on stdout after the compiler's output: key, result, status
+  double min_compile_seconds = 0;  // compiles faster than this are not stored (0: store all)
 };
 
 void warn(const std::string& message) {
@@ -73,6 +77,8 @@ struct CacheContext {
   std::unique_ptr<Store> store;  // the local store, layered over the remote tier when one is configured
   KeyResult key;
   EntryMetadata metadata;
+  ir::Graph graph;  // for explaining a miss (exec -v)
+  KeyRequest request;
 };
 
 // Everything that needs the model and the cache; nullopt (after a warning) when either is unusable.
@@ -108,6 +114,9 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
     c.metadata.tool_versions = {{"compiler", compiler.path}, {"compiler.sha256", compiler.sha256}};
     c.metadata.extra = {{"command", nlohmann::json(args).dump()}};
     for (const auto& s : request.settings) c.metadata.extra["setting." + s.name] = s.value;
+    for (auto& [name, value] : explain_fields(graph, request, c.key, a.input)) c.metadata.extra[name] = value;
+    c.graph = graph;
+    c.request = request;
     c.store = open_store();
     return c;
   } catch (const Error& e) {
@@ -131,6 +140,8 @@ void print_key_factors(const CacheContext& c) {
 struct CompilerFailed {
   int status;
 };
+// Thrown out of the build function when the compile was faster than --min-compile-time: not stored.
+struct CheapBuild {};
 
 // What identifies the bytes at a path: a compiler that exits 0 without writing the output leaves all of
 // these unchanged, and then the file holds an earlier run's engine that must not be stored under this key.
@@ -176,6 +187,8 @@ ExecOutcome run_exec(const ExecArgs& a) {
   bool compiled = false;
   auto build = [&]() -> BuiltEngine {
     if (a.verbose) std::fprintf(stderr, "graphcache: miss %s: running the compiler\n", key_hex.c_str());
+    if (a.verbose) print_miss_explanation(cache->graph, cache->request);
+    const auto started = std::chrono::steady_clock::now();
     const FileIdentity before = identify_file(a.output);
     compiled = true;
     const int status = run_compiler(a.command);
@@ -186,11 +199,17 @@ ExecOutcome run_exec(const ExecArgs& a) {
     if (identify_file(a.output) == before)
       throw Error(ErrorKind::kIo, "the compiler succeeded but did not write '" + a.output +
                                       "' (it still holds the file from before this run)");
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() <
+        a.min_compile_seconds)
+      throw CheapBuild{};
     return BuiltEngine{{}, a.output, cache->metadata};
   };
   SingleFlightOptions options;
-  if (a.verbose)
-    options.on_wait = [](const std::string& line) { std::fprintf(stderr, "graphcache: %s\n", line.c_str()); };
+  const auto events = EventLog::from_environment();
+  options.on_wait = [&a, &events, &cache](const std::string& line) {
+    if (a.verbose) std::fprintf(stderr, "graphcache: %s\n", line.c_str());
+    if (events) events->record("lock_wait", &cache->key.key, "", 0, 0, line);
+  };
   try {
     // get_or_build makes the one counted lookup: a hit, or a miss that this job or another one builds.
     GetOrBuildResult result = open_single_flight(*cache->store, options)->get_or_build(cache->key.key, build);
@@ -209,6 +228,9 @@ ExecOutcome run_exec(const ExecArgs& a) {
       outcome.stored = cache->store->peek(cache->key.key).has_value();
       if (a.verbose && outcome.stored) std::fprintf(stderr, "graphcache: stored %s\n", key_hex.c_str());
     }
+  } catch (const CheapBuild&) {
+    outcome.result = "built";  // faster than --min-compile-time: not worth a cache entry
+    if (a.verbose) std::fprintf(stderr, "graphcache: not stored (faster than --min-compile-time)\n");
   } catch (const CompilerFailed& failed) {
     outcome.status = failed.status;
     outcome.result = "failed";
@@ -240,6 +262,9 @@ void register_exec_commands(CLI::App& app) {
   exec->add_flag(
       "--json", a->json,
       "Print one JSON line last on stdout: key, result (hit/built/waited/uncached), stored, status");
+  exec->add_option("--min-compile-time", a->min_compile_seconds,
+                   "Seconds: store only compiles that took at least this long (default 0: store all)")
+      ->check(CLI::NonNegativeNumber);
   add_key_options(*exec, a->key_options);
   add_store_options(*exec);
   // Repeatable options take one value per occurrence, so "--setting a=b -- compiler ..." cannot

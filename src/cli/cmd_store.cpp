@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/layered_store.hpp"
 #include "store_options.hpp"
@@ -15,6 +16,7 @@ namespace {
 struct StoreCommandArgs {
   std::string key, file, out;
   std::vector<std::string> meta;
+  FactorArgs factors;  // put --model M [key options]: record M's key factors
   bool json = false, zero = false;
 };
 
@@ -26,6 +28,11 @@ std::string format_time(int64_t unix_time) {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// hits / lookups (null before the first lookup), for `stats --json`.
+nlohmann::json hit_rate(uint64_t hits, uint64_t misses) {
+  return hits + misses == 0 ? nlohmann::json() : nlohmann::json(double(hits) / double(hits + misses));
 }
 
 EntryMetadata metadata_from_flags(const std::vector<std::string>& meta) {
@@ -104,7 +111,9 @@ void run_show(const StoreCommandArgs& a) {
 void run_put(const StoreCommandArgs& a) {
   const Key key = Digest::from_hex(a.key);
   auto store = open_store();
-  store->put(key, EngineSource::from_file(a.file), metadata_from_flags(a.meta));
+  EntryMetadata metadata = metadata_from_flags(a.meta);
+  record_put_factors(a.factors, key, metadata);
+  store->put(key, EngineSource::from_file(a.file), metadata);
   std::printf("stored %s\n", key.hex().c_str());
 }
 
@@ -162,16 +171,25 @@ void run_stats(const StoreCommandArgs& a) {
     misses = t.misses;
   }
   if (a.json) {
-    nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},   {"hits", hits},
-                                  {"misses", misses},           {"puts", s.puts},
-                                  {"evictions", s.evictions},   {"corrupt", s.corrupt},
-                                  {"errors", s.errors},         {"untrusted", s.untrusted},
-                                  {"bytes_read", s.bytes_read}, {"bytes_written", s.bytes_written},
-                                  {"entries", s.entries},       {"stored_bytes", s.stored_bytes},
-                                  {"max_size", c.max_size},     {"max_entries", c.max_entries}};
+    nlohmann::ordered_json out = {{"cache_dir", c.cache_dir},
+                                  {"hits", hits},
+                                  {"misses", misses},
+                                  {"hit_rate", hit_rate(hits, misses)},
+                                  {"puts", s.puts},
+                                  {"evictions", s.evictions},
+                                  {"corrupt", s.corrupt},
+                                  {"errors", s.errors},
+                                  {"untrusted", s.untrusted},
+                                  {"bytes_read", s.bytes_read},
+                                  {"bytes_written", s.bytes_written},
+                                  {"entries", s.entries},
+                                  {"stored_bytes", s.stored_bytes},
+                                  {"max_size", c.max_size},
+                                  {"max_entries", c.max_entries}};
     for (const auto& [tier, t] : tiers) {
       out["tiers"][tier] = {{"hits", t.hits},
                             {"misses", t.misses},
+                            {"hit_rate", hit_rate(t.hits, t.misses)},
                             {"puts", t.puts},
                             {"corrupt", t.corrupt},
                             {"errors", t.errors},
@@ -266,6 +284,7 @@ void register_store_commands(CLI::App& app) {
   put->add_option("key", a->key, "64 hex digit key")->required();
   put->add_option("file", a->file, "engine file")->required();
   put->add_option("--meta", a->meta, "metadata name=value (repeatable); refit_mode=MODE sets the refit mode");
+  add_factor_options(*put, a->factors);
   put->callback([a] { run_put(*a); });
 
   auto* show = app.add_subcommand("show", "Show the metadata of the entry for KEY (exit 1 if absent)");

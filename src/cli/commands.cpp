@@ -9,6 +9,7 @@ void register_all_commands(CLI::App& app) {
   register_exec_commands(app);
   register_keygen_command(app);
   register_bundle_commands(app);
+  register_explain_commands(app);
 }
 
 }  // namespace graphcache::cli

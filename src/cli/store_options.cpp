@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "graphcache/error.hpp"
+#include "graphcache/event_log.hpp"
 #include "graphcache/layered_store.hpp"
 #include "graphcache/redis_store.hpp"
 #include "graphcache/signing.hpp"
@@ -114,14 +115,16 @@ bool remote_is_read_only() {
 
 std::unique_ptr<Store> open_store() {
   const std::string url = remote_url();
-  if (url.empty()) return open_local_store();
+  // GRAPHCACHE_EVENT_LOG: every lookup and put as a JSON line (include/graphcache/event_log.hpp).
+  if (url.empty()) return with_event_log(open_local_store(), EventLog::from_environment());
   LayeredStoreOptions options;
   options.remote_read_only = remote_read_only();
   auto local = open_local_store();
   auto remote = std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning);
   remote->set_trust(make_entry_trust(local->config().trust));
-  return std::make_unique<LayeredStore>(std::shared_ptr<Store>(std::move(local)), std::move(remote), options,
-                                        print_warning);
+  return with_event_log(std::make_unique<LayeredStore>(std::shared_ptr<Store>(std::move(local)),
+                                                       std::move(remote), options, print_warning),
+                        EventLog::from_environment());
 }
 
 std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options) {

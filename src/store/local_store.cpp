@@ -17,6 +17,7 @@
 
 #include "common/unique_fd.hpp"
 #include "entry_format.hpp"
+#include "explain_index.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/signing.hpp"
 #include "local_layout.hpp"
@@ -364,6 +365,7 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
       throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
     }
     if (impl_->config.fsync) fsync_dir(dir);
+    store::local_index_note_put(impl_->config.cache_dir, key, metadata);  // explain index (a hint)
     impl_->stats.add(CounterDelta{.puts = 1, .bytes_written = written});
     impl_->stats.add_usage(replacing ? 0 : 1, static_cast<int64_t>(written) -
                                                   (replacing ? static_cast<int64_t>(old.st_size) : 0));
@@ -409,6 +411,7 @@ bool LocalStore::remove(const Key& key) {
     throw Error(ErrorKind::kIo, "cannot remove '" + path + "': " + errno_text(errno));
   }
   if (S_ISREG(st.st_mode)) impl_->stats.add_usage(-1, -static_cast<int64_t>(st.st_size));
+  store::local_index_note_remove(impl_->config.cache_dir, key);
   return true;
 }
 
@@ -511,6 +514,7 @@ uint64_t LocalStore::clear() {
   }
   impl_->remove_stale_temps(scan);
   impl_->stats.set_usage({});
+  store::local_index_note_clear(impl_->config.cache_dir);
   return removed;
 }
 

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "entry_format.hpp"
+#include "explain_index.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/signing.hpp"
 #include "redis_connection.hpp"
@@ -581,13 +582,17 @@ std::optional<Entry> RedisStore::get(const Key& key) {
 }
 
 void RedisStore::put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
-  impl_->with_connection(3 * config_.io_timeout,
-                         [&](Connection& c) { impl_->put(c, key, engine, metadata); });
+  impl_->with_connection(3 * config_.io_timeout, [&](Connection& c) {
+    impl_->put(c, key, engine, metadata);
+    store::redis_index_note_put(c, config_.key_prefix, key, metadata);  // explain index
+  });
 }
 
 bool RedisStore::remove(const Key& key) {
-  return impl_->with_connection(60 * config_.io_timeout,
-                                [&](Connection& c) { return impl_->remove(c, key); });
+  return impl_->with_connection(60 * config_.io_timeout, [&](Connection& c) {
+    store::redis_index_note_remove(c, config_.key_prefix, key);
+    return impl_->remove(c, key);
+  });
 }
 
 std::vector<EntryInfo> RedisStore::list() {

@@ -1,0 +1,37 @@
+// The opt-in structured event log: one JSON object per line, appended to a file, for users who want to
+// watch their cache (hit rates over time, slow lookups, who waited on whose build).
+//
+//   {"ts": 1764720000.123, "event": "hit", "key": "<hex>", "tier": "layered", "bytes": 1234, "ms": 0.41}
+//   events: hit, miss, put, remove, lock_wait (detail: whose lock, for how long)
+//
+// Enabled by GRAPHCACHE_EVENT_LOG=<path> (or the CLI's --event-log). Each event is one write() on an
+// O_APPEND descriptor, so lines of concurrent processes never interleave. Logging never fails the cache
+// operation it describes: a log that cannot be written is skipped.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "graphcache/store.hpp"
+
+namespace graphcache {
+
+class EventLog {
+ public:
+  explicit EventLog(std::string path) : path_(std::move(path)) {}
+  // GRAPHCACHE_EVENT_LOG's path, or nullptr when it is unset or empty.
+  static std::shared_ptr<EventLog> from_environment();
+
+  void record(std::string_view event, const Key* key, std::string_view tier, uint64_t bytes = 0,
+              double milliseconds = 0, std::string_view detail = {}) noexcept;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// `store` with every get / peek-free lookup, put and remove recorded in `log` (null: `store` itself).
+std::unique_ptr<Store> with_event_log(std::unique_ptr<Store> store, std::shared_ptr<EventLog> log);
+
+}  // namespace graphcache

@@ -1,0 +1,88 @@
+#include "graphcache/event_log.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/unique_fd.hpp"
+
+namespace graphcache {
+namespace {
+
+double since_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+class EventLoggingStore final : public Store {
+ public:
+  EventLoggingStore(std::unique_ptr<Store> inner, std::shared_ptr<EventLog> log)
+      : inner_(std::move(inner)), log_(std::move(log)) {}
+
+  std::optional<Entry> get(const Key& key) override {
+    const auto start = std::chrono::steady_clock::now();
+    auto entry = inner_->get(key);
+    log_->record(entry ? "hit" : "miss", &key, inner_->name(), entry ? entry->engine->size() : 0,
+                 since_ms(start));
+    return entry;
+  }
+  std::optional<Entry> peek(const Key& key) override { return inner_->peek(key); }
+  void put(const Key& key, const EngineSource& engine, const EntryMetadata& metadata) override {
+    const auto start = std::chrono::steady_clock::now();
+    inner_->put(key, engine, metadata);
+    uint64_t bytes = engine.size;
+    std::error_code error;  // a file source: its size (0 if it is gone already)
+    if (!engine.file_path.empty()) bytes = std::filesystem::file_size(engine.file_path, error);
+    log_->record("put", &key, inner_->name(), error ? 0 : bytes, since_ms(start));
+  }
+  bool remove(const Key& key) override {
+    const bool removed = inner_->remove(key);
+    if (removed) log_->record("remove", &key, inner_->name());
+    return removed;
+  }
+  std::vector<EntryInfo> list() override { return inner_->list(); }
+  StoreStats stats() override { return inner_->stats(); }
+  std::map<std::string, StoreStats> tier_stats() override { return inner_->tier_stats(); }
+  std::string name() const override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::shared_ptr<EventLog> log_;
+};
+
+}  // namespace
+
+std::shared_ptr<EventLog> EventLog::from_environment() {
+  const char* path = std::getenv("GRAPHCACHE_EVENT_LOG");
+  if (path == nullptr || *path == '\0') return nullptr;
+  return std::make_shared<EventLog>(path);
+}
+
+void EventLog::record(std::string_view event, const Key* key, std::string_view tier, uint64_t bytes,
+                      double milliseconds, std::string_view detail) noexcept {
+  try {
+    nlohmann::ordered_json j;
+    j["ts"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    j["event"] = event;
+    j["key"] = key ? nlohmann::json(key->hex()) : nlohmann::json();
+    j["tier"] = tier;
+    j["bytes"] = bytes;
+    j["ms"] = milliseconds;
+    if (!detail.empty()) j["detail"] = detail;
+    const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return;
+    [[maybe_unused]] ssize_t n = ::write(fd.get(), line.data(), line.size());  // one line, one write
+  } catch (...) {  // never fail the operation being logged
+  }
+}
+
+std::unique_ptr<Store> with_event_log(std::unique_ptr<Store> store, std::shared_ptr<EventLog> log) {
+  if (!log) return store;
+  return std::make_unique<EventLoggingStore>(std::move(store), std::move(log));
+}
+
+}  // namespace graphcache
