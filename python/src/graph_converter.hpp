@@ -140,6 +140,12 @@ struct GraphState {
 
   // The weight slot for a tensor object (tied tensors share one), created on first use.
   ir::ValueRef weight_for(py::handle tensor, const std::string& name);
+  // Type and index of a torch.device. Reading device.type formats a new string (~1 us) and every
+  // FakeTensor has its own device object; devices are immutable, so one equal (==) to a device seen
+  // before has its answer.
+  // Anything else with .type / .index (a tensor subclass's device) is read every time.
+  ir::Device device(py::handle torch_device);
+  std::vector<std::pair<py::object, ir::Device>> devices;  // for device(); held: addresses may recur
 };
 
 // Encodes one argument; fx nodes and tensors inside become operands appended to node.inputs.
@@ -150,8 +156,8 @@ ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int de
 bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant);
 // The constant value of a tensor (bytes read through graphcache._code_identity.tensor_bytes).
 ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor);
-// "cpu", "cuda:contiguous"...: device type and, when not contiguous, the strides of a tensor/FakeTensor.
-std::string layout_of(py::handle tensor, bool with_strides);
+// "cpu", "cuda:(4, 1)"...: device type and, when not contiguous, the strides of a tensor/FakeTensor.
+std::string layout_of(GraphState& s, py::handle tensor, bool with_strides);
 // dtype/shape of a tensor, FakeTensor or TensorMetadata; nullopt if `value` is none of them.
 std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value);
 // Appends the output types of a node from node.meta (one output per element of a tuple/list value).
