@@ -108,6 +108,11 @@ ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) 
 
 bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant) {
   if (parameter || !t.is(tensor, t.tensor)) return false;
+  // A meta tensor (a model built on the meta device) has no value to key: a slot, by dtype and shape.
+  static PyObject* const is_meta = PyUnicode_InternFromString("is_meta");
+  py::object meta = py::reinterpret_steal<py::object>(PyObject_GetAttr(tensor.ptr(), is_meta));
+  if (!meta) throw py::error_already_set();
+  if (meta.ptr() == Py_True) return false;
   auto type = tensor_type_of(t, tensor);
   if (!type || !type->shape) return false;
   const int64_t n = numel_of(*type);

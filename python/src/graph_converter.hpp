@@ -152,7 +152,7 @@ struct GraphState {
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth = 0);
 // Small constants are keyed by value, not as weight slots: integer / bool buffers and attributes (index
 // tensors, masks) and lifted constants up to 64 Ki elements, and any non-parameter tensor of at most 8
-// elements (what Inductor inlines into generated code). Parameters always stay slots.
+// elements (what Inductor inlines into generated code). Parameters and meta tensors (no value) stay slots.
 bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant);
 // The constant value of a tensor (bytes read through graphcache._code_identity.tensor_bytes).
 ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor);

@@ -657,3 +657,25 @@ def test_dotted_get_attr_paths_resolve_exactly_as_getattr():
     del missing.get_submodule("layers.0.inner")._parameters["w"]
     with pytest.raises(graphcache.InvalidModelError, match="does not exist"):
         graphcache.key(missing)
+
+
+class _IndexBuffer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.register_buffer("ids", torch.arange(4), persistent=False)
+
+    def forward(self, x):
+        return self.lin(x) + self.ids
+
+
+def test_a_model_built_on_the_meta_device_keys_its_small_buffers_as_slots():
+    """A meta tensor has no value to key by (HF models built from a config on the meta device): the
+    integer buffer that a real model keys by value is a weight slot there, by dtype and shape."""
+    with torch.device("meta"):
+        meta_model = _IndexBuffer()
+    ep = torch.export.export(meta_model, (torch.zeros(2, 4, device="meta"),))
+    info = graphcache.key(ep)
+    assert "ids" in info.weight_names
+    real = graphcache.key(torch.export.export(_IndexBuffer(), (torch.zeros(2, 4),)))
+    assert "ids" not in real.weight_names  # keyed by value on a real device
