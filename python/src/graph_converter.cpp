@@ -50,10 +50,10 @@ PyObject* attr_segment(const TorchTypes& t, PyObject* obj, PyObject* name) {
   PyTypeObject* type = Py_TYPE(obj);
   PyObject** dict_slot = _PyObject_GetDictPtr(obj);
   PyObject* dict = dict_slot ? *dict_slot : nullptr;
-  const bool generic = dict && PyDict_CheckExact(dict) && _PyType_Lookup(type, name) == nullptr &&
-                       _PyType_Lookup(type, getattr_name) == module_getattr &&
-                       _PyType_Lookup(type, getattribute_name) ==
-                           _PyType_Lookup(&PyBaseObject_Type, getattribute_name);
+  const bool generic =
+      dict && PyDict_CheckExact(dict) && _PyType_Lookup(type, name) == nullptr &&
+      _PyType_Lookup(type, getattr_name) == module_getattr &&
+      _PyType_Lookup(type, getattribute_name) == _PyType_Lookup(&PyBaseObject_Type, getattribute_name);
   if (generic) {
     if (PyObject* v = PyDict_GetItemWithError(dict, name)) return new_ref(v);
     if (PyErr_Occurred()) throw py::error_already_set();

@@ -25,8 +25,9 @@
 //    modules) keep their meta types as a further check.
 //  - constants: non-parameter tensors that are integer / bool (index buffers, masks) or lifted constants
 //    (up to 64 Ki elements), or have at most 8 elements (what Inductor inlines), are keyed by value (node
-//    fx.tensor_constant); parameters, mutated buffers and larger float buffers are weight slots. A
-//    non-contiguous weight goes through a torch.strided_weight node that records its strides.
+//    fx.tensor_constant); parameters, mutated buffers, meta tensors (no value) and larger float buffers
+//    are weight slots. A non-contiguous weight goes through a torch.strided_weight node that records
+//    its strides.
 //  - layout: setting "graphcache.torch.layout" lists each graph input's device type and (when not
 //    contiguous) strides, and the device types of the weights (ir::TensorType has neither).
 //  - call_method: domain "method", name = method name.
