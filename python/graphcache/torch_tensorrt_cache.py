@@ -33,18 +33,12 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from types import SimpleNamespace
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from . import blob_codec
 from .engine_cache import EngineCache
 
 _LOGGER = logging.getLogger(__name__)
-
-try:
-    from torch.fx import GraphModule as _FxGraphModule
-except Exception:  # noqa: BLE001
-    _FxGraphModule = object
 
 try:  # the real base class when Torch-TensorRT is installed
     from torch_tensorrt.dynamo._engine_cache import BaseEngineCache as _ProtocolBase
@@ -266,9 +260,7 @@ def _get_hash(gm: Any, input_specs: Sequence[Any], settings: Any, toolchain: Opt
     tools = {**_toolchain(), **_gpu_identity(getattr(settings, "device", None)), **dict(toolchain or {})}
     example_inputs = None if _has_shape_metadata(gm) else _example_inputs(specs)
     mode = refit_mode_of(settings)
-    # Weight-bound modes fingerprint the weights through the module itself: key the module then.
-    model = _fast_owner(gm) if mode == "refittable" else gm
-    info = _KEYER.key(model, example_inputs, settings=hashed, engine_relevant=relevant, toolchain=tools,
+    info = _KEYER.key(gm, example_inputs, settings=hashed, engine_relevant=relevant, toolchain=tools,
                       refit_mode=mode)
     key = info.key if isinstance(info.key, str) else info.key.hex()
     with GraphcacheTRTEngineCache._recent_lock:
@@ -278,82 +270,6 @@ def _get_hash(gm: Any, input_specs: Sequence[Any], settings: Any, toolchain: Opt
         while len(recent) > _RECENT_KEYS:
             recent.popitem(last=False)
     return key
-
-
-class _KeyView(_FxGraphModule):  # type: ignore[misc, valid-type]
-    """What the structural key reads of a GraphModule: its graph, and the objects its get_attr targets
-    name, held in plain instance dicts. nn.Module resolves `layers.0.attn.q_proj.weight` through
-    __getattr__ at every level (~9 us per weight, most of get_hash on a Llama subgraph); the key walker
-    finds the same objects here by dict lookups. Built per call and never stored."""
-
-    def __init__(self) -> None:  # never called: instances come from _fast_owner
-        raise TypeError("internal")
-
-
-_MODULE_DICTS = ("_parameters", "_buffers", "_modules")
-
-
-@functools.lru_cache(maxsize=4096)
-def _class_defines(cls: type, name: str) -> bool:
-    return hasattr(cls, name)
-
-
-def _child(obj: Any, name: str) -> Any:
-    """getattr(obj, name) as nn.Module resolves it, by dict lookups where that is the same thing: no
-    class attribute/descriptor of that name takes precedence, then the instance dict, then
-    nn.Module.__getattr__'s _parameters, _buffers, _modules."""
-    d = getattr(obj, "__dict__", None)
-    if d is not None and not _class_defines(type(obj), name):
-        if name in d:
-            return d[name]
-        for attr in _MODULE_DICTS:
-            table = d.get(attr)
-            if table is not None and name in table:
-                return table[name]
-    return getattr(obj, name)
-
-
-def _fast_owner(gm: Any) -> Any:
-    """A _KeyView of `gm` (same key, same weights), or gm itself when the view does not apply
-    (call_module nodes, no get_attr nodes, not an fx GraphModule)."""
-    find_nodes = getattr(getattr(gm, "graph", None), "find_nodes", None)
-    if _FxGraphModule is None or not isinstance(gm, _FxGraphModule) or find_nodes is None:
-        return gm
-    try:
-        if find_nodes(op="call_module"):
-            return gm
-        targets = {n.target for n in find_nodes(op="get_attr")}
-        if not targets:
-            return gm
-        view = object.__new__(_KeyView)
-        root = view.__dict__
-        root["_graph"] = gm.graph
-        for attr in _MODULE_DICTS:
-            root[attr] = {}
-        prefixes = {"": (gm, root)}
-        for target in targets:
-            prefix, _, leaf = target.rpartition(".")
-            entry = prefixes.get(prefix)
-            if entry is None:
-                obj, holder, done = gm, root, ""
-                for part in prefix.split("."):
-                    done = f"{done}.{part}" if done else part
-                    known = prefixes.get(done)
-                    if known is None:
-                        if part in holder:  # also a get_attr leaf: keep the module's own resolution
-                            return gm
-                        child_obj = _child(obj, part)
-                        ns = SimpleNamespace()
-                        holder[part] = ns
-                        known = prefixes[done] = (child_obj, ns.__dict__)
-                    obj, holder = known
-                entry = (obj, holder)
-            if leaf in entry[1]:  # a prefix of another target, too
-                return gm
-            entry[1][leaf] = _child(entry[0], leaf)
-        return view
-    except Exception:  # noqa: BLE001 - the plain path raises its own, clearer error
-        return gm
 
 
 def refit_mode_of(settings: Any) -> str:

@@ -108,6 +108,11 @@ ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) 
 
 bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant) {
   if (parameter || !t.is(tensor, t.tensor)) return false;
+  // A meta tensor (a model built on the meta device) has no value to key: a slot, by dtype and shape.
+  static PyObject* const is_meta = PyUnicode_InternFromString("is_meta");
+  py::object meta = py::reinterpret_steal<py::object>(PyObject_GetAttr(tensor.ptr(), is_meta));
+  if (!meta) throw py::error_already_set();
+  if (meta.ptr() == Py_True) return false;
   auto type = tensor_type_of(t, tensor);
   if (!type || !type->shape) return false;
   const int64_t n = numel_of(*type);
@@ -126,14 +131,33 @@ ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor) {
   return value;
 }
 
-std::string layout_of(py::handle tensor, bool with_strides) {
-  std::string out = py::str(tensor.attr("device").attr("type")).cast<std::string>();
+ir::Device GraphState::device(py::handle torch_device) {
+  const bool cacheable = t.is(torch_device, t.device);
+  if (cacheable) {
+    for (const auto& [seen, value] : devices) {
+      if (seen.ptr() == torch_device.ptr()) return value;
+    }
+    for (const auto& [seen, value] : devices) {
+      const int equal = PyObject_RichCompareBool(seen.ptr(), torch_device.ptr(), Py_EQ);
+      if (equal < 0) throw py::error_already_set();
+      if (equal) return value;
+    }
+  }
+  py::object index = torch_device.attr(t.s_index);
+  ir::Device value{py::str(torch_device.attr(t.s_type)).cast<std::string>(),
+                   index.is_none() ? -1 : index.cast<int64_t>()};
+  if (cacheable) devices.emplace_back(py::reinterpret_borrow<py::object>(torch_device), value);
+  return value;
+}
+
+std::string layout_of(GraphState& s, py::handle tensor, bool with_strides) {
+  std::string out = s.device(tensor.attr(s.t.s_device)).type;
   if (!with_strides) return out;
   // Fast path (one C call): most tensors are contiguous. A symbolic answer takes the slow path.
-  PyObject* contiguous = PyObject_CallMethod(tensor.ptr(), "is_contiguous", nullptr);
-  if (!contiguous) PyErr_Clear();
-  const bool is_contiguous = contiguous == Py_True;
-  Py_XDECREF(contiguous);
+  PyObject* answer = PyObject_CallMethodNoArgs(tensor.ptr(), s.t.s_is_contiguous.ptr());
+  if (!answer) PyErr_Clear();
+  const bool is_contiguous = answer == Py_True;
+  Py_XDECREF(answer);
   if (is_contiguous) return out;
   py::object strides = tensor.attr("stride")();
   py::object shape = tensor.attr("shape");
@@ -236,10 +260,7 @@ ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int de
                          encode_arg(s, node, sl->step, depth + 1)}};
   }
   if (t.is(value, t.dtype)) return t.to_dtype(value);
-  if (t.is(value, t.device)) {
-    py::object index = value.attr(t.s_index);
-    return ir::Device{value.attr(t.s_type).cast<std::string>(), index.is_none() ? -1 : index.cast<int64_t>()};
-  }
+  if (t.is(value, t.device)) return s.device(value);
   if (t.is(value, t.memory_format)) return ir::EnumValue{"torch.memory_format", py::str(value)};
   if (t.is(value, t.layout)) return ir::EnumValue{"torch.layout", py::str(value)};
   if (t.is(value, t.sym_int)) return ir::SymbolicInt{py::str(value)};

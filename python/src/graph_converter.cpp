@@ -27,19 +27,95 @@ OpKind op_kind(const std::string& op) {
   throw Error(ErrorKind::kInvalidModel, "unknown fx node op '" + op + "'");
 }
 
-py::object resolve_attr_path(py::handle owner, const std::string& target) {
-  py::object obj = py::reinterpret_borrow<py::object>(owner);
-  size_t start = 0;
-  for (;;) {
-    const size_t dot = target.find('.', start);
-    const std::string part = target.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!py::hasattr(obj, part.c_str()))
-      throw Error(ErrorKind::kInvalidModel, "fx target '" + target + "' does not exist on the module");
-    obj = obj.attr(part.c_str());
-    if (dot == std::string::npos) return obj;
-    start = dot + 1;
-  }
+// getattr(obj, name) for one segment of a dotted fx target. nn.Module resolves `layers.0.attn.q_proj`
+// through Module.__getattr__ after a failed generic lookup at every level (~9 us per weight on a Llama
+// graph). Where the type's getattr is the generic one followed by nn.Module.__getattr__ and the class
+// defines nothing of that name (no descriptor or class attribute takes precedence), the answer is the
+// instance __dict__'s entry, else that of _parameters, _buffers or _modules, in that order - read here by
+// dict lookups. Anything else (properties, custom __getattr__ / __getattribute__, non-dict containers)
+// takes Python's own getattr. Null (no exception set) when the attribute does not exist.
+PyObject* new_ref(PyObject* o) {
+  Py_INCREF(o);
+  return o;
 }
+
+PyObject* attr_segment(const TorchTypes& t, PyObject* obj, PyObject* name) {
+  static PyObject* const module_getattr = [] {
+    PyObject* f = PyObject_GetAttrString(py::module_::import("torch.nn").attr("Module").ptr(), "__getattr__");
+    if (!f) throw py::error_already_set();
+    return f;  // leaked on purpose (outlives the interpreter's teardown order)
+  }();
+  static PyObject* const getattribute_name = PyUnicode_InternFromString("__getattribute__");
+  static PyObject* const getattr_name = PyUnicode_InternFromString("__getattr__");
+  PyTypeObject* type = Py_TYPE(obj);
+  PyObject** dict_slot = _PyObject_GetDictPtr(obj);
+  PyObject* dict = dict_slot ? *dict_slot : nullptr;
+  const bool generic =
+      dict && PyDict_CheckExact(dict) && _PyType_Lookup(type, name) == nullptr &&
+      _PyType_Lookup(type, getattr_name) == module_getattr &&
+      _PyType_Lookup(type, getattribute_name) == _PyType_Lookup(&PyBaseObject_Type, getattribute_name);
+  if (generic) {
+    if (PyObject* v = PyDict_GetItemWithError(dict, name)) return new_ref(v);
+    if (PyErr_Occurred()) throw py::error_already_set();
+    bool tables_are_dicts = true;
+    for (const py::str* table_name : {&t.s_parameters, &t.s_buffers, &t.s_modules}) {
+      PyObject* table = PyDict_GetItemWithError(dict, table_name->ptr());
+      if (!table) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        continue;
+      }
+      if (!PyDict_CheckExact(table)) {
+        tables_are_dicts = false;
+        break;
+      }
+      if (PyObject* v = PyDict_GetItemWithError(table, name)) return new_ref(v);
+      if (PyErr_Occurred()) throw py::error_already_set();
+    }
+    if (tables_are_dicts) return nullptr;
+  }
+  PyObject* v = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+  if (PyObject_GetOptionalAttr(obj, name, &v) < 0) throw py::error_already_set();
+#else
+  if (_PyObject_LookupAttr(obj, name, &v) < 0) throw py::error_already_set();
+#endif
+  return v;
+}
+
+// The object a dotted get_attr / call_module target names, with resolved prefixes memoized per walk
+// (a Llama layer's weights share `layers.N.self_attn`).
+class AttrPaths {
+ public:
+  explicit AttrPaths(const TorchTypes& t) : t_(t) {}
+
+  py::object resolve(py::handle owner, const std::string& target) {
+    const size_t dot = target.rfind('.');
+    py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
+                                                 : prefix(owner, target, target.substr(0, dot));
+    return segment(parent, target, target.substr(dot == std::string::npos ? 0 : dot + 1));
+  }
+
+ private:
+  py::object prefix(py::handle owner, const std::string& target, const std::string& path) {
+    if (auto it = prefixes_.find(path); it != prefixes_.end()) return it->second;
+    const size_t dot = path.rfind('.');
+    py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
+                                                 : prefix(owner, target, path.substr(0, dot));
+    py::object obj = segment(parent, target, path.substr(dot == std::string::npos ? 0 : dot + 1));
+    prefixes_.emplace(path, obj);
+    return obj;
+  }
+
+  py::object segment(py::handle parent, const std::string& target, const std::string& part) {
+    py::str name(part);
+    PyObject* v = attr_segment(t_, parent.ptr(), name.ptr());
+    if (!v) throw Error(ErrorKind::kInvalidModel, "fx target '" + target + "' does not exist on the module");
+    return py::reinterpret_steal<py::object>(v);
+  }
+
+  const TorchTypes& t_;
+  std::unordered_map<std::string, py::object> prefixes_;
+};
 
 // The value node.meta describes (FakeTensor, TensorMetadata, SymInt, tuple...), borrowed; null if none.
 PyObject* meta_value(const TorchTypes& t, py::handle meta) {
@@ -57,7 +133,7 @@ bool ends_with_inplace_underscore(const std::string& name) {
 class Converter {
  public:
   Converter(py::handle owner, const ConvertOptions& options)
-      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, false},
+      : s_{TorchTypes::get(), owner, {}, {}, {}, {}, {}, false, {}},
         options_(options),
         fields_(s_.t.fx_node, {&s_.t.s_op, &s_.t.s_target, &s_.t.s_args, &s_.t.s_kwargs, &s_.t.s_meta,
                                &s_.t.s_name, &s_.t.s_next}) {}
@@ -149,7 +225,7 @@ class Converter {
       }
     }
     // Device and strides of tensor inputs: compiled code is built for both (ir::TensorType has neither).
-    input_layouts_ += (val && t.is(py::handle(val), t.tensor)) ? detail::layout_of(val, true) : "?";
+    input_layouts_ += (val && t.is(py::handle(val), t.tensor)) ? detail::layout_of(s_, val, true) : "?";
     input_layouts_ += ';';
     s_.values.emplace(n.ptr(), ir::ValueRef::graph_input(static_cast<uint32_t>(position)));
     s_.graph.inputs.push_back(ir::GraphInput{name, type ? std::move(*type) : ir::TensorType{}});
@@ -160,7 +236,7 @@ class Converter {
   // node that records its strides: compiled code indexes the constant with the strides it was built for,
   // and the slot's type has none.
   void bind_weight(py::handle n, ir::ValueRef slot, py::handle tensor) {
-    std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(tensor, true) : "";
+    std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(s_, tensor, true) : "";
     const auto colon = layout.find(':');
     if (!layout.empty()) weight_devices_.insert(layout.substr(0, colon));
     if (colon == std::string::npos) {
@@ -177,7 +253,7 @@ class Converter {
   }
 
   void note_weight_device(py::handle tensor) {
-    if (tensor && s_.t.is(tensor, s_.t.tensor)) weight_devices_.insert(detail::layout_of(tensor, false));
+    if (tensor && s_.t.is(tensor, s_.t.tensor)) weight_devices_.insert(detail::layout_of(s_, tensor, false));
   }
 
   // A small constant keyed by value (detail::key_by_value): a node holding the tensor's bytes.
@@ -193,7 +269,7 @@ class Converter {
   void get_attr(py::handle n, std::string name) {
     const TorchTypes& t = s_.t;
     const std::string target = detail::utf8(fields_.get(n, NodeFields::kTarget).ptr());
-    py::object obj = resolve_attr_path(s_.owner, target);
+    py::object obj = attr_paths_.resolve(s_.owner, target);
     if (t.is(obj, t.tensor)) {
       const bool lifted =
           target.rfind("_tensor_constant", 0) == 0 || target.find("._tensor_constant") != target.npos;
@@ -271,7 +347,7 @@ class Converter {
     }
     if (kind == OpKind::kCallModule) {
       const std::string path = detail::utf8(target.ptr());
-      py::object module = resolve_attr_path(s_.owner, path);
+      py::object module = attr_paths_.resolve(s_.owner, path);
       if (!t.is(module, t.nn_module))
         throw Error(ErrorKind::kInvalidModel, "call_module target '" + path + "' is not a torch.nn.Module");
       py::handle klass = py::type::handle_of(module);
@@ -420,9 +496,7 @@ class Converter {
       if (used[i]) continue;
       PyObject* fx = i < fx_node_of_.size() ? fx_node_of_[i] : nullptr;
       if (!fx) continue;
-      bool impure = must_keep_.count(i) > 0;
-      if (!impure) impure = py::handle(fx).attr("is_impure")().cast<bool>();
-      if (impure) effects.push_back(i);
+      if (must_keep_.count(i) > 0 || is_impure(fx)) effects.push_back(i);
     }
     for (uint32_t e : effects) {
       s_.graph.outputs.push_back(
@@ -432,6 +506,28 @@ class Converter {
       for (size_t i = 0; i < s_.graph.nodes.size(); ++i)
         s_.graph.nodes[i].attributes.push_back({"$position", static_cast<int64_t>(i)});
     }
+  }
+
+  // fx Node.is_impure() of an unused node. For a call_function node of the plain fx.Node type the answer
+  // is a function of its target alone (torch._library.utils.is_impure reads the schema, the random tag
+  // and the side-effect registries; only higher-order operators such as auto_functionalized look at
+  // their arguments), so it is asked once per distinct target: a Llama export has hundreds of unused
+  // _assert_tensor_metadata nodes and each call costs ~10 us of Python.
+  bool is_impure(PyObject* fx) {
+    const TorchTypes& t = s_.t;
+    py::handle n(fx);
+    PyObject* target = nullptr;
+    if (Py_TYPE(fx) == reinterpret_cast<PyTypeObject*>(t.fx_node.ptr()) &&
+        fields_.get(n, NodeFields::kOp).ptr() == call_function_.ptr()) {
+      py::object target_object = fields_.get(n, NodeFields::kTarget);
+      if (!t.is(target_object, t.higher_order_operator)) target = target_object.ptr();  // the graph keeps it
+    }
+    if (target) {
+      if (auto it = impure_by_target_.find(target); it != impure_by_target_.end()) return it->second;
+    }
+    const bool impure = n.attr("is_impure")().cast<bool>();
+    if (target) impure_by_target_.emplace(target, impure);
+    return impure;
   }
 
   ir::ValueRef target_ref(const std::string& target, ir::Node& node) {
@@ -465,6 +561,8 @@ class Converter {
   std::string input_layouts_;          // per graph input: device type and non-contiguous strides
   std::set<std::string> weight_devices_;
   std::set<uint32_t> must_keep_;  // mutating and random nodes: effects even when unused
+  std::unordered_map<PyObject*, bool> impure_by_target_;  // call_function targets (borrowed) -> is_impure
+  AttrPaths attr_paths_{s_.t};
   size_t effect_candidates_ = 0;  // the IR nodes that come from fx nodes (those before the output)
   std::vector<OutputLeaf> leaves_;
 };

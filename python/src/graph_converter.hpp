@@ -25,8 +25,9 @@
 //    modules) keep their meta types as a further check.
 //  - constants: non-parameter tensors that are integer / bool (index buffers, masks) or lifted constants
 //    (up to 64 Ki elements), or have at most 8 elements (what Inductor inlines), are keyed by value (node
-//    fx.tensor_constant); parameters, mutated buffers and larger float buffers are weight slots. A
-//    non-contiguous weight goes through a torch.strided_weight node that records its strides.
+//    fx.tensor_constant); parameters, mutated buffers, meta tensors (no value) and larger float buffers
+//    are weight slots. A non-contiguous weight goes through a torch.strided_weight node that records
+//    its strides.
 //  - layout: setting "graphcache.torch.layout" lists each graph input's device type and (when not
 //    contiguous) strides, and the device types of the weights (ir::TensorType has neither).
 //  - call_method: domain "method", name = method name.
@@ -140,18 +141,24 @@ struct GraphState {
 
   // The weight slot for a tensor object (tied tensors share one), created on first use.
   ir::ValueRef weight_for(py::handle tensor, const std::string& name);
+  // Type and index of a torch.device. Reading device.type formats a new string (~1 us) and every
+  // FakeTensor has its own device object; devices are immutable, so one equal (==) to a device seen
+  // before has its answer.
+  // Anything else with .type / .index (a tensor subclass's device) is read every time.
+  ir::Device device(py::handle torch_device);
+  std::vector<std::pair<py::object, ir::Device>> devices;  // for device(); held: addresses may recur
 };
 
 // Encodes one argument; fx nodes and tensors inside become operands appended to node.inputs.
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth = 0);
 // Small constants are keyed by value, not as weight slots: integer / bool buffers and attributes (index
 // tensors, masks) and lifted constants up to 64 Ki elements, and any non-parameter tensor of at most 8
-// elements (what Inductor inlines into generated code). Parameters always stay slots.
+// elements (what Inductor inlines into generated code). Parameters and meta tensors (no value) stay slots.
 bool key_by_value(const TorchTypes& t, py::handle tensor, bool parameter, bool lifted_constant);
 // The constant value of a tensor (bytes read through graphcache._code_identity.tensor_bytes).
 ir::TensorValue tensor_value(const TorchTypes& t, py::handle tensor);
-// "cpu", "cuda:contiguous"...: device type and, when not contiguous, the strides of a tensor/FakeTensor.
-std::string layout_of(py::handle tensor, bool with_strides);
+// "cpu", "cuda:(4, 1)"...: device type and, when not contiguous, the strides of a tensor/FakeTensor.
+std::string layout_of(GraphState& s, py::handle tensor, bool with_strides);
 // dtype/shape of a tensor, FakeTensor or TensorMetadata; nullopt if `value` is none of them.
 std::optional<ir::TensorType> tensor_type_of(const TorchTypes& t, py::handle value);
 // Appends the output types of a node from node.meta (one output per element of a tuple/list value).

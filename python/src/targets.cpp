@@ -1,6 +1,7 @@
 // call_function targets -> OpId, cached per target object for the duration of one conversion.
 #include <array>
 #include <string_view>
+#include <unordered_map>
 
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
@@ -147,9 +148,27 @@ std::string user_code_digest(py::handle function_or_class) {
   return "code:" + (*fingerprint)(function_or_class).cast<std::string>();
 }
 
+// An OpOverload's resolution reads its schema, tags and every argument's type (~30 us): the fixed cost
+// of a walk, since a graph of any size uses a few dozen distinct ops. All of it is fixed when the
+// OpOverload object is made (torch.library defines new objects, it does not change a schema), so the
+// answer is kept per object for the process, with the object held so that its address is never reused.
+// Packets (whose overload set can grow) and Python functions (whose code can change) are resolved per walk.
+TargetInfo resolve_cached(const TorchTypes& t, py::handle target) {
+  static auto* by_op = new std::unordered_map<PyObject*, TargetInfo>();  // leaked: outlives teardown
+  constexpr size_t kMaxOps = 8192;
+  if (!t.is(target, t.op_overload)) return resolve(t, target);
+  if (auto it = by_op->find(target.ptr()); it != by_op->end()) return it->second;
+  TargetInfo info = resolve(t, target);
+  if (by_op->size() < kMaxOps) {
+    Py_INCREF(target.ptr());
+    by_op->emplace(target.ptr(), info);
+  }
+  return info;
+}
+
 const TargetInfo& resolve_function_target(GraphState& s, py::handle target) {
   if (auto it = s.targets.find(target.ptr()); it != s.targets.end()) return it->second;
-  TargetInfo info = resolve(s.t, target);
+  TargetInfo info = resolve_cached(s.t, target);
   s.keep_alive.push_back(py::reinterpret_borrow<py::object>(target));
   return s.targets.emplace(target.ptr(), std::move(info)).first->second;
 }

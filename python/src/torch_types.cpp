@@ -95,6 +95,8 @@ TorchTypes* load() {
   t->s_parameters = "_parameters";
   t->s_buffers = "_buffers";
   t->s_modules = "_modules";
+  t->s_device = "device";
+  t->s_is_contiguous = "is_contiguous";
   for (py::str* s : {&t->s_op,
                      &t->s_target,
                      &t->s_args,
@@ -122,7 +124,9 @@ TorchTypes* load() {
                      &t->s_dict,
                      &t->s_parameters,
                      &t->s_buffers,
-                     &t->s_modules}) {
+                     &t->s_modules,
+                     &t->s_device,
+                     &t->s_is_contiguous}) {
     PyObject* p = s->release().ptr();
     PyUnicode_InternInPlace(&p);
     *s = py::reinterpret_steal<py::str>(p);

@@ -27,7 +27,7 @@ struct TorchTypes {
   py::str s_op, s_target, s_args, s_kwargs, s_meta, s_users, s_name, s_next, s_root, s_graph;
   py::str s_val, s_tensor_meta, s_example_value, s_shape, s_dtype, s_type, s_index;
   py::str s_schema, s_overloadname, s_is_mutable, s_qualified_op_name, s_namespace;
-  py::str s_module, s_qualname, s_dict, s_parameters, s_buffers, s_modules;
+  py::str s_module, s_qualname, s_dict, s_parameters, s_buffers, s_modules, s_device, s_is_contiguous;
 
   // The process-wide instance; imports torch on first use. Call with the GIL held.
   static const TorchTypes& get();

@@ -604,3 +604,78 @@ def test_unlifted_exported_module_and_dynamo_graphs_are_keyed():
     torch.compile(MLP(hidden=32).eval(), backend=backend)(f32(2, 8))
     assert len(graphs) == 2
     assert graphcache.key(graphs[0]).key != graphcache.key(graphs[1]).key
+
+
+class _Shadowed(nn.Module):
+    """A registered parameter `w` of shape (16,) that a class property hides: getattr gives the property."""
+
+    def __init__(self):
+        super().__init__()
+        self._parameters["w"] = nn.Parameter(torch.ones(16))  # register_parameter would see the class's `w`
+
+    @property
+    def w(self):  # noqa: F811 - the property wins over nn.Module.__getattr__, as Python resolves it
+        return self._parameters["w"].new_ones(24)
+
+
+class _Plain(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(n))
+
+
+class _CustomGetattr(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self._parameters["w"] = nn.Parameter(torch.ones(16))  # register_parameter would see the class's `w`
+
+    def __getattr__(self, name):
+        if name == "w":
+            return torch.ones(24)
+        return super().__getattr__(name)
+
+
+def _get_attr_graph(sub: nn.Module) -> torch.fx.GraphModule:
+    root = nn.Module()
+    root.layers = nn.ModuleList([nn.Module()])
+    root.layers[0].inner = sub
+    g = torch.fx.Graph()
+    w = g.get_attr("layers.0.inner.w")
+    g.output(g.call_function(torch.ops.aten.neg.default, (w,)))
+    return torch.fx.GraphModule(root, g)
+
+
+def test_dotted_get_attr_paths_resolve_exactly_as_getattr():
+    """The walker resolves `layers.0.inner.w` by dict lookups where that is what getattr does; a class
+    property or a custom __getattr__ still decides what the name means (the weight slot's shape here)."""
+    short, long = graphcache.key(_get_attr_graph(_Plain(16))).key, graphcache.key(_get_attr_graph(_Plain(24))).key
+    assert short != long
+    assert graphcache.key(_get_attr_graph(_Shadowed())).key == long
+    # `w` sits in _parameters, not in __dict__: Python calls the class's own __getattr__, which answers.
+    assert graphcache.key(_get_attr_graph(_CustomGetattr())).key == long
+    missing = _get_attr_graph(_Plain(16))
+    del missing.get_submodule("layers.0.inner")._parameters["w"]
+    with pytest.raises(graphcache.InvalidModelError, match="does not exist"):
+        graphcache.key(missing)
+
+
+class _IndexBuffer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.register_buffer("ids", torch.arange(4), persistent=False)
+
+    def forward(self, x):
+        return self.lin(x) + self.ids
+
+
+def test_a_model_built_on_the_meta_device_keys_its_small_buffers_as_slots():
+    """A meta tensor has no value to key by (HF models built from a config on the meta device): the
+    integer buffer that a real model keys by value is a weight slot there, by dtype and shape."""
+    with torch.device("meta"):
+        meta_model = _IndexBuffer()
+    ep = torch.export.export(meta_model, (torch.zeros(2, 4, device="meta"),))
+    info = graphcache.key(ep)
+    assert "ids" in info.weight_names
+    real = graphcache.key(torch.export.export(_IndexBuffer(), (torch.zeros(2, 4),)))
+    assert "ids" not in real.weight_names  # keyed by value on a real device

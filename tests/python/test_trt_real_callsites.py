@@ -286,23 +286,22 @@ def test_the_lowered_subgraph_holds_a_strided_weight_fingerprinted_by_logical_co
     assert weight_access.fingerprint(sub, [name]) != weight_access.fingerprint(sub, [name], other)
 
 
-def test_the_fast_key_view_gives_the_modules_own_key():
-    """get_hash keys a view of the subgraph whose get_attr objects sit in plain dicts (speed); it must
-    key exactly like the GraphModule itself, weights included."""
+def test_get_hash_keys_the_subgraph_itself_with_its_weights_in_canonical_order():
+    """get_hash keys the lowered GraphModule directly (its dotted get_attr paths are resolved in C++ by
+    dict lookups): the same key and weight order as graphcache.key, and a structural change shows."""
     import graphcache
 
     for model in (MLP(), MLPTransposedWeight()):
-        sub, _ = trt_subgraphs(model, settings_for())[0]
-        view = ttc._fast_owner(sub)
-        assert view is not sub
-        direct, fast = graphcache.key(sub), graphcache.key(view)
-        assert fast.key == direct.key and fast.weight_names == direct.weight_names
-        tensors = {n.target: ttc._child(sub, n.target.split(".")[0]) for n in sub.graph.find_nodes(op="get_attr")}
-        assert tensors
-    # A structural difference still shows through the view.
+        sub, specs = trt_subgraphs(model, settings_for())[0]
+        assert sub.graph.find_nodes(op="get_attr")
+        direct = graphcache.key(sub)
+        h = ttc.GraphcacheTRTEngineCache.get_hash(sub, specs, settings_for())
+        info = ttc.GraphcacheTRTEngineCache._recent[h]
+        assert info.info.parts["structure"] == direct.parts["structure"]
+        assert info.info.weight_names == direct.weight_names
     a, _ = trt_subgraphs(MLP(), settings_for())[0]
     b, _ = trt_subgraphs(MLPTransposedWeight(), settings_for())[0]
-    assert graphcache.key(ttc._fast_owner(a)).key != graphcache.key(ttc._fast_owner(b)).key
+    assert graphcache.key(a).key != graphcache.key(b).key
 
 
 def test_a_hit_on_the_refit_path_hands_the_cached_engine_to_tensorrt_and_refits_it(cache, interpreter, monkeypatch):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run THERE (the GPU machine, through the device tool, carrying .devroot made by pack.sh), from the
 # repository root: builds the graphcache extension for that machine's Python with the CUDA weight
-# fingerprint, then runs the given command with it importable. Results go to $OUT (or /tmp/out).
+# fingerprint (GRAPHCACHE_DEVICE_CUDA=OFF: without it, a quicker build for key-only runs), then runs the
+# given command with it importable. Results go to $OUT (or /tmp/out).
 #   bash bench/torch/device/run.sh python3 bench/torch/aoti_e2e_bench.py --layers 4 32
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -22,7 +23,7 @@ rm -f "$BUILD/CMakeCache.txt"  # the carried prefix may have changed since the l
 start=$(date +%s)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRAPHCACHE_PYTHON=ON -DGRAPHCACHE_ONNX=OFF \
   -DGRAPHCACHE_BUILD_TESTS=OFF -DGRAPHCACHE_BUILD_BENCH=OFF -DGRAPHCACHE_BUILD_CLI=OFF -DGRAPHCACHE_WERROR=OFF \
-  -DGRAPHCACHE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DPKG_CONFIG_EXECUTABLE="$ROOT/pkg-config" \
+  -DGRAPHCACHE_CUDA=${GRAPHCACHE_DEVICE_CUDA:-ON} -DCMAKE_CUDA_ARCHITECTURES=90 -DPKG_CONFIG_EXECUTABLE="$ROOT/pkg-config" \
   -DOPENSSL_ROOT_DIR="$ROOT/usr" -DCMAKE_PREFIX_PATH="$ROOT/usr" -DPython_EXECUTABLE="$(command -v python3)" \
   >"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
 cmake --build "$BUILD" --target graphcache_python_core -j"$(nproc)" >>"$OUT/build.log" 2>&1 ||
