@@ -79,6 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     source.size = bundle.size();
     source.read = [&](uint8_t* out, size_t n) {
       n = std::min(n, bundle.size() - offset);
+      if (n == 0) return n;  // an empty vector's data() may be null, and memcpy must not see null
       std::memcpy(out, bundle.data() + offset, n);
       offset += n;
       return n;

@@ -66,6 +66,7 @@ if [ -x build-fuzz/fuzz/fuzz_bundle_reader ]; then
     done
   done
   rm -rf "$tmp"
+  printf '\x01' >"$d/empty-fixed-up"  # once a harness crash: an empty bundle (null data) read in memory
 fi
 
 status=0
