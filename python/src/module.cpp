@@ -8,10 +8,7 @@
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/key.hpp"
-
-#ifdef GRAPHCACHE_HAS_LOCAL_STORE
 #include "store_bindings.hpp"
-#endif
 
 namespace graphcache::py_frontend {
 
@@ -245,8 +242,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("input_types_b") = py::none(), "Why two models' structural keys differ; [] when they agree.");
   m.def("diff_fx", &gp::diff_models, py::arg("a"), py::arg("b"), py::arg("input_types_a") = py::none(),
         py::arg("input_types_b") = py::none(), "Alias of diff().");
-#ifdef GRAPHCACHE_HAS_LOCAL_STORE
   gp::bind_local_store(m);
-#endif
   gp::bind_fingerprint(m);
 }

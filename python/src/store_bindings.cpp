@@ -8,10 +8,7 @@
 #include <optional>
 
 #include "graphcache/error.hpp"
-#include "graphcache/layered_store.hpp"
-#include "graphcache/local_store.hpp"
-#include "graphcache/redis_store.hpp"
-#include "graphcache/single_flight.hpp"
+#include "graphcache/open_store.hpp"
 
 namespace graphcache::py_frontend {
 
@@ -47,12 +44,12 @@ class WarningQueue {
 struct PyLocalStore {
   std::shared_ptr<WarningQueue> warnings = std::make_shared<WarningQueue>();
   WarningSink sink;  // pushes onto `warnings` (weakly: tiers may outlive this object)
-  std::shared_ptr<LocalStore> store;
-  std::shared_ptr<Store> layered;            // local + Redis when a remote URL was given
-  std::optional<RedisConfig> shared_remote;  // the remote, when this store may take locks in it
-  std::unique_ptr<SingleFlight> flight;      // build locks (make_single_flight), made on first use
+  StoreConfig config;
+  OpenedStore opened;                    // open_store(config): local, and layered over the remote if any
+  std::unique_ptr<SingleFlight> flight;  // build locks (make_single_flight), made on first use
   // get/put/remove/list/stats go through both tiers; gc/verify/clear are local maintenance.
-  Store& tiers() { return layered ? *layered : static_cast<Store&>(*store); }
+  Store& tiers() { return *opened.tiers; }
+  LocalStore* local() { return opened.local.get(); }
 };
 
 // A held build lock (context manager). build_lock keeps its LocalStore, whose SingleFlight owns the
@@ -157,9 +154,11 @@ py::dict stats_to(const StoreStats& s) {
 
 std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, py::object max_entries,
                                          py::object compress, py::object fsync, py::object remote,
-                                         bool remote_read_only) {
+                                         py::object remote_read_only) {
   StoreConfigOverrides overrides;
   overrides.cache_dir = py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
+  if (!remote.is_none()) overrides.remote = py::str(remote).cast<std::string>();
+  if (!remote_read_only.is_none()) overrides.remote_read_only = remote_read_only.cast<bool>() ? "on" : "off";
   StoreConfig config = resolve_store_config(overrides);
   if (!max_bytes.is_none()) config.max_size = max_bytes.cast<uint64_t>();
   if (!max_entries.is_none()) config.max_entries = max_entries.cast<uint64_t>();
@@ -170,17 +169,8 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
   s->sink = [queue](const std::string& message) {
     if (auto q = queue.lock()) q->push(message);
   };
-  const WarningSink& sink = s->sink;
-  s->store = std::make_shared<LocalStore>(config, sink);
-  if (!remote.is_none()) {
-    auto redis =
-        std::make_shared<RedisStore>(RedisConfig::from_url(py::str(remote).cast<std::string>()), sink);
-    LayeredStoreOptions options;
-    options.remote_read_only = remote_read_only;
-    s->layered = std::make_shared<LayeredStore>(s->store, std::move(redis), options, sink);
-    if (!remote_read_only)  // a read-only consumer takes no locks in the shared instance either
-      s->shared_remote = RedisConfig::from_url(py::str(remote).cast<std::string>());
-  }
+  s->config = config;
+  s->opened = open_store(config, s->sink);
   return s;
 }
 
@@ -206,7 +196,8 @@ void bind_local_store(py::module_& m) {
                            "The local disk tier of the engine cache (see store_bindings.hpp).")
       .def(py::init(&make_store), py::arg("path"), py::arg("max_bytes") = py::none(),
            py::arg("max_entries") = py::none(), py::arg("compress") = py::none(),
-           py::arg("fsync") = py::none(), py::arg("remote") = py::none(), py::arg("remote_read_only") = false)
+           py::arg("fsync") = py::none(), py::arg("remote") = py::none(),
+           py::arg("remote_read_only") = py::none())
       .def(
           "get",
           [](PyLocalStore& s, const std::string& key_hex) -> py::object {
@@ -270,7 +261,7 @@ void bind_local_store(py::module_& m) {
       .def(
           "gc",
           [](PyLocalStore& s, uint64_t max_bytes, uint64_t max_entries) {
-            GcReport r = without_gil(s, [&] { return s.store->gc(max_bytes, max_entries); });
+            GcReport r = without_gil(s, [&] { return s.local()->gc(max_bytes, max_entries); });
             py::dict d;
             d["entries_before"] = r.entries_before;
             d["bytes_before"] = r.bytes_before;
@@ -283,7 +274,7 @@ void bind_local_store(py::module_& m) {
           py::arg("max_bytes") = 0, py::arg("max_entries") = 0)
       .def("verify",
            [](PyLocalStore& s) {
-             VerifyReport r = without_gil(s, [&] { return s.store->verify(); });
+             VerifyReport r = without_gil(s, [&] { return s.local()->verify(); });
              py::dict d;
              d["checked"] = r.checked;
              d["ok"] = r.ok;
@@ -293,14 +284,14 @@ void bind_local_store(py::module_& m) {
              d["stored_bytes"] = r.stored_bytes;
              return d;
            })
-      .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.store->clear(); }); })
+      .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.local()->clear(); }); })
       .def(
           "build_lock",
           [](PyLocalStore& s, const std::string& key_hex, double wait_seconds) -> std::optional<PyBuildLock> {
             const Key key = Digest::from_hex(key_hex);
             const auto wait = std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000));
             if (!s.flight)  // with the GIL held: Python threads do not race to create it
-              s.flight = make_single_flight(s.tiers(), s.store->config().cache_dir, s.shared_remote, s.sink);
+              s.flight = make_single_flight(s.tiers(), s.config, s.sink);
             auto lock = without_gil(s, [&] { return s.flight->acquire(key, wait); });
             if (!lock) return std::nullopt;
             return PyBuildLock{std::move(lock)};
@@ -311,11 +302,11 @@ void bind_local_store(py::module_& m) {
           "(Redis).")
       .def("entry_path",
            [](PyLocalStore& s, const std::string& key_hex) {
-             return s.store->entry_path(Digest::from_hex(key_hex));
+             return s.local()->entry_path(Digest::from_hex(key_hex));
            })
-      .def_property_readonly("path", [](PyLocalStore& s) { return s.store->config().cache_dir; })
-      .def_property_readonly("max_bytes", [](PyLocalStore& s) { return s.store->config().max_size; })
-      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.store->config().max_entries; });
+      .def_property_readonly("path", [](PyLocalStore& s) { return s.local()->config().cache_dir; })
+      .def_property_readonly("max_bytes", [](PyLocalStore& s) { return s.local()->config().max_size; })
+      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.local()->config().max_entries; });
 }
 
 }  // namespace graphcache::py_frontend

@@ -70,7 +70,7 @@ int run_compiler(const std::vector<std::string>& command) {
 }
 
 struct CacheContext {
-  std::unique_ptr<Store> store;  // the local store, layered over the remote tier when one is configured
+  std::shared_ptr<Store> store;  // the local store, layered over the remote tier when one is configured
   KeyResult key;
   EntryMetadata metadata;
 };
@@ -108,7 +108,7 @@ std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
     c.metadata.tool_versions = {{"compiler", compiler.path}, {"compiler.sha256", compiler.sha256}};
     c.metadata.extra = {{"command", nlohmann::json(args).dump()}};
     for (const auto& s : request.settings) c.metadata.extra["setting." + s.name] = s.value;
-    c.store = open_store();
+    c.store = open_cli_store().tiers;
     return c;
   } catch (const Error& e) {
     warn(std::string(e.what()) + "; running the compiler without the cache");

@@ -72,6 +72,10 @@ void apply(StoreConfig& c, const std::string& name, const std::string& value, co
       c.fsync = parse_bool(value, source);
     } else if (name == "stale_temp_minutes") {
       c.stale_temp_minutes = parse_count(value, source);
+    } else if (name == "remote") {
+      c.remote = trim(value);  // validated by open_store, which knows the schemes
+    } else if (name == "remote_read_only") {
+      c.remote_read_only = parse_bool(value, source);
     } else {
       bad(source, "unknown setting '" + name + "'");
     }
@@ -204,6 +208,8 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
       {"GRAPHCACHE_COMPRESS", "compress"},
       {"GRAPHCACHE_COMPRESS_LEVEL", "compress_level"},
       {"GRAPHCACHE_FSYNC", "fsync"},
+      {"GRAPHCACHE_REMOTE", "remote"},
+      {"GRAPHCACHE_REMOTE_READ_ONLY", "remote_read_only"},
   };
   for (const auto& [var, name] : kEnv) {
     if (auto v = env_value(var)) apply(c, name, *v, std::string("environment variable ") + var, env);
@@ -214,6 +220,9 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
   if (overrides.max_size) apply(c, "max_size", *overrides.max_size, "--max-size", env);
   if (overrides.max_entries) apply(c, "max_entries", *overrides.max_entries, "--max-entries", env);
   if (overrides.compress) apply(c, "compress", *overrides.compress, "--compress", env);
+  if (overrides.remote) apply(c, "remote", *overrides.remote, "--remote", env);
+  if (overrides.remote_read_only)
+    apply(c, "remote_read_only", *overrides.remote_read_only, "--remote-read-only", env);
   return c;
 }
 

@@ -64,6 +64,31 @@ TEST(StoreConfig, FlagsBeatEnvBeatFileBeatDefaults) {
   EXPECT_EQ(c.max_entries, 5u);
 }
 
+TEST(StoreConfig, RemoteTierFollowsTheSamePrecedence) {
+  ScratchDir dir;
+  std::ofstream(dir / "graphcache.conf") << "remote = redis://file:6379/0\nremote_read_only = yes\n";
+  std::map<std::string, std::string> env{{"HOME", "/home/u"}, {"GRAPHCACHE_CONFIG", dir / "graphcache.conf"}};
+  StoreConfig c = resolve_store_config({}, &env);
+  EXPECT_EQ(c.remote, "redis://file:6379/0");
+  EXPECT_TRUE(c.remote_read_only);
+
+  env["GRAPHCACHE_REMOTE"] = "redis://env:6379/1";
+  env["GRAPHCACHE_REMOTE_READ_ONLY"] = "off";
+  c = resolve_store_config({}, &env);
+  EXPECT_EQ(c.remote, "redis://env:6379/1");
+  EXPECT_FALSE(c.remote_read_only);
+
+  StoreConfigOverrides flags;
+  flags.remote = "redis://flag:6379/2";
+  flags.remote_read_only = "on";
+  c = resolve_store_config(flags, &env);
+  EXPECT_EQ(c.remote, "redis://flag:6379/2");
+  EXPECT_TRUE(c.remote_read_only);
+
+  std::map<std::string, std::string> bare{{"HOME", "/home/u"}};
+  EXPECT_TRUE(resolve_store_config({}, &bare).remote.empty()) << "default: no remote tier";
+}
+
 TEST(StoreConfig, ConfigFileInXdgConfigHomeIsRead) {
   ScratchDir dir;
   std::filesystem::create_directories(dir / "graphcache");
