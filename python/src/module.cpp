@@ -8,6 +8,7 @@
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/key.hpp"
+#include "graphcache/key_metadata.hpp"
 #include "store_bindings.hpp"
 
 namespace graphcache::py_frontend {
@@ -21,9 +22,18 @@ The graph is walked through the Python C API (no per-node Python loop, no libtor
 never read) into graphcache's IR and hashed there (Merkle hash, SHA-256). Use the `graphcache` package
 for the friendly API; these functions are its building blocks.
 
-key_fx(gm, settings=[], toolchain={}, input_types=None, input_specs=None) -> dict
-key_export(ep, settings=[], toolchain={}, input_specs=None) -> dict
+key_fx(gm, settings=[], toolchain={}, input_types=None, input_specs=None, facts=None, refit_mode=None,
+       weight_fingerprint=None) -> dict
+key_export(ep, settings=[], toolchain={}, input_specs=None, facts=None, refit_mode=None,
+           weight_fingerprint=None) -> dict
     settings:    list of (name: str, value: str, engine_relevant: bool); irrelevant ones are not hashed.
+                 Reserved names (below, and graphcache.refit_mode / graphcache.weight_fingerprint) are refused.
+    facts:       list of (name, value) graph facts the caller knows (graphcache.fx.pytree_info,
+                 graphcache.torch.example_layout); keyed like the front end's own.
+    refit_mode:  None or "refittable" / "refit_identical" / "none" (keyed; the weight-bound ones need
+                 weight_fingerprint).
+    weight_fingerprint: None, a hex digest, or a callable(weight names in slot order) -> hex digest, called
+                 after the graph walk (one walk per key).
     toolchain:   dict str -> str (compiler / GPU identity), hashed as its own key part.
     input_types: per graph input, None or (torch.dtype or None, shape or None) with shape items int,
                  str (a symbol) or None (unknown); used only where node.meta has no 'val'/'tensor_meta'.
@@ -32,7 +42,10 @@ key_export(ep, settings=[], toolchain={}, input_specs=None) -> dict
     Returns {"key": hex, "parts": {"structure", "input_specs", "settings", "toolchain": hex},
              "weights": [weight names in canonical slot order], "inputs": [graph input names],
              "outputs": [graph output names], "nodes": int, "reachable_nodes": int,
-             "structural_settings": [(name, value)]  # facts added by the front end, hashed as settings}
+             "structural_settings": [(name, value)]  # graph facts, hashed as settings,
+             "metadata": {...}  # entry metadata of the key (key_metadata.hpp): key_parts, names, refit mode...}
+compose_key(structure, input_count=0, facts=None, settings=None, toolchain=None, input_specs=None,
+            refit_mode=None, weight_fingerprint=None) -> {"key", "parts"}: the key of an already-hashed structure.
 diff(a, b, input_types_a=None, input_types_b=None) -> list[str]
     a, b: GraphModule or ExportedProgram. Explains why their structural keys differ ([] if they agree).
 diff_fx(a, b, ...) -> list[str]: the same, kept for symmetry with key_fx.
@@ -40,7 +53,7 @@ graph_stats(model, input_types=None) -> dict: converts without hashing (nodes, w
 LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None): the local disk store,
     get/put/remove/list/stats/gc/verify/clear/entry_path (see python/src/store_bindings.hpp).
 
-Structure facts the front end adds as engine-relevant settings (names reserved):
+Graph facts (ir::GraphFact), hashed as engine-relevant settings under reserved names:
     graphcache.fx.output_tree        nesting of the output node's args, e.g. "(*,[*,*])"
     graphcache.export.dynamic_ranges per symbolic input dim, its canonical symbol and range
     graphcache.export.call_spec      the exported program's input / output pytree specs (calling convention)
@@ -129,59 +142,84 @@ ConvertedGraph convert_any(py::handle model, py::handle input_types) {
                   qualified_name(py::type::handle_of(model)));
 }
 
-py::dict key_result(ConvertedGraph converted, KeyRequest request) {
-  for (const auto& s : converted.settings) {
-    for (const auto& user : request.settings) {
-      if (user.name == s.name)
-        throw Error(ErrorKind::kInvalidArgument, "setting name '" + s.name + "' is reserved");
-    }
-    request.settings.push_back(s);
+// The front end's structure facts become the graph's facts (ir::GraphFact), which src/key hashes and diffs.
+void facts_into_ir(ConvertedGraph& converted) {
+  for (auto& s : converted.settings) converted.graph.facts.push_back({std::move(s.name), std::move(s.value)});
+  converted.settings.clear();
+}
+
+// Facts that graphcache.key (Python) knows about the model beyond its graph: [(name, value)].
+void add_python_facts(ConvertedGraph& converted, py::handle facts) {
+  if (facts.is_none()) return;
+  for (py::handle f : facts) {
+    auto t = f.cast<py::tuple>();
+    if (t.size() != 2) throw Error(ErrorKind::kInvalidArgument, "facts items are (name, value)");
+    converted.graph.facts.push_back({t[0].cast<std::string>(), t[1].cast<std::string>()});
   }
-  KeyResult result;
+}
+
+// refit_mode: None or a RefitMode spelling. weight_fingerprint: None, a hex digest, or a callable taking
+// the weight names in canonical slot order and returning the hex digest (computed after the one walk).
+py::dict key_result(ConvertedGraph converted, KeyRequest request, py::handle facts, py::handle refit_mode,
+                    py::handle weight_fingerprint) {
+  facts_into_ir(converted);
+  add_python_facts(converted, facts);
+  if (!refit_mode.is_none()) request.refit_mode = parse_refit_mode(refit_mode.cast<std::string>());
+  HashedGraph hashed;
   {
     py::gil_scoped_release unlocked;  // pure C++ from here: other Python threads may run
-    result = compute_key(converted.graph, request);
+    hashed = hash_graph(converted.graph);
   }
-  py::dict parts;
-  parts["structure"] = result.parts.structure.hex();
-  parts["input_specs"] = result.parts.input_specs.hex();
-  parts["settings"] = result.parts.settings.hex();
-  parts["toolchain"] = result.parts.toolchain.hex();
-  py::list weights;
-  for (uint32_t w : result.structure.weight_order) weights.append(converted.graph.weights[w].name);
+  const std::vector<std::string> weight_names = weight_slot_names(converted.graph, hashed.structure);
+  if (PyCallable_Check(weight_fingerprint.ptr())) {
+    request.weight_fingerprint =
+        Digest::from_hex(py::str(weight_fingerprint(weight_names)).cast<std::string>());
+  } else if (!weight_fingerprint.is_none()) {
+    request.weight_fingerprint = Digest::from_hex(weight_fingerprint.cast<std::string>());
+  }
+  const KeyResult result = compute_key(hashed, request);
   py::list structural;
-  for (const auto& s : converted.settings) structural.append(py::make_tuple(s.name, s.value));
+  for (const auto& f : converted.graph.facts) structural.append(py::make_tuple(f.name, f.value));
   py::dict out;
   out["key"] = result.key.hex();
-  out["parts"] = parts;
-  out["weights"] = weights;
+  out["parts"] = key_parts_hex(result.parts);
+  out["weights"] = weight_names;
   out["inputs"] = converted.input_names;
   out["outputs"] = converted.output_names;
   out["nodes"] = converted.graph.nodes.size();
   out["reachable_nodes"] = result.structure.reachable_nodes;
   out["structural_settings"] = structural;
+  out["metadata"] =
+      metadata_to_dict(entry_metadata(result, converted.input_names, converted.output_names, weight_names));
   return out;
 }
 
 std::vector<std::string> diff_models(py::handle a, py::handle b, py::handle types_a, py::handle types_b) {
   ConvertedGraph ga = convert_any(a, types_a);
   ConvertedGraph gb = convert_any(b, types_b);
-  std::vector<std::string> lines;
-  // Structure facts outside the IR first: they are as much part of the key as the graph.
-  for (const auto& sa : ga.settings) {
-    bool found = false;
-    for (const auto& sb : gb.settings) {
-      if (sb.name != sa.name) continue;
-      found = true;
-      if (sb.value != sa.value)
-        lines.push_back(sa.name + ": '" + sa.value + "' in A, '" + sb.value + "' in B");
-    }
-    if (!found) lines.push_back(sa.name + ": only A has it ('" + sa.value + "')");
-  }
+  facts_into_ir(ga);
+  facts_into_ir(gb);
   py::gil_scoped_release unlocked;
-  auto structural = explain_difference(ga.graph, gb.graph);
-  lines.insert(lines.end(), structural.begin(), structural.end());
-  return lines;
+  return explain_difference(ga.graph, gb.graph);  // graph facts first, then the structure
+}
+
+// The key of an already-hashed structure (a digest from anywhere, e.g. `graphcache key --json`): the same
+// composition as every other key, for tools and for checking that C++ and Python compose alike.
+py::dict compose_key(const std::string& structure_hex, size_t input_count, py::handle facts,
+                     py::handle settings, py::handle toolchain, py::handle input_specs, py::handle refit_mode,
+                     py::handle weight_fingerprint) {
+  ConvertedGraph empty;
+  add_python_facts(empty, facts);
+  HashedGraph hashed{StructuralInfo{Digest::from_hex(structure_hex), {}, 0}, input_count, empty.graph.facts};
+  KeyRequest request = parse_request(settings, toolchain, input_specs);
+  if (!refit_mode.is_none()) request.refit_mode = parse_refit_mode(refit_mode.cast<std::string>());
+  if (!weight_fingerprint.is_none())
+    request.weight_fingerprint = Digest::from_hex(weight_fingerprint.cast<std::string>());
+  const KeyResult result = compute_key(hashed, request);
+  py::dict out;
+  out["key"] = result.key.hex();
+  out["parts"] = key_parts_hex(result.parts);
+  return out;
 }
 
 }  // namespace
@@ -196,7 +234,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "key_fx",
       [](py::handle gm, py::handle settings, py::handle toolchain, py::handle input_types,
-         py::handle input_specs) {
+         py::handle input_specs, py::handle facts, py::handle refit_mode, py::handle weight_fingerprint) {
         const auto& t = gp::TorchTypes::get();
         if (!t.is(gm, t.fx_graph_module))
           throw graphcache::Error(graphcache::ErrorKind::kInvalidArgument,
@@ -207,23 +245,28 @@ PYBIND11_MODULE(_core, m) {
         gp::ConvertOptions options;
         options.input_types = gp::parse_input_types(input_types);
         options.node_names = false;
-        return gp::key_result(gp::convert_fx_graph(gm, gm.attr(t.s_graph), options), std::move(request));
+        return gp::key_result(gp::convert_fx_graph(gm, gm.attr(t.s_graph), options), std::move(request),
+                              facts, refit_mode, weight_fingerprint);
       },
       py::arg("gm"), py::arg("settings") = py::none(), py::arg("toolchain") = py::none(),
-      py::arg("input_types") = py::none(), py::arg("input_specs") = py::none(),
+      py::arg("input_types") = py::none(), py::arg("input_specs") = py::none(), py::arg("facts") = py::none(),
+      py::arg("refit_mode") = py::none(), py::arg("weight_fingerprint") = py::none(),
       "Key of a torch.fx.GraphModule (see the module docstring).");
   m.def(
       "key_export",
-      [](py::handle ep, py::handle settings, py::handle toolchain, py::handle input_specs) {
+      [](py::handle ep, py::handle settings, py::handle toolchain, py::handle input_specs, py::handle facts,
+         py::handle refit_mode, py::handle weight_fingerprint) {
         const auto& t = gp::TorchTypes::get();
         if (!t.is(ep, t.exported_program))
           throw graphcache::Error(graphcache::ErrorKind::kInvalidArgument,
                                   "key_export expects a torch.export.ExportedProgram");
         auto request = gp::parse_request(settings, toolchain, input_specs);
-        return gp::key_result(gp::convert_exported_program(ep, /*node_names=*/false), std::move(request));
+        return gp::key_result(gp::convert_exported_program(ep, /*node_names=*/false), std::move(request),
+                              facts, refit_mode, weight_fingerprint);
       },
       py::arg("ep"), py::arg("settings") = py::none(), py::arg("toolchain") = py::none(),
-      py::arg("input_specs") = py::none(),
+      py::arg("input_specs") = py::none(), py::arg("facts") = py::none(), py::arg("refit_mode") = py::none(),
+      py::arg("weight_fingerprint") = py::none(),
       "Key of a torch.export.ExportedProgram (see the module docstring).");
   m.def(
       "graph_stats",
@@ -240,6 +283,10 @@ PYBIND11_MODULE(_core, m) {
       "Converts a model to the IR without hashing it: counts of nodes, weights, inputs, outputs.");
   m.def("diff", &gp::diff_models, py::arg("a"), py::arg("b"), py::arg("input_types_a") = py::none(),
         py::arg("input_types_b") = py::none(), "Why two models' structural keys differ; [] when they agree.");
+  m.def("compose_key", &gp::compose_key, py::arg("structure"), py::arg("input_count") = 0,
+        py::arg("facts") = py::none(), py::arg("settings") = py::none(), py::arg("toolchain") = py::none(),
+        py::arg("input_specs") = py::none(), py::arg("refit_mode") = py::none(),
+        py::arg("weight_fingerprint") = py::none(), "The key of an already-hashed structure digest (hex).");
   m.def("diff_fx", &gp::diff_models, py::arg("a"), py::arg("b"), py::arg("input_types_a") = py::none(),
         py::arg("input_types_b") = py::none(), "Alias of diff().");
   gp::bind_local_store(m);

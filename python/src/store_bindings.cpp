@@ -122,7 +122,9 @@ EntryMetadata metadata_from(py::handle dict) {
   return m;
 }
 
-py::dict metadata_to(const EntryMetadata& m) {
+}  // namespace
+
+py::dict metadata_to_dict(const EntryMetadata& m) {
   py::dict d;
   d["key_parts"] = m.key_parts;
   d["input_names"] = m.input_names;
@@ -136,6 +138,8 @@ py::dict metadata_to(const EntryMetadata& m) {
   d["created_unix"] = m.created_unix;
   return d;
 }
+
+namespace {
 
 py::dict stats_to(const StoreStats& s) {
   py::dict d;
@@ -205,7 +209,7 @@ void bind_local_store(py::module_& m) {
             auto entry = without_gil(s, [&] { return s.tiers().get(key); });
             if (!entry) return py::none();
             py::object view = py::cast(EngineView{entry->engine});
-            return py::make_tuple(py::memoryview(view), metadata_to(entry->metadata));
+            return py::make_tuple(py::memoryview(view), metadata_to_dict(entry->metadata));
           },
           py::arg("key"), "None on a miss (corrupt entries are misses), else (memoryview, metadata dict).")
       .def(

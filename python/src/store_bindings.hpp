@@ -22,8 +22,12 @@
 
 #include <pybind11/pybind11.h>
 
+#include "graphcache/store.hpp"
+
 namespace graphcache::py_frontend {
 
 void bind_local_store(pybind11::module_& m);
+// The metadata dict above (also what key_fx / key_export return as "metadata").
+pybind11::dict metadata_to_dict(const EntryMetadata& metadata);
 
 }  // namespace graphcache::py_frontend

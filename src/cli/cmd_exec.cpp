@@ -24,10 +24,10 @@
 #include "commands.hpp"
 #include "exec_identity.hpp"
 #include "graphcache/error.hpp"
-#include "graphcache/fingerprint.hpp"
 #include "graphcache/key.hpp"
-#include "graphcache/onnx.hpp"
+#include "graphcache/key_metadata.hpp"
 #include "key_options.hpp"
+#include "model_loader.hpp"
 #include "store_options.hpp"
 
 namespace graphcache::cli {
@@ -79,35 +79,28 @@ struct CacheContext {
 std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   try {
     CacheContext c;
-    const ir::Graph graph = load_onnx_file(a.input);
+    const ir::Graph graph = load_model(a.input);
     KeyRequest request = make_key_request(a.key_options, graph);
     const CompilerIdentity compiler = identify_compiler(a.command.front());
     const std::vector<std::string> args =
         normalize_arguments({a.command.begin() + 1, a.command.end()}, a.input, a.output);
-    request.settings.push_back({"exec.arguments", nlohmann::json(args).dump(), true});
+    request.facts.push_back({"exec.arguments", nlohmann::json(args).dump()});
     request.toolchain["exec.compiler.path"] = compiler.path;
     request.toolchain["exec.compiler.size"] = std::to_string(compiler.size);
     request.toolchain["exec.compiler.sha256"] = compiler.sha256;
-    // The compiler bakes the weights into ENGINE (exec cannot refit), so their fingerprint is a key
-    // part: same structure with new weights must miss. Weights are read once, at memory bandwidth.
-    const StructuralInfo structure = structural_hash(graph);
-    FingerprintOptions fingerprint_options;
-    fingerprint_options.mode = a.secure ? FingerprintMode::kSecure : FingerprintMode::kFast;
-    const Digest weights = fingerprint_graph_weights(graph, structure.weight_order, fingerprint_options);
-    request.settings.push_back({"exec.weights", weights.hex(), true});
-    c.key = compute_key(graph, request);
-    c.metadata.weight_fingerprint = weights;
-
-    c.metadata.key_parts = {{"structure", c.key.parts.structure.hex()},
-                            {"input_specs", c.key.parts.input_specs.hex()},
-                            {"settings", c.key.parts.settings.hex()},
-                            {"toolchain", c.key.parts.toolchain.hex()}};
-    for (const auto& in : graph.inputs) c.metadata.input_names.push_back(in.name);
-    for (const auto& out : graph.outputs) c.metadata.output_names.push_back(out.name);
-    for (uint32_t w : c.key.structure.weight_order) c.metadata.weight_slots.push_back(graph.weights[w].name);
+    // The compiler bakes the weights into ENGINE (exec cannot refit): refit mode "none", which keys the
+    // weight fingerprint, so the same structure with new weights misses. One walk of the graph; the
+    // weights are read once, at memory bandwidth, in its slot order.
+    const HashedGraph hashed = hash_graph(graph);
+    request.refit_mode = RefitMode::kNone;
+    request.weight_fingerprint = fingerprint_key_weights(graph, hashed.structure, a.secure);
+    c.key = compute_key(hashed, request);
+    c.metadata = entry_metadata(c.key, graph);
     c.metadata.tool_versions = {{"compiler", compiler.path}, {"compiler.sha256", compiler.sha256}};
     c.metadata.extra = {{"command", nlohmann::json(args).dump()}};
     for (const auto& s : request.settings) c.metadata.extra["setting." + s.name] = s.value;
+    for (const auto& f : request.facts) c.metadata.extra["setting." + f.name] = f.value;
+    c.metadata.extra["setting.graphcache.weight_fingerprint"] = request.weight_fingerprint->hex();
     c.store = open_cli_store().tiers;
     return c;
   } catch (const Error& e) {
