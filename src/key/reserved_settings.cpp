@@ -1,4 +1,6 @@
 // The registry of setting names the library keys itself, and the refit mode's spellings.
+#include <utility>
+
 #include "graphcache/error.hpp"
 #include "graphcache/key.hpp"
 
@@ -29,21 +31,24 @@ bool is_reserved_setting_name(std::string_view name) {
   return false;
 }
 
+namespace {
+constexpr std::pair<RefitMode, const char*> kRefitModeNames[] = {
+    {RefitMode::kRefittable, "refittable"},
+    {RefitMode::kRefitIdentical, "refit_identical"},
+    {RefitMode::kNone, "none"},
+};
+}  // namespace
+
 const char* to_string(RefitMode mode) noexcept {
-  switch (mode) {
-    case RefitMode::kRefittable:
-      return "refittable";
-    case RefitMode::kRefitIdentical:
-      return "refit_identical";
-    case RefitMode::kNone:
-      return "none";
+  for (const auto& [m, name] : kRefitModeNames) {
+    if (m == mode) return name;
   }
   return "none";
 }
 
 RefitMode parse_refit_mode(std::string_view text) {
-  for (RefitMode mode : {RefitMode::kRefittable, RefitMode::kRefitIdentical, RefitMode::kNone}) {
-    if (text == to_string(mode)) return mode;
+  for (const auto& [mode, name] : kRefitModeNames) {
+    if (text == name) return mode;
   }
   throw Error(ErrorKind::kInvalidArgument, "unknown refit mode '" + std::string(text) +
                                                "'; expected one of refittable, refit_identical, none");

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "graphcache/error.hpp"
+#include "graphcache/limits.hpp"
 
 namespace graphcache::onnx_frontend {
 
@@ -18,7 +19,6 @@ namespace {
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedInputStream;
 
-constexpr int kMaxGraphNesting = 64;  // guards the recursion against crafted deeply nested subgraphs
 constexpr int kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
 
 // Walks the fields of one message held in `span`.
@@ -233,7 +233,7 @@ WireNode scan_node(Span span, const ErrorSource& source, const std::string& wher
 }
 
 WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
-  if (depth > kMaxGraphNesting) source.fail("subgraphs nested too deeply", where);
+  if (depth > kMaxNestingDepth) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
   FieldReader in(span, source, where);
   while (in.next()) {
