@@ -14,13 +14,13 @@
 #include <fstream>
 #include <vector>
 
-#include "../src/store/bundle_format.hpp"
-#include "../src/store/entry_format.hpp"
-#include "../src/store/sha256.hpp"
+#include "bundle_format.hpp"
+#include "entry_format.hpp"
 #include "graphcache/bundle.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 #include "graphcache/signing.hpp"
+#include "sha256.hpp"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <memory>
 #include <vector>
 
-#include "../src/store/entry_format.hpp"
+#include "entry_format.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 

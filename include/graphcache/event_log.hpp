@@ -4,7 +4,8 @@
 //   {"ts": 1764720000.123, "event": "hit", "key": "<hex>", "tier": "layered", "bytes": 1234, "ms": 0.41}
 //   events: hit, miss, put, remove, lock_wait (detail: whose lock, for how long)
 //
-// Enabled by GRAPHCACHE_EVENT_LOG=<path> (or the CLI's --event-log). Each event is one write() on an
+// Enabled by StoreConfig::event_log (config line `event_log`, GRAPHCACHE_EVENT_LOG=<path>, the CLI's
+// --event-log); open_store(config) wires it. Each event is one write() on an
 // O_APPEND descriptor, so lines of concurrent processes never interleave. Logging never fails the cache
 // operation it describes: a log that cannot be written is skipped.
 #pragma once
@@ -20,8 +21,6 @@ namespace graphcache {
 class EventLog {
  public:
   explicit EventLog(std::string path) : path_(std::move(path)) {}
-  // GRAPHCACHE_EVENT_LOG's path, or nullptr when it is unset or empty.
-  static std::shared_ptr<EventLog> from_environment();
 
   void record(std::string_view event, const Key* key, std::string_view tier, uint64_t bytes = 0,
               double milliseconds = 0, std::string_view detail = {}) noexcept;
@@ -32,6 +31,6 @@ class EventLog {
 };
 
 // `store` with every get / peek-free lookup, put and remove recorded in `log` (null: `store` itself).
-std::unique_ptr<Store> with_event_log(std::unique_ptr<Store> store, std::shared_ptr<EventLog> log);
+std::shared_ptr<Store> with_event_log(std::shared_ptr<Store> store, std::shared_ptr<EventLog> log);
 
 }  // namespace graphcache

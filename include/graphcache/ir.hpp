@@ -260,6 +260,14 @@ struct GraphOutput {
   TensorType type;  // declared type, if the front end has one
 };
 
+// A fact about the whole graph that a front end knows beyond its nodes (torch: the output pytree, the
+// export calling convention, dynamic ranges, input layouts). `name` must be one of the key layer's
+// reserved setting names (key.hpp); src/key hashes facts as engine-relevant settings and diff compares them.
+struct GraphFact {
+  std::string name;
+  std::string value;
+};
+
 struct Graph {
   // Memory for node vectors that a front end allocated from it (see NodeVector). Declared first, so
   // destroyed last: the nodes that use it go before it. Copies of nodes use the heap.
@@ -269,6 +277,7 @@ struct Graph {
   std::vector<Node> nodes;                 // any order
   std::vector<GraphOutput> outputs;        // order is part of the key
   std::vector<std::string> capture_names;  // subgraphs: names of captured outer values (not in the key)
+  std::vector<GraphFact> facts;            // graph-level facts, keyed (see GraphFact)
 };
 
 // Human-readable forms for messages and `graphcache diff` (long values are abbreviated).

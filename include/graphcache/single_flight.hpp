@@ -122,11 +122,6 @@ class SingleFlight {
   std::unique_ptr<Impl> impl_;
 };
 
-// The locks of a cache directory: Redis locks when `shared_remote` is given (hosts sharing it build
-// once; a crashed holder's lock expires after 60 s), file locks in <cache_dir>/locks otherwise and
-// while Redis is unreachable. Pass no remote for a read-only consumer: it takes no locks there.
-std::unique_ptr<SingleFlight> make_single_flight(Store& store, const std::string& cache_dir,
-                                                 const std::optional<RedisConfig>& shared_remote,
-                                                 WarningSink warn = {}, SingleFlightOptions options = {});
+// make_single_flight(store, config) in open_store.hpp picks the lock services a StoreConfig calls for.
 
 }  // namespace graphcache

@@ -1,14 +1,22 @@
-// Configuration of the local engine store: where it lives and how big it may grow.
+// Configuration of the engine store: where the local tier lives, how big it may grow, and the remote
+// tier behind it. open_store(config) (open_store.hpp) builds the stores it describes.
 //
 // Precedence (like ccache), highest first:
-//   1. explicit overrides (CLI flags: --cache-dir, --max-size, --max-entries, ...)
+//   1. explicit overrides (CLI flags: --cache-dir, --max-size, --max-entries, --compress, --remote,
+//      --remote-read-only, --event-log, the trust flags; the Python LocalStore's arguments)
 //   2. environment: GRAPHCACHE_DIR, GRAPHCACHE_MAX_SIZE, GRAPHCACHE_MAX_ENTRIES, GRAPHCACHE_COMPRESS,
-//      GRAPHCACHE_COMPRESS_LEVEL, GRAPHCACHE_FSYNC
+//      GRAPHCACHE_COMPRESS_LEVEL, GRAPHCACHE_FSYNC, GRAPHCACHE_REMOTE, GRAPHCACHE_REMOTE_READ_ONLY,
+//      GRAPHCACHE_EVENT_LOG, GRAPHCACHE_SIGNING_KEY, GRAPHCACHE_TRUSTED_KEYS, GRAPHCACHE_REQUIRE_SIGNATURE
 //   3. config file: the --config flag, else GRAPHCACHE_CONFIG, else
 //   $XDG_CONFIG_HOME/graphcache/graphcache.conf
 //      (~/.config/graphcache/graphcache.conf); lines `name = value`, `#` comments; names as the struct
-//      fields below (cache_dir, max_size, max_entries, compress, compress_level, fsync, stale_temp_minutes)
-//   4. defaults: $XDG_CACHE_HOME/graphcache or ~/.cache/graphcache, 10G, 100000 entries, no compression.
+//      fields below (cache_dir, max_size, max_entries, compress, compress_level, fsync, stale_temp_minutes,
+//      remote, remote_read_only, event_log, signing_key, trusted_keys, require_signature)
+//   4. defaults: $XDG_CACHE_HOME/graphcache or ~/.cache/graphcache, 10G, 100000 entries, no compression,
+//      no remote.
+//
+// A new setting is one field below, one branch in apply() and (if it has one) one row in the environment
+// table, both in src/store/store_config.cpp.
 // Sizes accept K/M/G/T suffixes (powers of 1024; "1.5G" works); 0 means "no limit".
 #pragma once
 
@@ -38,6 +46,11 @@ struct StoreConfig {
   // by ':'), require_signature; env GRAPHCACHE_SIGNING_KEY / GRAPHCACHE_TRUSTED_KEYS /
   // GRAPHCACHE_REQUIRE_SIGNATURE; flags --signing-key / --trusted-keys / --require-signature.
   TrustConfig trust;
+  // The remote tier: a URL whose scheme picks the tier (open_store.hpp's table; redis://...). Empty: none.
+  std::string remote;
+  bool remote_read_only = false;  // read from the remote, never write, delete or take locks there
+  // The JSON-lines event log (event_log.hpp) that open_store's tiers append to. Empty: none.
+  std::string event_log;
 };
 
 // Values given explicitly (CLI flags); unset fields fall through to env / file / defaults.
@@ -48,6 +61,9 @@ struct StoreConfigOverrides {
   std::optional<std::string> max_entries;
   std::optional<std::string> compress;  // any parse_bool spelling
   std::optional<std::string> signing_key, trusted_keys, require_signature;
+  std::optional<std::string> remote;
+  std::optional<std::string> remote_read_only;  // any parse_bool spelling
+  std::optional<std::string> event_log;
 };
 
 // The one boolean syntax of every setting, flag value and environment variable: 1/true/yes/on and

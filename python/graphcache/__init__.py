@@ -7,7 +7,8 @@
     info.weight_names   # weight names in canonical slot order (the refit / weight-slot map)
     graphcache.diff(model_a, model_b)   # why two models' keys differ ([] when the structure agrees)
 
-key(model, example_inputs=None, settings=None, engine_relevant=None, toolchain=None) -> KeyInfo
+key(model, example_inputs=None, settings=None, engine_relevant=None, toolchain=None, *, refit_mode=None,
+    weight_fingerprint=None) -> KeyInfo
     model: torch.fx.GraphModule or torch.export.ExportedProgram. The graph is walked in C++ (graphcache._core)
         without reading weight bytes: op identities, every constant argument, edges in operand order,
         tensor dtypes/shapes (symbolic dims by canonical symbol), weight-slot dtypes/shapes, output order.
@@ -24,6 +25,10 @@ key(model, example_inputs=None, settings=None, engine_relevant=None, toolchain=N
         differ. engine_relevant: the names that are hashed (default: all); the rest only travel along.
     toolchain: {name: str} compiler / hardware identity ("tensorrt": "10.3", "gpu": "sm_90"...); the
         installed torch version is always included as "torch" unless given.
+    refit_mode: None (not keyed) or "refittable" / "refit_identical" / "none", keyed by the C++ key layer
+        exactly as `graphcache key --refit-mode` keys it; the weight-bound modes need weight_fingerprint.
+    weight_fingerprint: None, a hex digest, or a callable(weight names in slot order) -> hex digest
+        (called once the graph is walked: one walk per key). Keyed as the weight-fingerprint key part.
 
 diff(a, b, example_inputs_a=None, example_inputs_b=None) -> list[str]
     Human-readable lines explaining the first structural difference ([] when the structures agree).
@@ -81,6 +86,9 @@ class KeyInfo:
     output_names: List[str]  # graph outputs in order ("<kind>:<target>" for export mutations)
     num_nodes: int = 0
     settings: Dict[str, str] = field(default_factory=dict)  # the encoded settings that were passed
+    # Entry metadata of this key from the C++ key layer (key_parts, input/output names, weight_slots,
+    # refit_mode, weight_fingerprint): what an entry stored under it records.
+    metadata: Dict[str, Any] = field(default_factory=dict)
 
 
 def _setting_text(value: Any) -> str:
@@ -189,13 +197,18 @@ def key(
     settings: Optional[Mapping[str, Any]] = None,
     engine_relevant: Optional[Iterable[str]] = None,
     toolchain: Optional[Mapping[str, str]] = None,
+    *,
+    refit_mode: Optional[str] = None,
+    weight_fingerprint: Any = None,
 ) -> KeyInfo:
     """The engine-cache key of a GraphModule / ExportedProgram (see the module docstring)."""
-    setting_list, tools, encoded, types, specs = _key_request(model, example_inputs, settings, engine_relevant, toolchain)
+    setting_list, tools, encoded, types, specs, typed = _key_request(
+        model, example_inputs, settings, engine_relevant, toolchain, refit_mode, weight_fingerprint
+    )
     if _is_exported_program(model):
-        r = _core.key_export(model, setting_list, tools, specs)
+        r = _core.key_export(model, setting_list, tools, specs, **typed)
     else:
-        r = _core.key_fx(model, setting_list, tools, types, specs)
+        r = _core.key_fx(model, setting_list, tools, types, specs, **typed)
     return KeyInfo(
         key=r["key"],
         parts=dict(r["parts"]),
@@ -204,25 +217,29 @@ def key(
         output_names=list(r["outputs"]),
         num_nodes=int(r["nodes"]),
         settings=encoded,
+        metadata=dict(r["metadata"]),
     )
 
 
-def _key_request(model, example_inputs, settings, engine_relevant, toolchain):
-    """What key() hands to _core: (settings list, toolchain, encoded settings, input types, input specs)."""
+def _key_request(model, example_inputs, settings, engine_relevant, toolchain, refit_mode=None, weight_fingerprint=None):
+    """What key() hands to _core: (settings list, toolchain, encoded settings, input types, input specs,
+    typed keyword arguments: facts, refit_mode, weight_fingerprint). explain.py re-keys through it too."""
     setting_list, tools, encoded = _request(settings, engine_relevant, toolchain)
     types, specs = _describe_inputs(example_inputs)
-    layout = _example_layout(example_inputs)
-    if layout is not None and not _is_exported_program(model):
-        # Device and strides of example tensors: what an engine built from this GraphModule assumes when
-        # its placeholders carry no metadata (export records both in node.meta; keyed by the front end).
-        setting_list.append(("graphcache.torch.example_layout", layout, True))
-    pytree_info = getattr(getattr(getattr(model, "graph", None), "_codegen", None), "pytree_info", None)
-    if pytree_info is not None and not _is_exported_program(model):
-        # ExportedProgram.module() and friends flatten their arguments / unflatten their outputs through
-        # these specs (dict keys in order, namedtuple types): part of the calling convention.
-        spec = f"{pytree_info.in_spec} -> {pytree_info.out_spec}"
-        setting_list.append(("graphcache.fx.pytree_info", spec, True))
-    return setting_list, tools, encoded, types, specs
+    facts = []  # graph facts known here rather than in the C++ walk (ir::GraphFact, reserved names)
+    if not _is_exported_program(model):
+        layout = _example_layout(example_inputs)
+        if layout is not None:
+            # Device and strides of example tensors: what an engine built from this GraphModule assumes when
+            # its placeholders carry no metadata (export records both in node.meta; keyed by the front end).
+            facts.append(("graphcache.torch.example_layout", layout))
+        pytree_info = getattr(getattr(getattr(model, "graph", None), "_codegen", None), "pytree_info", None)
+        if pytree_info is not None:
+            # ExportedProgram.module() and friends flatten their arguments / unflatten their outputs through
+            # these specs (dict keys in order, namedtuple types): part of the calling convention.
+            facts.append(("graphcache.fx.pytree_info", f"{pytree_info.in_spec} -> {pytree_info.out_spec}"))
+    typed = dict(facts=facts, refit_mode=refit_mode, weight_fingerprint=weight_fingerprint)
+    return setting_list, tools, encoded, types, specs, typed
 
 
 def diff(a: Any, b: Any, example_inputs_a: Any = None, example_inputs_b: Any = None) -> List[str]:

@@ -28,6 +28,8 @@ REFIT_MODES = ("refittable", "refit_identical", "none")
 # Refit modes whose engines carry (or are only valid for) one set of weight values.
 WEIGHT_BOUND_MODES = frozenset({"refit_identical", "none"})
 
+# Reserved setting names under which the C++ key layer keys these facts (src/key/reserved_settings.cpp);
+# CacheKeyInfo.settings reports them under the same names.
 REFIT_MODE_SETTING = "graphcache.refit_mode"
 WEIGHT_FINGERPRINT_SETTING = "graphcache.weight_fingerprint"
 
@@ -56,7 +58,9 @@ class CacheKeyInfo:
     info: Any
     refit_mode: str
     settings: dict
-    request: Optional[tuple] = None  # (example_inputs, engine_relevant, toolchain): what explain() re-keys
+    # (example_inputs, settings, engine_relevant, toolchain) as given to key(): what explain() re-keys, with
+    # refit_mode and the weight fingerprint already in `info`.
+    request: Optional[tuple] = None
 
     key = property(lambda self: self.info.key)
     parts = property(lambda self: self.info.parts)
@@ -80,13 +84,6 @@ def _core():
     from . import _core  # the C++ extension, built from src/python
 
     return _core
-
-
-def _refit_mode_of(settings: Mapping[str, Any]) -> str:
-    mode = str(settings.get(REFIT_MODE_SETTING, "refittable"))
-    if mode not in REFIT_MODES:
-        raise ValueError(f"graphcache: unknown refit mode {mode!r}; expected one of {REFIT_MODES}")
-    return mode
 
 
 class EngineCache:
@@ -154,38 +151,34 @@ class EngineCache:
         refit_mode: str = "refittable",
         weights: Optional[Mapping[str, Any]] = None,
     ):
-        """graphcache.key() with the refit mode (and, for weight-bound modes, the weight fingerprint)
-        added as engine-relevant settings."""
+        """graphcache.key() with the refit mode (and, for weight-bound modes, the weight fingerprint) keyed
+        by the C++ key layer, as `graphcache key --refit-mode` keys them. One graph walk."""
         import graphcache
 
         if refit_mode not in REFIT_MODES:
             raise ValueError(f"graphcache: unknown refit mode {refit_mode!r}; expected one of {REFIT_MODES}")
-        all_settings = {str(k): v for k, v in (settings or {}).items()}
-        all_settings[REFIT_MODE_SETTING] = refit_mode
-        relevant = None
-        if engine_relevant is not None:
-            relevant = set(engine_relevant) | {REFIT_MODE_SETTING}
+        fingerprint = None
+        if refit_mode in WEIGHT_BOUND_MODES:
+            # The weights are part of what was compiled: bind their fingerprint into the key. It needs the
+            # canonical slot order, which the walk computes: the key layer calls back after the walk.
+            def fingerprint(weight_names):
+                return _weights.fingerprint(model, weight_names, weights, secure=self.secure_fingerprint)
+
+        tools = {**self.toolchain, **dict(toolchain or {})}
         info = graphcache.key(
             model,
             example_inputs=example_inputs,
-            settings=all_settings,
-            engine_relevant=relevant,
-            toolchain={**self.toolchain, **dict(toolchain or {})},
+            settings=settings,
+            engine_relevant=engine_relevant,
+            toolchain=tools,
+            refit_mode=refit_mode,
+            weight_fingerprint=fingerprint,
         )
-        if refit_mode in WEIGHT_BOUND_MODES:
-            # The weights are part of what was compiled: bind their fingerprint into the key.
-            fingerprint = _weights.fingerprint(model, info.weight_names, weights, secure=self.secure_fingerprint)
-            all_settings[WEIGHT_FINGERPRINT_SETTING] = fingerprint
-            if relevant is not None:
-                relevant.add(WEIGHT_FINGERPRINT_SETTING)
-            info = graphcache.key(
-                model,
-                example_inputs=example_inputs,
-                settings=all_settings,
-                engine_relevant=relevant,
-                toolchain={**self.toolchain, **dict(toolchain or {})},
-            )
-        request = (example_inputs, relevant, {**self.toolchain, **dict(toolchain or {})})
+        all_settings = {str(k): v for k, v in (settings or {}).items()}
+        all_settings[REFIT_MODE_SETTING] = refit_mode
+        if info.metadata.get("weight_fingerprint"):
+            all_settings[WEIGHT_FINGERPRINT_SETTING] = info.metadata["weight_fingerprint"]
+        request = (example_inputs, settings, engine_relevant, tools)
         return CacheKeyInfo(info=info, refit_mode=refit_mode, settings=all_settings, request=request)
 
     def explain(
@@ -351,18 +344,24 @@ class EngineCache:
                 f"graphcache: build_fn reported {len(weight_slots)} weight slots, the graph has "
                 f"{len(info.weight_names)}"
             )
-        metadata = {
-            "key_parts": {str(k): str(v) for k, v in dict(getattr(info, "parts", {}) or {}).items()},
-            "input_names": list(built.input_names if built.input_names is not None else info.input_names),
-            "output_names": list(built.output_names if built.output_names is not None else info.output_names),
-            "weight_slots": weight_slots,
-            "refit_mode": refit_mode,
-            "tool_versions": {**_default_tool_versions(), **dict(tool_versions or {})},
-            "extra": {str(k): str(v) for k, v in built.extra.items()},
-            "created_unix": int(time.time()),
-        }
+        # What the key layer says an entry under this key records (key_metadata.hpp), with what the build
+        # reported about the engine's own names.
+        metadata = dict(_key_metadata(info))
+        metadata.update(
+            {
+                "input_names": list(built.input_names if built.input_names is not None else info.input_names),
+                "output_names": list(built.output_names if built.output_names is not None else info.output_names),
+                "weight_slots": weight_slots,
+                "refit_mode": refit_mode,
+                "tool_versions": {**_default_tool_versions(), **dict(tool_versions or {})},
+                "extra": {str(k): str(v) for k, v in built.extra.items()},
+                "created_unix": int(time.time()),
+            }
+        )
         if current_fp is not None:
             metadata["weight_fingerprint"] = current_fp
+        elif metadata.get("weight_fingerprint") is None:
+            metadata.pop("weight_fingerprint", None)
         engine = built.engine
         payload = os.fspath(engine) if isinstance(engine, (str, os.PathLike)) else engine
         if build_seconds < self.min_compile_seconds:
@@ -402,6 +401,15 @@ class EngineCache:
 # --------------------------------------------------------------------------------------------------
 def _is_keyinfo(obj: Any) -> bool:
     return hasattr(obj, "key") and hasattr(obj, "weight_names") and not callable(getattr(obj, "key"))
+
+
+def _key_metadata(info: Any) -> dict:
+    """The key layer's entry metadata of a key (KeyInfo.metadata); from its parts for other key objects."""
+    inner = getattr(info, "info", info)
+    metadata = dict(getattr(inner, "metadata", None) or {})
+    if not metadata:
+        metadata["key_parts"] = {str(k): str(v) for k, v in dict(getattr(info, "parts", {}) or {}).items()}
+    return metadata
 
 
 def _key_hex(info: Any) -> str:

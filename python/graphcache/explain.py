@@ -46,32 +46,34 @@ class Explanation:
 
 
 def _core_arguments(model: Any, info: Any):
-    """The _core arguments that reproduce the key of a CacheKeyInfo from EngineCache.key()."""
+    """The _core arguments that reproduce the key of a CacheKeyInfo from EngineCache.key(): the request it
+    was given, with its refit mode and the weight fingerprint it computed (not computed again)."""
     import graphcache
 
-    example_inputs, relevant, toolchain = info.request
-    setting_list, tools, _, types, specs = graphcache._key_request(
-        model, example_inputs, info.settings, relevant, toolchain
+    example_inputs, settings, relevant, toolchain = info.request
+    fingerprint = info.info.metadata.get("weight_fingerprint") or None
+    setting_list, tools, _, types, specs, typed = graphcache._key_request(
+        model, example_inputs, settings, relevant, toolchain, info.refit_mode, fingerprint
     )
-    return types, setting_list, tools, specs
+    return (model, types, setting_list, tools, specs), typed
 
 
 def entry_fields(model: Any, info: Any, key_hex: str, model_name: str = "") -> Optional[dict]:
     """Metadata `extra` fields recording the model's factors, or None when they would describe another key."""
     from . import _core
 
-    if getattr(info, "request", None) is None or not hasattr(_core, "explain_fields"):
+    if getattr(info, "request", None) is None:
         return None
-    types, setting_list, tools, specs = _core_arguments(model, info)
-    key, fields = _core.explain_fields(model, types, setting_list, tools, specs, model_name)
+    args, typed = _core_arguments(model, info)
+    key, fields = _core.explain_fields(*args, model_name=model_name, **typed)
     return dict(fields) if key == key_hex else None
 
 
 def explain(cache: Any, model: Any, info: Any) -> Explanation:
     from . import _core
 
-    types, setting_list, tools, specs = _core_arguments(model, info)
-    out = _core.explain(model, types, setting_list, tools, specs, cache.path, cache.remote)
+    args, typed = _core_arguments(model, info)
+    out = _core.explain(*args, cache_dir=cache.path, remote=cache.remote, **typed)
     for warning in out["warnings"]:
         logger.warning("graphcache: %s", warning)
     j = json.loads(out["json"])

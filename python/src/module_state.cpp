@@ -7,12 +7,11 @@
 
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/limits.hpp"
 
 namespace graphcache::py_frontend::detail {
 
 namespace {
-
-constexpr int kMaxModuleDepth = 32;
 
 bool is_bookkeeping(const std::string& name) {
   // Containers handled separately, and state_dict bookkeeping that does not affect forward().
@@ -37,7 +36,7 @@ ir::AttrValue encode_rec(GraphState& s, ir::Node& node, py::handle module, const
                          bool& mutating, int depth) {
   const TorchTypes& t = s.t;
   const std::string where = "module '" + path + "' (" + qualified_name(py::type::handle_of(module)) + ")";
-  if (depth > kMaxModuleDepth) throw Error(ErrorKind::kUnsupported, where + ": modules nested too deeply");
+  if (depth > kMaxNestingDepth) throw Error(ErrorKind::kUnsupported, where + ": modules nested too deeply");
   py::object dict = module.attr(t.s_dict);
   if (!PyDict_Check(dict.ptr())) throw Error(ErrorKind::kUnsupported, where + ": has no instance __dict__");
 

@@ -9,11 +9,8 @@
 
 #include "graphcache/bundle.hpp"
 #include "graphcache/error.hpp"
-#include "graphcache/layered_store.hpp"
-#include "graphcache/local_store.hpp"
-#include "graphcache/redis_store.hpp"
+#include "graphcache/open_store.hpp"
 #include "graphcache/signing.hpp"
-#include "graphcache/single_flight.hpp"
 
 namespace graphcache::py_frontend {
 
@@ -49,12 +46,12 @@ class WarningQueue {
 struct PyLocalStore {
   std::shared_ptr<WarningQueue> warnings = std::make_shared<WarningQueue>();
   WarningSink sink;  // pushes onto `warnings` (weakly: tiers may outlive this object)
-  std::shared_ptr<LocalStore> store;
-  std::shared_ptr<Store> layered;            // local + Redis when a remote URL was given
-  std::optional<RedisConfig> shared_remote;  // the remote, when this store may take locks in it
-  std::unique_ptr<SingleFlight> flight;      // build locks (make_single_flight), made on first use
+  StoreConfig config;
+  OpenedStore opened;                    // open_store(config): local, and layered over the remote if any
+  std::unique_ptr<SingleFlight> flight;  // build locks (make_single_flight), made on first use
   // get/put/remove/list/stats go through both tiers; gc/verify/clear are local maintenance.
-  Store& tiers() { return layered ? *layered : static_cast<Store&>(*store); }
+  Store& tiers() { return *opened.tiers; }
+  LocalStore* local() { return opened.local.get(); }
 };
 
 // A held build lock (context manager). build_lock keeps its LocalStore, whose SingleFlight owns the
@@ -129,7 +126,9 @@ EntryMetadata metadata_from(py::handle dict) {
   return m;
 }
 
-py::dict metadata_to(const EntryMetadata& m) {
+}  // namespace
+
+py::dict metadata_to_dict(const EntryMetadata& m) {
   py::dict d;
   d["key_parts"] = m.key_parts;
   d["input_names"] = m.input_names;
@@ -144,6 +143,8 @@ py::dict metadata_to(const EntryMetadata& m) {
   if (!m.signature.empty()) d["signature"] = m.signature;
   return d;
 }
+
+namespace {
 
 py::dict stats_to(const StoreStats& s) {
   py::dict d;
@@ -163,12 +164,14 @@ py::dict stats_to(const StoreStats& s) {
 
 std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, py::object max_entries,
                                          py::object compress, py::object fsync, py::object remote,
-                                         bool remote_read_only, py::object signing_key,
+                                         py::object remote_read_only, py::object signing_key,
                                          py::object trusted_keys, py::object require_signature) {
   StoreConfigOverrides overrides;
-  overrides.cache_dir = py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
-  // Trust settings: explicit arguments > GRAPHCACHE_SIGNING_KEY / _TRUSTED_KEYS / _REQUIRE_SIGNATURE > file.
   const auto fspath = py::module_::import("os").attr("fspath");
+  overrides.cache_dir = py::str(fspath(path)).cast<std::string>();
+  if (!remote.is_none()) overrides.remote = py::str(remote).cast<std::string>();
+  if (!remote_read_only.is_none()) overrides.remote_read_only = remote_read_only.cast<bool>() ? "on" : "off";
+  // Trust settings: explicit arguments > GRAPHCACHE_SIGNING_KEY / _TRUSTED_KEYS / _REQUIRE_SIGNATURE > file.
   if (!signing_key.is_none()) overrides.signing_key = py::str(fspath(signing_key)).cast<std::string>();
   if (!trusted_keys.is_none()) {
     std::string joined;
@@ -188,18 +191,8 @@ std::unique_ptr<PyLocalStore> make_store(py::object path, py::object max_bytes, 
   s->sink = [queue](const std::string& message) {
     if (auto q = queue.lock()) q->push(message);
   };
-  const WarningSink& sink = s->sink;
-  s->store = std::make_shared<LocalStore>(config, sink);
-  if (!remote.is_none()) {
-    auto redis =
-        std::make_shared<RedisStore>(RedisConfig::from_url(py::str(remote).cast<std::string>()), sink);
-    redis->set_trust(make_entry_trust(config.trust));
-    LayeredStoreOptions options;
-    options.remote_read_only = remote_read_only;
-    s->layered = std::make_shared<LayeredStore>(s->store, std::move(redis), options, sink);
-    if (!remote_read_only)  // a read-only consumer takes no locks in the shared instance either
-      s->shared_remote = RedisConfig::from_url(py::str(remote).cast<std::string>());
-  }
+  s->config = config;
+  s->opened = open_store(config, s->sink);
   return s;
 }
 
@@ -225,9 +218,9 @@ void bind_local_store(py::module_& m) {
                            "The local disk tier of the engine cache (see store_bindings.hpp).")
       .def(py::init(&make_store), py::arg("path"), py::arg("max_bytes") = py::none(),
            py::arg("max_entries") = py::none(), py::arg("compress") = py::none(),
-           py::arg("fsync") = py::none(), py::arg("remote") = py::none(), py::arg("remote_read_only") = false,
-           py::arg("signing_key") = py::none(), py::arg("trusted_keys") = py::none(),
-           py::arg("require_signature") = py::none())
+           py::arg("fsync") = py::none(), py::arg("remote") = py::none(),
+           py::arg("remote_read_only") = py::none(), py::arg("signing_key") = py::none(),
+           py::arg("trusted_keys") = py::none(), py::arg("require_signature") = py::none())
       .def(
           "get",
           [](PyLocalStore& s, const std::string& key_hex) -> py::object {
@@ -235,7 +228,7 @@ void bind_local_store(py::module_& m) {
             auto entry = without_gil(s, [&] { return s.tiers().get(key); });
             if (!entry) return py::none();
             py::object view = py::cast(EngineView{entry->engine});
-            return py::make_tuple(py::memoryview(view), metadata_to(entry->metadata));
+            return py::make_tuple(py::memoryview(view), metadata_to_dict(entry->metadata));
           },
           py::arg("key"), "None on a miss (corrupt entries are misses), else (memoryview, metadata dict).")
       .def(
@@ -291,7 +284,7 @@ void bind_local_store(py::module_& m) {
       .def(
           "gc",
           [](PyLocalStore& s, uint64_t max_bytes, uint64_t max_entries) {
-            GcReport r = without_gil(s, [&] { return s.store->gc(max_bytes, max_entries); });
+            GcReport r = without_gil(s, [&] { return s.local()->gc(max_bytes, max_entries); });
             py::dict d;
             d["entries_before"] = r.entries_before;
             d["bytes_before"] = r.bytes_before;
@@ -304,7 +297,7 @@ void bind_local_store(py::module_& m) {
           py::arg("max_bytes") = 0, py::arg("max_entries") = 0)
       .def("verify",
            [](PyLocalStore& s) {
-             VerifyReport r = without_gil(s, [&] { return s.store->verify(); });
+             VerifyReport r = without_gil(s, [&] { return s.local()->verify(); });
              py::dict d;
              d["checked"] = r.checked;
              d["ok"] = r.ok;
@@ -329,7 +322,7 @@ void bind_local_store(py::module_& m) {
               throw Error(ErrorKind::kInvalidArgument, "bundle_create: empty key list");
             const std::string path = py::str(py::module_::import("os").attr("fspath")(out));
             const BundleCreateReport r = without_gil(s, [&] {
-              return create_bundle(*s.store, selected, path, make_entry_trust(s.store->config().trust).get());
+              return create_bundle(*s.local(), selected, path, make_entry_trust(s.config.trust).get());
             });
             py::dict d;
             d["entries"] = r.entries;
@@ -345,9 +338,8 @@ void bind_local_store(py::module_& m) {
           "bundle_import",
           [](PyLocalStore& s, py::object bundle) {
             const std::string path = py::str(py::module_::import("os").attr("fspath")(bundle));
-            const BundleImportReport r = without_gil(s, [&] {
-              return import_bundle(*s.store, path, make_entry_trust(s.store->config().trust).get());
-            });
+            const BundleImportReport r = without_gil(
+                s, [&] { return import_bundle(*s.local(), path, make_entry_trust(s.config.trust).get()); });
             py::dict d;
             d["entries"] = r.entries;
             d["bytes"] = r.bytes;
@@ -358,14 +350,14 @@ void bind_local_store(py::module_& m) {
           py::arg("path"),
           "Verifies every entry of the bundle (and its signatures when require_signature is on), then adds "
           "them all; on any problem raises and adds nothing.")
-      .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.store->clear(); }); })
+      .def("clear", [](PyLocalStore& s) { return without_gil(s, [&] { return s.local()->clear(); }); })
       .def(
           "build_lock",
           [](PyLocalStore& s, const std::string& key_hex, double wait_seconds) -> std::optional<PyBuildLock> {
             const Key key = Digest::from_hex(key_hex);
             const auto wait = std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000));
             if (!s.flight)  // with the GIL held: Python threads do not race to create it
-              s.flight = make_single_flight(s.tiers(), s.store->config().cache_dir, s.shared_remote, s.sink);
+              s.flight = make_single_flight(s.tiers(), s.config, s.sink);
             auto lock = without_gil(s, [&] { return s.flight->acquire(key, wait); });
             if (!lock) return std::nullopt;
             return PyBuildLock{std::move(lock)};
@@ -376,11 +368,11 @@ void bind_local_store(py::module_& m) {
           "(Redis).")
       .def("entry_path",
            [](PyLocalStore& s, const std::string& key_hex) {
-             return s.store->entry_path(Digest::from_hex(key_hex));
+             return s.local()->entry_path(Digest::from_hex(key_hex));
            })
-      .def_property_readonly("path", [](PyLocalStore& s) { return s.store->config().cache_dir; })
-      .def_property_readonly("max_bytes", [](PyLocalStore& s) { return s.store->config().max_size; })
-      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.store->config().max_entries; });
+      .def_property_readonly("path", [](PyLocalStore& s) { return s.local()->config().cache_dir; })
+      .def_property_readonly("max_bytes", [](PyLocalStore& s) { return s.local()->config().max_size; })
+      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.local()->config().max_entries; });
 }
 
 }  // namespace graphcache::py_frontend

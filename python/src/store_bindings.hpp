@@ -1,9 +1,11 @@
 // graphcache._core.LocalStore: the C++ local disk store for Python.
 //
 // LocalStore(path, max_bytes=None, max_entries=None, compress=None, fsync=None, remote=None,
-//            remote_read_only=False)
-//   Other options come from the environment / config file (store_config.hpp precedence). With
-//   remote="redis://host:port/db?prefix=..": get/put/remove/list/stats go through the layered store
+//            remote_read_only=None)
+//   The arguments are the highest-precedence overrides of one StoreConfig; what they leave as None comes
+//   from the environment / config file (store_config.hpp; GRAPHCACHE_REMOTE too), and open_store builds
+//   the tiers (open_store.hpp). With a remote ("redis://host:port/db?prefix=.."):
+//   get/put/remove/list/stats go through the layered store
 //   (local first, then Redis; layered_store.hpp), tier_stats() -> {"local": {...}, "redis": {...}};
 //   gc/verify/clear stay local maintenance.
 // get(key_hex) -> None | (engine: memoryview (read-only, may map the entry file), metadata: dict)
@@ -20,8 +22,12 @@
 
 #include <pybind11/pybind11.h>
 
+#include "graphcache/store.hpp"
+
 namespace graphcache::py_frontend {
 
 void bind_local_store(pybind11::module_& m);
+// The metadata dict above (also what key_fx / key_export return as "metadata").
+pybind11::dict metadata_to_dict(const EntryMetadata& metadata);
 
 }  // namespace graphcache::py_frontend

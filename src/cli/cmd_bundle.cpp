@@ -31,7 +31,7 @@ void run_create() {
     throw Error(ErrorKind::kInvalidArgument, "bundle create: give KEY... or --all (not both)");
   std::vector<Key> keys;
   for (const std::string& k : a.keys) keys.push_back(Digest::from_hex(k));
-  auto store = open_local_store();
+  auto store = open_cli_store().local;
   const auto trust = make_entry_trust(store->config().trust);
   const BundleCreateReport r = create_bundle(*store, keys, a.out, trust.get());
   std::fprintf(a.out == "-" ? stderr : stdout,
@@ -41,7 +41,7 @@ void run_create() {
 }
 
 void run_import() {
-  auto store = open_local_store();
+  auto store = open_cli_store().local;
   const auto trust = make_entry_trust(store->config().trust);
   const BundleImportReport r = import_bundle(*store, args().file, trust.get());
   std::printf("imported %" PRIu64 " entries (%s) from %s, %s\n", r.entries, format_size(r.bytes).c_str(),

@@ -27,10 +27,10 @@
 #include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/event_log.hpp"
-#include "graphcache/fingerprint.hpp"
 #include "graphcache/key.hpp"
-#include "graphcache/onnx.hpp"
+#include "graphcache/key_metadata.hpp"
 #include "key_options.hpp"
+#include "model_loader.hpp"
 #include "store_options.hpp"
 
 namespace graphcache::cli {
@@ -74,50 +74,46 @@ int run_compiler(const std::vector<std::string>& command) {
 }
 
 struct CacheContext {
-  std::unique_ptr<Store> store;  // the local store, layered over the remote tier when one is configured
+  std::shared_ptr<Store> store;  // the local store, layered over the remote tier when one is configured
   KeyResult key;
   EntryMetadata metadata;
   ir::Graph graph;  // for explaining a miss (exec -v)
   KeyRequest request;
+  std::shared_ptr<EventLog> events;  // the configured event log (lock waits), or null
 };
 
 // Everything that needs the model and the cache; nullopt (after a warning) when either is unusable.
 std::optional<CacheContext> prepare_cache(const ExecArgs& a) {
   try {
     CacheContext c;
-    const ir::Graph graph = load_onnx_file(a.input);
+    const ir::Graph graph = load_model(a.input);
     KeyRequest request = make_key_request(a.key_options, graph);
     const CompilerIdentity compiler = identify_compiler(a.command.front());
     const std::vector<std::string> args =
         normalize_arguments({a.command.begin() + 1, a.command.end()}, a.input, a.output);
-    request.settings.push_back({"exec.arguments", nlohmann::json(args).dump(), true});
+    request.facts.push_back({"exec.arguments", nlohmann::json(args).dump()});
     request.toolchain["exec.compiler.path"] = compiler.path;
     request.toolchain["exec.compiler.size"] = std::to_string(compiler.size);
     request.toolchain["exec.compiler.sha256"] = compiler.sha256;
-    // The compiler bakes the weights into ENGINE (exec cannot refit), so their fingerprint is a key
-    // part: same structure with new weights must miss. Weights are read once, at memory bandwidth.
-    const StructuralInfo structure = structural_hash(graph);
-    FingerprintOptions fingerprint_options;
-    fingerprint_options.mode = a.secure ? FingerprintMode::kSecure : FingerprintMode::kFast;
-    const Digest weights = fingerprint_graph_weights(graph, structure.weight_order, fingerprint_options);
-    request.settings.push_back({"exec.weights", weights.hex(), true});
-    c.key = compute_key(graph, request);
-    c.metadata.weight_fingerprint = weights;
-
-    c.metadata.key_parts = {{"structure", c.key.parts.structure.hex()},
-                            {"input_specs", c.key.parts.input_specs.hex()},
-                            {"settings", c.key.parts.settings.hex()},
-                            {"toolchain", c.key.parts.toolchain.hex()}};
-    for (const auto& in : graph.inputs) c.metadata.input_names.push_back(in.name);
-    for (const auto& out : graph.outputs) c.metadata.output_names.push_back(out.name);
-    for (uint32_t w : c.key.structure.weight_order) c.metadata.weight_slots.push_back(graph.weights[w].name);
+    // The compiler bakes the weights into ENGINE (exec cannot refit): refit mode "none", which keys the
+    // weight fingerprint, so the same structure with new weights misses. One walk of the graph; the
+    // weights are read once, at memory bandwidth, in its slot order.
+    const HashedGraph hashed = hash_graph(graph);
+    request.refit_mode = RefitMode::kNone;
+    request.weight_fingerprint = fingerprint_key_weights(graph, hashed.structure, a.secure);
+    c.key = compute_key(hashed, request);
+    c.metadata = entry_metadata(c.key, graph);
     c.metadata.tool_versions = {{"compiler", compiler.path}, {"compiler.sha256", compiler.sha256}};
     c.metadata.extra = {{"command", nlohmann::json(args).dump()}};
     for (const auto& s : request.settings) c.metadata.extra["setting." + s.name] = s.value;
+    for (const auto& f : request.facts) c.metadata.extra["setting." + f.name] = f.value;
+    c.metadata.extra["setting.graphcache.weight_fingerprint"] = request.weight_fingerprint->hex();
     for (auto& [name, value] : explain_fields(graph, request, c.key, a.input)) c.metadata.extra[name] = value;
     c.graph = graph;
     c.request = request;
-    c.store = open_store();
+    OpenedStore opened = open_cli_store();
+    c.store = opened.tiers;
+    c.events = opened.events;
     return c;
   } catch (const Error& e) {
     warn(std::string(e.what()) + "; running the compiler without the cache");
@@ -205,10 +201,9 @@ ExecOutcome run_exec(const ExecArgs& a) {
     return BuiltEngine{{}, a.output, cache->metadata};
   };
   SingleFlightOptions options;
-  const auto events = EventLog::from_environment();
-  options.on_wait = [&a, &events, &cache](const std::string& line) {
+  options.on_wait = [&a, &cache](const std::string& line) {
     if (a.verbose) std::fprintf(stderr, "graphcache: %s\n", line.c_str());
-    if (events) events->record("lock_wait", &cache->key.key, "", 0, 0, line);
+    if (const auto& events = cache->events) events->record("lock_wait", &cache->key.key, "", 0, 0, line);
   };
   try {
     // get_or_build makes the one counted lookup: a hit, or a miss that this job or another one builds.

@@ -1,6 +1,5 @@
-// `graphcache key` and `graphcache diff`: structural keys of ONNX models, and why two keys differ.
-#include <unistd.h>
-
+// `graphcache key` and `graphcache diff`: keys of model files (a loader per file type, model_loader.hpp),
+// and why two keys differ. The key is composed by src/key (compute_key, key_metadata.hpp), as in Python.
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -8,10 +7,10 @@
 
 #include "commands.hpp"
 #include "graphcache/error.hpp"
-#include "graphcache/fingerprint.hpp"
 #include "graphcache/key.hpp"
-#include "graphcache/onnx.hpp"
+#include "graphcache/key_metadata.hpp"
 #include "key_options.hpp"
+#include "model_loader.hpp"
 
 namespace graphcache::cli {
 namespace {
@@ -22,21 +21,8 @@ struct KeyArgs {
   bool json = false;
   bool weights = false;
   bool secure = false;
+  std::string refit_mode;  // empty: not keyed
 };
-
-// Weight fingerprint in the key's slot order; multi-GB models show progress on a terminal.
-Digest fingerprint_key_weights(const ir::Graph& graph, const KeyResult& result, bool secure) {
-  FingerprintOptions options;
-  options.mode = secure ? FingerprintMode::kSecure : FingerprintMode::kFast;
-  if (::isatty(STDERR_FILENO)) {
-    options.progress = [](uint64_t done, uint64_t total) {
-      if (total < (uint64_t{1} << 30)) return;
-      std::fprintf(stderr, "\rweights: %llu / %llu MiB%s", static_cast<unsigned long long>(done >> 20),
-                   static_cast<unsigned long long>(total >> 20), done == total ? "\n" : "");
-    };
-  }
-  return fingerprint_graph_weights(graph, result.structure.weight_order, options);
-}
 
 struct DiffArgs {
   std::string a, b;
@@ -46,12 +32,19 @@ struct DiffArgs {
 
 void run_key(const KeyArgs& args) {
   const auto start = std::chrono::steady_clock::now();
-  const ir::Graph graph = load_onnx_file(args.model);
+  const ir::Graph graph = load_model(args.model);
   const auto loaded = std::chrono::steady_clock::now();
-  const KeyResult result = compute_key(graph, make_key_request(args.options, graph));
+  KeyRequest request = make_key_request(args.options, graph);
+  const HashedGraph hashed = hash_graph(graph);  // the one walk; the fingerprint follows its slot order
   const auto done = std::chrono::steady_clock::now();
   std::optional<Digest> weight_fingerprint;
-  if (args.weights) weight_fingerprint = fingerprint_key_weights(graph, result, args.secure);
+  if (!args.refit_mode.empty()) request.refit_mode = parse_refit_mode(args.refit_mode);
+  if (args.weights || (request.refit_mode && is_weight_bound(*request.refit_mode)))
+    weight_fingerprint = fingerprint_key_weights(graph, hashed.structure, args.secure);
+  // A weight-bound refit mode keys the fingerprint (as EngineCache does); --weights alone only prints it.
+  if (request.refit_mode && is_weight_bound(*request.refit_mode))
+    request.weight_fingerprint = weight_fingerprint;
+  const KeyResult result = compute_key(hashed, request);
   const auto fingerprinted = std::chrono::steady_clock::now();
   if (!args.json) {
     std::printf("%s\n", result.key.hex().c_str());
@@ -62,10 +55,10 @@ void run_key(const KeyArgs& args) {
   nlohmann::ordered_json out;
   out["model"] = args.model;
   out["key"] = result.key.hex();
-  out["parts"] = {{"structure", result.parts.structure.hex()},
-                  {"input_specs", result.parts.input_specs.hex()},
-                  {"settings", result.parts.settings.hex()},
-                  {"toolchain", result.parts.toolchain.hex()}};
+  const std::map<std::string, std::string> parts = key_parts_hex(result.parts);
+  out["parts"] = nlohmann::ordered_json::object();
+  for (const char* part : {"structure", "input_specs", "settings", "toolchain"})
+    out["parts"][part] = parts.at(part);
   nlohmann::ordered_json inputs = nlohmann::ordered_json::array(), outputs = nlohmann::ordered_json::array();
   for (const auto& in : graph.inputs) inputs.push_back({{"name", in.name}, {"type", ir::to_string(in.type)}});
   for (const auto& o : graph.outputs) outputs.push_back({{"name", o.name}, {"type", ir::to_string(o.type)}});
@@ -75,6 +68,7 @@ void run_key(const KeyArgs& args) {
   for (uint32_t w : result.structure.weight_order)
     weights.push_back({{"name", graph.weights[w].name}, {"type", ir::to_string(graph.weights[w].type)}});
   out["weight_slots"] = weights;
+  if (result.refit_mode) out["refit_mode"] = to_string(*result.refit_mode);
   if (weight_fingerprint) {
     out["weight_fingerprint"] = weight_fingerprint->hex();
     out["weight_fingerprint_mode"] = args.secure ? "secure" : "fast";
@@ -84,15 +78,15 @@ void run_key(const KeyArgs& args) {
   out["settings"] = nlohmann::ordered_json::object();
   for (const auto& s : args.options.settings)
     out["settings"][s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
-  out["toolchain"] = make_key_request(args.options, graph).toolchain;
+  out["toolchain"] = request.toolchain;
   out["timing_ms"] = {{"load", ms(start, loaded)}, {"key", ms(loaded, done)}};
   if (weight_fingerprint) out["timing_ms"]["weights"] = ms(done, fingerprinted);
   std::printf("%s\n", out.dump(2).c_str());
 }
 
 int run_diff(const DiffArgs& args) {
-  const ir::Graph a = load_onnx_file(args.a);
-  const ir::Graph b = load_onnx_file(args.b);
+  const ir::Graph a = load_model(args.a);
+  const ir::Graph b = load_model(args.b);
   const KeyRequest request = make_key_request(args.options, a);
   make_key_request(args.options, b);  // the profiles must fit both models
   const Key ka = compute_key(a, request).key;
@@ -120,19 +114,22 @@ int run_diff(const DiffArgs& args) {
 
 void register_key_commands(CLI::App& app) {
   auto key_args = std::make_shared<KeyArgs>();
-  auto* key =
-      app.add_subcommand("key", "Print the engine cache key of an ONNX model (weights are never read)");
-  key->add_option("model", key_args->model, "ONNX model file")->required();
+  auto* key = app.add_subcommand(
+      "key", "Print the engine cache key of a model file (.onnx; weights are read only for --weights)");
+  key->add_option("model", key_args->model, "model file (.onnx)")->required();
   add_key_options(*key, key_args->options);
   key->add_flag("--json", key_args->json, "Print the key's parts, inputs, outputs and weight slots as JSON");
   key->add_flag("--weights", key_args->weights,
                 "Also print the weight fingerprint (reads every weight byte: memory-mapped, all cores)");
   key->add_flag("--secure", key_args->secure,
                 "With --weights: SHA-256 chunks instead of XXH3 (for caches shared across trust boundaries)");
+  key->add_option("--refit-mode", key_args->refit_mode,
+                  "Key the refit mode (refittable, refit_identical, none); the weight-bound ones key the "
+                  "weight fingerprint too, as the Python EngineCache does");
   key->callback([key_args] { run_key(*key_args); });
 
   auto diff_args = std::make_shared<DiffArgs>();
-  auto* diff = app.add_subcommand("diff", "Explain why two ONNX models get different keys");
+  auto* diff = app.add_subcommand("diff", "Explain why two model files get different keys");
   diff->add_option("a", diff_args->a, "first model")->required();
   diff->add_option("b", diff_args->b, "second model")->required();
   add_key_options(*diff, diff_args->options);

@@ -7,7 +7,6 @@
 #include "commands.hpp"
 #include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
-#include "graphcache/layered_store.hpp"
 #include "store_options.hpp"
 
 namespace graphcache::cli {
@@ -80,7 +79,7 @@ void print_list(const char* title, const std::vector<std::string>& values) {
 // `show` is not a use: it peeks (no hit/miss counted, LRU order unchanged).
 void run_show(const StoreCommandArgs& a) {
   const Key key = Digest::from_hex(a.key);
-  std::optional<Entry> entry = open_store()->peek(key);
+  std::optional<Entry> entry = open_cli_store().tiers->peek(key);
   if (!entry) {
     std::fprintf(stderr, "graphcache: no entry %s\n", key.hex().c_str());
     throw CLI::RuntimeError(1);
@@ -110,7 +109,7 @@ void run_show(const StoreCommandArgs& a) {
 
 void run_put(const StoreCommandArgs& a) {
   const Key key = Digest::from_hex(a.key);
-  auto store = open_store();
+  auto store = open_cli_store().tiers;
   EntryMetadata metadata = metadata_from_flags(a.meta);
   record_put_factors(a.factors, key, metadata);
   store->put(key, EngineSource::from_file(a.file), metadata);
@@ -119,7 +118,7 @@ void run_put(const StoreCommandArgs& a) {
 
 void run_get(const StoreCommandArgs& a) {
   const Key key = Digest::from_hex(a.key);
-  auto store = open_store();
+  auto store = open_cli_store().tiers;
   std::optional<Entry> entry = store->get(key);
   if (!entry) {
     std::fprintf(stderr, "graphcache: miss: %s\n", key.hex().c_str());
@@ -129,7 +128,7 @@ void run_get(const StoreCommandArgs& a) {
 }
 
 void run_ls(const StoreCommandArgs& a) {
-  auto store = open_store();
+  auto store = open_cli_store().tiers;
   std::vector<EntryInfo> entries = store->list();
   if (a.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -150,7 +149,8 @@ void run_ls(const StoreCommandArgs& a) {
 }
 
 void run_stats(const StoreCommandArgs& a) {
-  auto store = open_local_store();
+  const OpenedStore opened = open_cli_store();
+  LocalStore* store = opened.local.get();
   if (a.zero) {
     store->zero_stats();
     std::printf("statistics zeroed\n");
@@ -160,7 +160,7 @@ void run_stats(const StoreCommandArgs& a) {
   const StoreConfig& c = store->config();
   // Per-tier counters when a remote tier is configured (the local numbers above stay as they were).
   std::map<std::string, StoreStats> tiers;
-  if (auto layered = open_store(); layered->name() == "layered") tiers = layered->tier_stats();
+  if (opened.remote) tiers = opened.tiers->tier_stats();
   // One lookup is one hit or one miss over all tiers: a local miss that the remote serves is a hit, so
   // with a remote the hits are both tiers' hits and the misses are the remote's (every lookup that got
   // there missed locally first). The remote's counters are shared by every host that uses it.
@@ -227,7 +227,7 @@ void run_stats(const StoreCommandArgs& a) {
 }
 
 void run_gc() {
-  auto store = open_local_store();
+  auto store = open_cli_store().local;
   const GcReport r = store->gc();
   std::printf("evicted %" PRIu64 " entries, removed %" PRIu64 " stale temp files; %" PRIu64
               " entries, %s left\n",
@@ -235,7 +235,7 @@ void run_gc() {
 }
 
 void run_verify() {
-  auto store = open_local_store();
+  auto store = open_cli_store().local;
   const VerifyReport r = store->verify();
   std::printf("checked %" PRIu64 " entries: %" PRIu64 " ok, %" PRIu64 " corrupt (removed); %" PRIu64
               " stale temp files removed\n",
@@ -248,7 +248,7 @@ void run_verify() {
 
 void run_rm(const StoreCommandArgs& a) {
   const Key key = Digest::from_hex(a.key);
-  if (!open_store()->remove(key)) {
+  if (!open_cli_store().tiers->remove(key)) {
     std::fprintf(stderr, "graphcache: no entry %s\n", key.hex().c_str());
     throw CLI::RuntimeError(1);
   }
@@ -257,17 +257,17 @@ void run_rm(const StoreCommandArgs& a) {
 // Every command that removes entries follows one rule (the one of `rm`): it acts on every configured
 // tier, except a read-only remote, which is left alone.
 void run_clear() {
-  const uint64_t local = open_local_store()->clear();
-  if (!remote_configured()) {
+  const OpenedStore opened = open_cli_store();
+  const uint64_t local = opened.local->clear();
+  if (!opened.remote) {
     std::printf("removed %" PRIu64 " entries\n", local);
     return;
   }
-  if (remote_is_read_only()) {
+  if (opened.remote_read_only) {
     std::printf("removed %" PRIu64 " entries (local; the read-only remote is left alone)\n", local);
     return;
   }
-  std::unique_ptr<Store> layered = open_store();
-  Store& remote = static_cast<LayeredStore&>(*layered).remote();
+  Store& remote = *opened.remote;
   uint64_t removed_remote = 0;
   for (const EntryInfo& e : remote.list()) removed_remote += remote.remove(e.key) ? 1 : 0;
   std::printf("removed %" PRIu64 " entries (local %" PRIu64 ", remote %" PRIu64 ")\n", local + removed_remote,

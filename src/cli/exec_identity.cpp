@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/unique_fd.hpp"
 #include "graphcache/error.hpp"
 
 namespace graphcache::cli {
@@ -39,26 +40,23 @@ std::string find_program(const std::string& program) {
 }
 
 std::string sha256_file(const std::string& path, uint64_t* size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid())
     throw Error(ErrorKind::kInvalidArgument, "cannot read compiler '" + path + "': " + std::strerror(errno));
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<unsigned char> buf(1 << 20);
   *size = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw Error(ErrorKind::kInvalidArgument, "cannot read compiler '" + path + "': " + std::strerror(err));
-    }
+    if (n < 0)
+      throw Error(ErrorKind::kInvalidArgument,
+                  "cannot read compiler '" + path + "': " + std::strerror(errno));
     if (n == 0) break;
     EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
     *size += static_cast<uint64_t>(n);
   }
-  ::close(fd);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &length);

@@ -1,9 +1,14 @@
 #include "key_options.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <algorithm>
 #include <charconv>
 
 #include "graphcache/error.hpp"
+#include "graphcache/fingerprint.hpp"
 #include "graphcache/ir.hpp"
 
 namespace graphcache::cli {
@@ -126,6 +131,20 @@ KeyRequest make_key_request(const KeyOptionArgs& args, const ir::Graph& graph) {
   }
   for (const auto& p : args.profiles) request.input_specs.push_back(parse_profile(p, graph));
   return request;
+}
+
+// Weight fingerprint in the key's slot order; multi-GB models show progress on a terminal.
+Digest fingerprint_key_weights(const ir::Graph& graph, const StructuralInfo& structure, bool secure) {
+  FingerprintOptions options;
+  options.mode = secure ? FingerprintMode::kSecure : FingerprintMode::kFast;
+  if (::isatty(STDERR_FILENO)) {
+    options.progress = [](uint64_t done, uint64_t total) {
+      if (total < (uint64_t{1} << 30)) return;
+      std::fprintf(stderr, "\rweights: %llu / %llu MiB%s", static_cast<unsigned long long>(done >> 20),
+                   static_cast<unsigned long long>(total >> 20), done == total ? "\n" : "");
+    };
+  }
+  return fingerprint_graph_weights(graph, structure.weight_order, options);
 }
 
 }  // namespace graphcache::cli

@@ -1,4 +1,5 @@
-// Command-line options that feed a KeyRequest, shared by `key`, `diff` and `exec`.
+// Command-line options that feed a KeyRequest, shared by `key`, `diff` and `exec`, and the weight
+// fingerprint they key.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -20,5 +21,8 @@ struct KeyOptionArgs {
 void add_key_options(CLI::App& command, KeyOptionArgs& args);
 // Throws Error(kInvalidArgument) naming the malformed option; profiles are checked against `graph`.
 KeyRequest make_key_request(const KeyOptionArgs& args, const ir::Graph& graph);
+// The weight fingerprint in the key's slot order (XXH3 chunks, SHA-256 with `secure`); models over 1 GiB
+// show progress when stderr is a terminal.
+Digest fingerprint_key_weights(const ir::Graph& graph, const StructuralInfo& structure, bool secure);
 
 }  // namespace graphcache::cli

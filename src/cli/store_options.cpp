@@ -1,37 +1,17 @@
 #include "store_options.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 
+#include "common/atomic_file.hpp"
 #include "graphcache/error.hpp"
-#include "graphcache/event_log.hpp"
-#include "graphcache/layered_store.hpp"
-#include "graphcache/redis_store.hpp"
-#include "graphcache/signing.hpp"
 
 namespace graphcache::cli {
 namespace {
 
 std::optional<std::string> given(const std::string& value) {
   return value.empty() ? std::nullopt : std::optional<std::string>(value);
-}
-
-void write_all(int fd, const uint8_t* data, uint64_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, std::min<uint64_t>(size, 1 << 30));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
-    }
-    data += n;
-    size -= static_cast<uint64_t>(n);
-  }
 }
 
 }  // namespace
@@ -63,6 +43,9 @@ void add_store_options(CLI::App& command) {
       "Trusted Ed25519 PEM public keys or folders, ':'-separated (env GRAPHCACHE_TRUSTED_KEYS)");
   command.add_option("--require-signature", a.require_signature,
                      "Serve only entries signed by a trusted key: on/off (env GRAPHCACHE_REQUIRE_SIGNATURE)");
+  command.add_option(
+      "--event-log", a.event_log,
+      "Append one JSON line per hit/miss/put/remove/lock wait to this file (env GRAPHCACHE_EVENT_LOG)");
 }
 
 StoreConfig resolve_cli_store_config() {
@@ -76,28 +59,13 @@ StoreConfig resolve_cli_store_config() {
   o.signing_key = given(a.signing_key);
   o.trusted_keys = given(a.trusted_keys);
   o.require_signature = given(a.require_signature);
+  o.remote = given(a.remote);
+  if (a.remote_read_only) o.remote_read_only = "on";  // the flag only ever turns it on
+  o.event_log = given(a.event_log);
   return resolve_store_config(o);
 }
 
-std::unique_ptr<LocalStore> open_local_store() {
-  return std::make_unique<LocalStore>(resolve_cli_store_config());
-}
-
 namespace {
-
-std::string remote_url() {
-  const char* env_remote = std::getenv("GRAPHCACHE_REMOTE");
-  const std::string& flag = store_option_args().remote;
-  return !flag.empty() ? flag : env_remote ? env_remote : "";
-}
-
-// Flag > environment, with the boolean syntax of every other setting (parse_bool): =on works as =1.
-bool remote_read_only() {
-  if (store_option_args().remote_read_only) return true;
-  const char* env = std::getenv("GRAPHCACHE_REMOTE_READ_ONLY");
-  if (!env || !*env) return false;
-  return parse_bool(env, "environment variable GRAPHCACHE_REMOTE_READ_ONLY");
-}
 
 void print_warning(const std::string& message) {
   std::fprintf(stderr, "%s\n", message.c_str());
@@ -105,61 +73,17 @@ void print_warning(const std::string& message) {
 
 }  // namespace
 
-bool remote_configured() {
-  return !remote_url().empty();
-}
-
-bool remote_is_read_only() {
-  return remote_read_only();
-}
-
-std::unique_ptr<Store> open_store() {
-  const std::string url = remote_url();
-  // GRAPHCACHE_EVENT_LOG: every lookup and put as a JSON line (include/graphcache/event_log.hpp).
-  if (url.empty()) return with_event_log(open_local_store(), EventLog::from_environment());
-  LayeredStoreOptions options;
-  options.remote_read_only = remote_read_only();
-  auto local = open_local_store();
-  auto remote = std::make_shared<RedisStore>(RedisConfig::from_url(url), print_warning);
-  remote->set_trust(make_entry_trust(local->config().trust));
-  return with_event_log(std::make_unique<LayeredStore>(std::shared_ptr<Store>(std::move(local)),
-                                                       std::move(remote), options, print_warning),
-                        EventLog::from_environment());
+OpenedStore open_cli_store() {
+  return open_store(resolve_cli_store_config(), print_warning);
 }
 
 std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options) {
-  const std::string url = remote_url();
-  std::optional<RedisConfig> shared;
-  if (!url.empty() && !remote_read_only()) shared = RedisConfig::from_url(url);
-  return make_single_flight(store, resolve_cli_store_config().cache_dir, shared, print_warning, options);
+  return make_single_flight(store, resolve_cli_store_config(), print_warning, options);
 }
 
 void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {
-  if (path == "-") {
-    write_all(STDOUT_FILENO, data, size, "stdout");
-    return;
-  }
-  std::filesystem::path target(path);
-  std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  std::string temp =
-      (dir / (".graphcache-" + std::to_string(::getpid()) + "-" + target.filename().string())).string();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp + "': " + std::strerror(errno));
-  try {
-    write_all(fd, data, size, path);
-    if (::close(fd) != 0) {
-      fd = -1;
-      throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
-    }
-    fd = -1;
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-      throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
-    }
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
+  if (path == "-") return write_all(STDOUT_FILENO, data, size, "stdout");
+  write_file_atomically(path, data, size, /*durable=*/true);
 }
 
 }  // namespace graphcache::cli

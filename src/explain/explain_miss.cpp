@@ -6,10 +6,10 @@
 #include <memory>
 #include <unordered_map>
 
-#include "../store/explain_index.hpp"
-#include "../store/redis_connection.hpp"
+#include "explain_index.hpp"
 #include "factors.hpp"
 #include "graphcache/error.hpp"
+#include "redis_connection.hpp"
 #include "structure_summary.hpp"
 
 namespace graphcache {

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "../store/explain_index.hpp"
+#include "explain_index.hpp"
 #include "graphcache/store.hpp"
 #include "structure_summary.hpp"
 
@@ -28,17 +28,18 @@ nlohmann::json factors_json(const ir::Graph& graph, const KeyRequest& request, c
   nlohmann::json j;
   j["key"] = result.key.hex();
   j["structure"] = result.parts.structure.hex();
+  // Everything keyed beside the structure, by the name it is keyed under: the caller's settings, the
+  // graph's and the request's facts (reserved names, e.g. exec.arguments) and the weight fingerprint.
   nlohmann::json settings = nlohmann::json::object();
-  std::string refit_mode;
   for (const Setting& s : request.settings) {
-    if (!s.engine_relevant) continue;
-    if (s.name == kRefitModeSetting)
-      refit_mode = s.value;
-    else
-      settings[s.name] = s.value;
+    if (s.engine_relevant) settings[s.name] = s.value;
   }
+  for (const ir::GraphFact& f : graph.facts) settings[f.name] = f.value;
+  for (const ir::GraphFact& f : request.facts) settings[f.name] = f.value;
+  if (request.weight_fingerprint)
+    settings["graphcache.weight_fingerprint"] = request.weight_fingerprint->hex();
   j["settings"] = settings;
-  j["refit_mode"] = refit_mode;
+  j["refit_mode"] = request.refit_mode ? to_string(*request.refit_mode) : "";
   j["toolchain"] = request.toolchain;
   nlohmann::json specs = nlohmann::json::object();
   for (const InputSpec& spec : request.input_specs) {

@@ -5,7 +5,7 @@
 
 #include "graphcache/error.hpp"
 #include "graphcache/ir.hpp"
-#include "ir_limits.hpp"
+#include "graphcache/limits.hpp"
 
 namespace graphcache::ir {
 namespace {
@@ -80,8 +80,8 @@ void check_attr(const AttrValue& value, const Node& node, size_t i, const Attrib
 }
 
 void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint32_t>* order) {
-  if (depth > kMaxSubgraphDepth)
-    fail("graph", "subgraphs nested deeper than " + std::to_string(kMaxSubgraphDepth) + " levels");
+  if (depth > kMaxNestingDepth)
+    fail("graph", "subgraphs nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");
   const size_t n = g.nodes.size();
   // Every node reading only nodes stored before it (front ends store nodes in file order, and files are
   // almost always sorted): acyclic, and the stored order is a topological order; no edge arrays needed.

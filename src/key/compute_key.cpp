@@ -10,7 +10,7 @@ namespace {
 
 using key::Encoder;
 
-Digest hash_input_specs(const ir::Graph& graph, std::vector<InputSpec> specs) {
+Digest hash_input_specs(size_t input_count, std::vector<InputSpec> specs) {
   std::sort(specs.begin(), specs.end(), [](const auto& a, const auto& b) { return a.input < b.input; });
   Encoder e;
   e.tag('P');
@@ -18,9 +18,9 @@ Digest hash_input_specs(const ir::Graph& graph, std::vector<InputSpec> specs) {
   for (size_t i = 0; i < specs.size(); ++i) {
     const InputSpec& s = specs[i];
     const std::string where = "input spec for input " + std::to_string(s.input);
-    if (s.input >= graph.inputs.size())
+    if (s.input >= input_count)
       throw Error(ErrorKind::kInvalidArgument,
-                  where + ": the graph has " + std::to_string(graph.inputs.size()) + " inputs");
+                  where + ": the graph has " + std::to_string(input_count) + " inputs");
     if (i > 0 && specs[i - 1].input == s.input)
       throw Error(ErrorKind::kInvalidArgument, where + ": given twice");
     if (s.min_shape.size() != s.opt_shape.size() || s.opt_shape.size() != s.max_shape.size())
@@ -39,13 +39,46 @@ Digest hash_input_specs(const ir::Graph& graph, std::vector<InputSpec> specs) {
   return key::sha256(e);
 }
 
-Digest hash_settings(const std::vector<Setting>& settings) {
+// The text of a fact keyed from a typed field: a JSON string, as the Python package has always encoded
+// the values of these settings ('"refittable"'), so its keys did not change when they moved here.
+std::string json_string(std::string_view text) {
+  return "\"" + std::string(text) + "\"";  // only [a-z0-9_] is ever passed: nothing to escape
+}
+
+// The settings part: the caller's settings, the graph's facts and the typed facts of the request, one
+// sorted list of (name, value) (their names cannot collide: the facts' are reserved, the caller's not).
+Digest hash_settings(const HashedGraph& graph, const KeyRequest& request) {
+  std::vector<Setting> reserved;
+  for (const auto* facts : {&graph.facts, &request.facts}) {
+    for (const ir::GraphFact& f : *facts) {
+      if (!is_reserved_setting_name(f.name))
+        throw Error(ErrorKind::kInvalidArgument, "fact '" + f.name + "' is not a reserved setting name");
+      reserved.push_back({f.name, f.value, true});
+    }
+  }
+  if (request.refit_mode) {
+    reserved.push_back({"graphcache.refit_mode", json_string(to_string(*request.refit_mode)), true});
+    if (is_weight_bound(*request.refit_mode) && !request.weight_fingerprint)
+      throw Error(ErrorKind::kInvalidArgument, std::string("refit mode '") + to_string(*request.refit_mode) +
+                                                   "' binds the weights: the key needs their fingerprint");
+  }
+  if (request.weight_fingerprint)
+    reserved.push_back(
+        {"graphcache.weight_fingerprint", json_string(request.weight_fingerprint->hex()), true});
+
   std::vector<const Setting*> relevant;
   std::set<std::string_view> seen;
-  for (const auto& s : settings) {
+  for (const auto& s : request.settings) {
+    if (is_reserved_setting_name(s.name))
+      throw Error(ErrorKind::kInvalidArgument, "setting name '" + s.name + "' is reserved");
     if (!seen.insert(s.name).second)
       throw Error(ErrorKind::kInvalidArgument, "setting '" + s.name + "' given twice");
     if (s.engine_relevant) relevant.push_back(&s);
+  }
+  for (const auto& s : reserved) {
+    if (!seen.insert(s.name).second)
+      throw Error(ErrorKind::kInvalidArgument, "setting '" + s.name + "' given twice");
+    relevant.push_back(&s);
   }
   std::sort(relevant.begin(), relevant.end(), [](auto* a, auto* b) { return a->name < b->name; });
   Encoder e;
@@ -77,12 +110,22 @@ StructuralInfo structural_hash(const ir::Graph& graph) {
   return StructuralInfo{hasher.graph_digest(), hasher.weight_order(), hasher.reachable_nodes()};
 }
 
+HashedGraph hash_graph(const ir::Graph& graph) {
+  return HashedGraph{structural_hash(graph), graph.inputs.size(), graph.facts};
+}
+
 KeyResult compute_key(const ir::Graph& graph, const KeyRequest& request) {
+  return compute_key(hash_graph(graph), request);
+}
+
+KeyResult compute_key(const HashedGraph& graph, const KeyRequest& request) {
   KeyResult result;
-  result.structure = structural_hash(graph);
+  result.structure = graph.structure;
+  result.refit_mode = request.refit_mode;
+  result.weight_fingerprint = request.weight_fingerprint;
   result.parts.structure = result.structure.digest;
-  result.parts.input_specs = hash_input_specs(graph, request.input_specs);
-  result.parts.settings = hash_settings(request.settings);
+  result.parts.input_specs = hash_input_specs(graph.input_count, request.input_specs);
+  result.parts.settings = hash_settings(graph, request);
   result.parts.toolchain = hash_toolchain(request.toolchain);
   Encoder e;
   e.str("graphcache-key-v4");  // bump when any encoding changes: old entries then simply miss

@@ -169,8 +169,30 @@ class Differ {
 
 }  // namespace
 
+// Graph facts are keyed like the structure (as reserved settings): a difference there is a reason too.
+std::vector<std::string> fact_differences(const ir::Graph& a, const ir::Graph& b) {
+  std::vector<std::string> lines;
+  for (const ir::GraphFact& fa : a.facts) {
+    auto fb = std::find_if(b.facts.begin(), b.facts.end(),
+                           [&](const ir::GraphFact& f) { return f.name == fa.name; });
+    if (fb == b.facts.end())
+      lines.push_back(fa.name + ": only A has it ('" + fa.value + "')");
+    else if (fb->value != fa.value)
+      lines.push_back(fa.name + ": '" + fa.value + "' in A, '" + fb->value + "' in B");
+  }
+  for (const ir::GraphFact& fb : b.facts) {
+    if (std::none_of(a.facts.begin(), a.facts.end(),
+                     [&](const ir::GraphFact& f) { return f.name == fb.name; }))
+      lines.push_back(fb.name + ": only B has it ('" + fb.value + "')");
+  }
+  return lines;
+}
+
 std::vector<std::string> explain_difference(const ir::Graph& a, const ir::Graph& b) {
-  return Differ(a, b).run();
+  std::vector<std::string> lines = fact_differences(a, b);
+  std::vector<std::string> structural = Differ(a, b).run();
+  lines.insert(lines.end(), structural.begin(), structural.end());
+  return lines;
 }
 
 }  // namespace graphcache

@@ -111,6 +111,20 @@ void MerkleHasher::encode_type(Encoder& e, const ir::TensorType& type) {
   }
 }
 
+// The variant index is hashed (the `attr` rule of README.md's grammar): inserting or reordering an
+// alternative would silently change every key. Append new alternatives at the end and bump the key version.
+namespace variant_order {
+using V = ir::AttrValue::Variant;
+template <size_t I, typename T>
+constexpr bool at = std::is_same_v<std::variant_alternative_t<I, V>, T>;
+static_assert(std::variant_size_v<V> == 13,
+              "a new AttrValue alternative: append it, extend the checks below");
+static_assert(at<0, std::monostate> && at<1, bool> && at<2, int64_t> && at<3, double> && at<4, std::string>);
+static_assert(at<5, ir::DType> && at<6, ir::Device> && at<7, ir::EnumValue> && at<8, ir::SymbolicInt>);
+static_assert(at<9, ir::TensorValue> && at<10, ir::GraphPtr> && at<11, ir::Sequence> &&
+              at<12, ir::OperandIndex>);
+}  // namespace variant_order
+
 void MerkleHasher::encode_attr(Encoder& e, const ir::AttrValue& attr) {
   const auto& v = attr.value;
   e.u8(static_cast<uint8_t>(v.index()));  // the alternative itself is part of the value: 1 != 1.0 != true

@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/atomic_file.hpp"
+#include "common/unique_fd.hpp"
 #include "graphcache/error.hpp"
 
 namespace graphcache::store {
@@ -57,16 +59,7 @@ uint64_t header_checksum(const uint8_t* header, const uint8_t* metadata, uint64_
 }
 
 void write_all(int fd, const void* data, size_t size) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_error("cannot write cache entry", errno);
-    }
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
+  graphcache::write_all(fd, data, size, "cache entry");
 }
 
 // Sinks payload bytes into the file, hashing what is stored and compressing on the way if asked.
@@ -253,31 +246,22 @@ EntryHeader parse_header(const uint8_t* data, uint64_t size) {
 
 uint64_t write_entry(int fd, const Key& key, const EngineSource& engine, EntryMetadata metadata,
                      const WriteOptions& options) {
-  int source_fd = -1;
+  UniqueFd source;
   uint64_t engine_size = engine.size;
   if (!engine.file_path.empty()) {
-    source_fd = ::open(engine.file_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (source_fd < 0) {
+    source.reset(::open(engine.file_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!source.valid()) {
       throw Error(ErrorKind::kInvalidArgument,
                   "cannot open engine file '" + engine.file_path + "': " + std::strerror(errno));
     }
-    off_t end = ::lseek(source_fd, 0, SEEK_END);
-    if (end < 0 || ::lseek(source_fd, 0, SEEK_SET) < 0) {
-      int err = errno;
-      ::close(source_fd);
-      io_error("cannot size engine file '" + engine.file_path + "'", err);
+    off_t end = ::lseek(source.get(), 0, SEEK_END);
+    if (end < 0 || ::lseek(source.get(), 0, SEEK_SET) < 0) {
+      io_error("cannot size engine file '" + engine.file_path + "'", errno);
     }
     engine_size = static_cast<uint64_t>(end);
   } else if (engine.data == nullptr && engine.size != 0) {
     throw Error(ErrorKind::kInvalidArgument, "engine source has a size but no data");
   }
-  struct CloseSource {
-    int fd;
-    ~CloseSource() {
-      if (fd >= 0) ::close(fd);
-    }
-  } close_source{source_fd};
-
   if (metadata.created_unix == 0) metadata.created_unix = static_cast<int64_t>(std::time(nullptr));
   const std::string meta = serialize_metadata(metadata);
 
@@ -293,11 +277,11 @@ uint64_t write_entry(int fd, const Key& key, const EngineSource& engine, EntryMe
   write_all(fd, meta.data(), meta.size());
 
   PayloadWriter payload(fd, options, engine_size);
-  if (source_fd >= 0) {
+  if (source.valid()) {
     std::vector<uint8_t> chunk(kIoChunk);
     uint64_t copied = 0;
     for (;;) {
-      ssize_t n = ::read(source_fd, chunk.data(), chunk.size());
+      ssize_t n = ::read(source.get(), chunk.data(), chunk.size());
       if (n < 0) {
         if (errno == EINTR) continue;
         io_error("cannot read engine file '" + engine.file_path + "'", errno);

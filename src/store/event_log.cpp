@@ -19,7 +19,7 @@ double since_ms(std::chrono::steady_clock::time_point start) {
 
 class EventLoggingStore final : public Store {
  public:
-  EventLoggingStore(std::unique_ptr<Store> inner, std::shared_ptr<EventLog> log)
+  EventLoggingStore(std::shared_ptr<Store> inner, std::shared_ptr<EventLog> log)
       : inner_(std::move(inner)), log_(std::move(log)) {}
 
   std::optional<Entry> get(const Key& key) override {
@@ -49,17 +49,11 @@ class EventLoggingStore final : public Store {
   std::string name() const override { return inner_->name(); }
 
  private:
-  std::unique_ptr<Store> inner_;
+  std::shared_ptr<Store> inner_;
   std::shared_ptr<EventLog> log_;
 };
 
 }  // namespace
-
-std::shared_ptr<EventLog> EventLog::from_environment() {
-  const char* path = std::getenv("GRAPHCACHE_EVENT_LOG");
-  if (path == nullptr || *path == '\0') return nullptr;
-  return std::make_shared<EventLog>(path);
-}
 
 void EventLog::record(std::string_view event, const Key* key, std::string_view tier, uint64_t bytes,
                       double milliseconds, std::string_view detail) noexcept {
@@ -80,9 +74,9 @@ void EventLog::record(std::string_view event, const Key* key, std::string_view t
   }
 }
 
-std::unique_ptr<Store> with_event_log(std::unique_ptr<Store> store, std::shared_ptr<EventLog> log) {
+std::shared_ptr<Store> with_event_log(std::shared_ptr<Store> store, std::shared_ptr<EventLog> log) {
   if (!log) return store;
-  return std::make_unique<EventLoggingStore>(std::move(store), std::move(log));
+  return std::make_shared<EventLoggingStore>(std::move(store), std::move(log));
 }
 
 }  // namespace graphcache

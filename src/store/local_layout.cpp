@@ -11,6 +11,8 @@
 #include <memory>
 #include <random>
 
+#include "common/unique_fd.hpp"
+
 namespace graphcache::store {
 namespace {
 
@@ -46,10 +48,10 @@ using DirPtr = std::unique_ptr<DIR, DirCloser>;
 // Opens a directory without following a symlink at `path`: a symlinked fan-out directory must never
 // lead list/gc/verify/clear (which unlink what they find) outside the cache.
 DirPtr open_dir_nofollow(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  DIR* d = ::fdopendir(fd);
-  if (d == nullptr) ::close(fd);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return nullptr;
+  DIR* d = ::fdopendir(fd.get());
+  if (d != nullptr) fd.release();  // the DIR owns it now
   return DirPtr(d);
 }
 

@@ -15,6 +15,7 @@
 #include <new>
 #include <thread>
 
+#include "common/atomic_file.hpp"
 #include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "explain_index.hpp"
@@ -50,13 +51,6 @@ void make_dirs(const std::string& path) {
     make_dir(path.substr(0, pos));
   }
   make_dir(path);
-}
-
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 // Reads all of `fd` into a private buffer. The entry is verified in this copy, so another process that
@@ -332,11 +326,10 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
     make_dirs(dir);
     if (!store::fanout_dirs_are_real(impl_->config.cache_dir, key))
       throw Error(ErrorKind::kIo, "refusing to write through a symlinked cache directory: '" + dir + "'");
-    UniqueFd fd{::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
-    if (fd.get() < 0) throw Error(ErrorKind::kIo, "cannot create '" + temp_path + "': " + errno_text(errno));
+    AtomicFile file(final_path, temp_path);  // removes the temp file on any error below
     EntryMetadata stored_metadata = metadata;
     if (impl_->trust) impl_->trust->sign(key, engine, stored_metadata);
-    uint64_t written = store::write_entry(fd.get(), key, engine, stored_metadata,
+    uint64_t written = store::write_entry(file.fd(), key, engine, stored_metadata,
                                           {impl_->config.compress, impl_->config.compress_level});
     // An entry over the size cap would be evicted at once, together with everything else: refuse it.
     if (impl_->config.max_size != 0 && written > impl_->config.max_size) {
@@ -344,12 +337,7 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
                                                    ", larger than the cache's max size " +
                                                    format_size(impl_->config.max_size) + "; not stored");
     }
-    if (impl_->config.fsync && ::fsync(fd.get()) != 0) {
-      throw Error(ErrorKind::kIo, "cannot fsync '" + temp_path + "': " + errno_text(errno));
-    }
-    const int close_result = fd.close();
-    if (close_result != 0)
-      throw Error(ErrorKind::kIo, "cannot close '" + temp_path + "': " + errno_text(errno));
+    file.close(impl_->config.fsync);
 
     struct stat old;
     const bool replacing = ::lstat(final_path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
@@ -361,21 +349,16 @@ void LocalStore::put(const Key& key, const EngineSource& engine, const EntryMeta
       if (::rmdir(final_path.c_str()) != 0 && ::rename(final_path.c_str(), aside.c_str()) == 0)
         impl_->warn("a directory was planted at cache entry " + final_path + "; moved to " + aside);
     }
-    if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-      throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
-    }
-    if (impl_->config.fsync) fsync_dir(dir);
+    file.commit(impl_->config.fsync);
     store::local_index_note_put(impl_->config.cache_dir, key, metadata);  // explain index (a hint)
     impl_->stats.add(CounterDelta{.puts = 1, .bytes_written = written});
     impl_->stats.add_usage(replacing ? 0 : 1, static_cast<int64_t>(written) -
                                                   (replacing ? static_cast<int64_t>(old.st_size) : 0));
   } catch (const Error& e) {
-    ::unlink(temp_path.c_str());
     impl_->stats.add(CounterDelta{.errors = 1});
     if (e.kind() == ErrorKind::kIo || e.kind() == ErrorKind::kInvalidArgument) throw;
     throw Error(ErrorKind::kIo, std::string("cannot store entry: ") + e.what());
   } catch (const std::exception& e) {
-    ::unlink(temp_path.c_str());
     impl_->stats.add(CounterDelta{.errors = 1});
     throw Error(ErrorKind::kIo, std::string("cannot store entry: ") + e.what());
   }
@@ -394,7 +377,7 @@ void LocalStore::adopt_entry_file(const Key& key, const std::string& path) {
   const bool replacing = ::lstat(final_path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
   if (::rename(path.c_str(), final_path.c_str()) != 0)
     throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
-  if (impl_->config.fsync) fsync_dir(dir);
+  if (impl_->config.fsync) fsync_folder(dir);
   impl_->stats.add(CounterDelta{.puts = 1, .bytes_written = static_cast<uint64_t>(st.st_size)});
   impl_->stats.add_usage(replacing ? 0 : 1, st.st_size - (replacing ? old.st_size : 0));
 }

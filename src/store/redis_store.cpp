@@ -12,6 +12,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "explain_index.hpp"
 #include "graphcache/error.hpp"
@@ -76,23 +77,22 @@ class ChunkReader {
         throw Error(ErrorKind::kInvalidArgument, "engine data is null");
       return;
     }
-    fd_ = ::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw Error(ErrorKind::kInvalidArgument, "cannot open engine file " + source.file_path);
+    fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_.valid()) throw Error(ErrorKind::kInvalidArgument, "cannot open engine file " + source.file_path);
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw Error(ErrorKind::kIo, "cannot stat engine file " + source.file_path);
+    if (::fstat(fd_.get(), &st) != 0)
+      throw Error(ErrorKind::kIo, "cannot stat engine file " + source.file_path);
     size_ = static_cast<uint64_t>(st.st_size);
     buffer_.resize(std::min(chunk_bytes, size_));
-  }
-  ~ChunkReader() {
-    if (fd_ >= 0) ::close(fd_);
   }
   uint64_t size() const { return size_; }
 
   std::string_view chunk(uint64_t offset, uint64_t length) {
-    if (fd_ < 0) return {reinterpret_cast<const char*>(source_.data) + offset, length};
+    if (!fd_.valid()) return {reinterpret_cast<const char*>(source_.data) + offset, length};
     uint64_t done = 0;
     while (done < length) {
-      const ssize_t n = ::pread(fd_, buffer_.data() + done, length - done, static_cast<off_t>(offset + done));
+      const ssize_t n =
+          ::pread(fd_.get(), buffer_.data() + done, length - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0)
         throw Error(ErrorKind::kIo, "cannot read engine file " + source_.file_path + " (changed size?)");
@@ -103,7 +103,7 @@ class ChunkReader {
 
  private:
   const EngineSource& source_;
-  int fd_ = -1;
+  UniqueFd fd_;
   uint64_t size_ = 0;
   std::string buffer_;
 };

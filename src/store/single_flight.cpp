@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
 
@@ -17,21 +18,17 @@ namespace graphcache {
 namespace {
 
 std::vector<uint8_t> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(ErrorKind::kIo, "cannot open built engine file " + path);
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) throw Error(ErrorKind::kIo, "cannot open built engine file " + path);
   std::vector<uint8_t> bytes;
   uint8_t buffer[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      throw Error(ErrorKind::kIo, "cannot read built engine file " + path);
-    }
+    if (n < 0) throw Error(ErrorKind::kIo, "cannot read built engine file " + path);
     if (n == 0) break;
     bytes.insert(bytes.end(), buffer, buffer + n);
   }
-  ::close(fd);
   return bytes;
 }
 
@@ -177,17 +174,6 @@ std::unique_ptr<BuildLock> SingleFlight::acquire(const Key& key, std::chrono::mi
     if (std::chrono::steady_clock::now() >= deadline) return nullptr;
     std::this_thread::sleep_for(impl_->options.poll_interval);
   }
-}
-
-std::unique_ptr<SingleFlight> make_single_flight(Store& store, const std::string& cache_dir,
-                                                 const std::optional<RedisConfig>& shared_remote,
-                                                 WarningSink warn, SingleFlightOptions options) {
-  std::unique_ptr<LockService> primary;
-  if (shared_remote)
-    primary = std::make_unique<RedisLockService>(*shared_remote, std::chrono::seconds(60), warn);
-  return std::make_unique<SingleFlight>(store, std::move(primary),
-                                        std::make_unique<FileLockService>(cache_dir + "/locks"), options,
-                                        std::move(warn));
 }
 
 }  // namespace graphcache

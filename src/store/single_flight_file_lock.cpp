@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "common/unique_fd.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/single_flight.hpp"
 
@@ -19,15 +20,14 @@ namespace {
 
 class FileBuildLock final : public BuildLock {
  public:
-  FileBuildLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  FileBuildLock(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
   ~FileBuildLock() override {
-    ::unlink(path_.c_str());
-    ::close(fd_);  // drops the flock
+    ::unlink(path_.c_str());  // before fd_ closes, which drops the flock
   }
   bool still_held() const override { return true; }  // flock has no expiry
 
  private:
-  int fd_;
+  UniqueFd fd_;
   std::string path_;
 };
 
@@ -55,46 +55,43 @@ std::unique_ptr<BuildLock> FileLockService::try_acquire(const Key& key) {
   const std::string path = dir_ + "/" + key.hex() + ".lock";
   for (;;) {
     // O_NOFOLLOW: a symlink planted at the lock path is refused (ELOOP), never followed.
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) throw Error(ErrorKind::kIo, "cannot open lock file " + path + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd.valid())
+      throw Error(ErrorKind::kIo, "cannot open lock file " + path + ": " + std::strerror(errno));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int error = errno;
-      ::close(fd);
       if (error == EWOULDBLOCK) return nullptr;
       if (error == EINTR) continue;
       throw Error(ErrorKind::kIo, "cannot lock " + path + ": " + std::strerror(error));
     }
-    if (same_file(fd, path)) {
+    if (same_file(fd.get(), path)) {
       // Who holds it, for the messages of waiters (FileLockService::holder); best effort.
       char host[256] = "?";
       ::gethostname(host, sizeof(host) - 1);
       const std::string who = "pid " + std::to_string(::getpid()) + " on " + host + " since " +
                               std::to_string(static_cast<long long>(::time(nullptr)));
-      if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, who.data(), who.size(), 0) < 0) {
+      if (::ftruncate(fd.get(), 0) == 0 && ::pwrite(fd.get(), who.data(), who.size(), 0) < 0) {
         // A lock without its holder's name still works.
       }
-      return std::make_unique<FileBuildLock>(fd, path);
+      return std::make_unique<FileBuildLock>(std::move(fd), path);
     }
-    ::close(fd);  // the previous holder unlinked it between our open and flock: try the new file
+    // The previous holder unlinked it between our open and flock: fd closes, try the new file.
   }
 }
 
 bool FileLockService::is_held(const Key& key) {
   const std::string path = dir_ + "/" + key.hex() + ".lock";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return false;  // no file: nobody holds it
-  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);
-  return held;
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.valid()) return false;  // no file: nobody holds it
+  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
 std::string FileLockService::holder(const Key& key) {
   const std::string path = dir_ + "/" + key.hex() + ".lock";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return {};
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return {};
   char buf[512];
-  const ssize_t n = ::read(fd, buf, sizeof(buf));
-  ::close(fd);
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 

@@ -93,6 +93,12 @@ void apply(StoreConfig& c, const std::string& name, const std::string& value, co
       c.stale_temp_minutes = parse_count(value, source);
     } else if (name == "signing_key" || name == "trusted_keys" || name == "require_signature") {
       apply_trust(c.trust, name, value, source, env);
+    } else if (name == "remote") {
+      c.remote = trim(value);  // validated by open_store, which knows the schemes
+    } else if (name == "remote_read_only") {
+      c.remote_read_only = parse_bool(value, source);
+    } else if (name == "event_log") {
+      c.event_log = trim(value).empty() ? std::string() : expand_home(trim(value), env);
     } else {
       bad(source, "unknown setting '" + name + "'");
     }
@@ -228,6 +234,9 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
       {"GRAPHCACHE_SIGNING_KEY", "signing_key"},
       {"GRAPHCACHE_TRUSTED_KEYS", "trusted_keys"},
       {"GRAPHCACHE_REQUIRE_SIGNATURE", "require_signature"},
+      {"GRAPHCACHE_REMOTE", "remote"},
+      {"GRAPHCACHE_REMOTE_READ_ONLY", "remote_read_only"},
+      {"GRAPHCACHE_EVENT_LOG", "event_log"},
   };
   for (const auto& [var, name] : kEnv) {
     if (auto v = env_value(var)) apply(c, name, *v, std::string("environment variable ") + var, env);
@@ -242,6 +251,10 @@ StoreConfig resolve_store_config(const StoreConfigOverrides& overrides,
   if (overrides.trusted_keys) apply(c, "trusted_keys", *overrides.trusted_keys, "--trusted-keys", env);
   if (overrides.require_signature)
     apply(c, "require_signature", *overrides.require_signature, "--require-signature", env);
+  if (overrides.remote) apply(c, "remote", *overrides.remote, "--remote", env);
+  if (overrides.remote_read_only)
+    apply(c, "remote_read_only", *overrides.remote_read_only, "--remote-read-only", env);
+  if (overrides.event_log) apply(c, "event_log", *overrides.event_log, "--event-log", env);
   return c;
 }
 

@@ -49,7 +49,9 @@ ir::Graph unrelated() {
 KeyRequest request(std::string precision = "fp16", std::string trt = "10.3", std::string refit = "refittable",
                    int64_t max_batch = 32) {
   KeyRequest r;
-  r.settings = {{"precision", precision, true}, {kRefitModeSetting, refit, true}};
+  r.settings = {{"precision", precision, true}};
+  r.refit_mode = parse_refit_mode(refit);
+  if (is_weight_bound(*r.refit_mode)) r.weight_fingerprint = Digest{};  // keyed by weight-bound modes
   r.toolchain = {{"tensorrt", trt}};
   r.input_specs = {{0, {1, 8}, {4, 8}, {max_batch, 8}}};
   return r;
@@ -136,10 +138,17 @@ TEST_P(ExplainTest, InputSpec) {
 }
 
 TEST_P(ExplainTest, RefitMode) {
-  const auto d = only_difference(explain(model(), request("fp16", "10.3", "none")));
-  EXPECT_EQ(d.kind, "refit_mode");
-  EXPECT_EQ(d.cached, "refittable");
-  EXPECT_EQ(d.current, "none");
+  // A weight-bound mode also keys the weight fingerprint: two differences, the refit mode first.
+  const Explanation e = explain(model(), request("fp16", "10.3", "none"));
+  ASSERT_FALSE(e.candidates.empty());
+  const auto& differences = e.candidates[0].differences;
+  ASSERT_EQ(differences.size(), 2u);
+  EXPECT_EQ(differences[0].kind, "refit_mode");
+  EXPECT_EQ(differences[0].cached, "refittable");
+  EXPECT_EQ(differences[0].current, "none");
+  EXPECT_EQ(differences[1].kind, "setting");
+  EXPECT_EQ(differences[1].name, "graphcache.weight_fingerprint");
+  EXPECT_EQ(differences[1].cached, "(absent)");
 }
 
 TEST_P(ExplainTest, Node) {

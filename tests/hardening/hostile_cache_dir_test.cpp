@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "../../src/store/entry_format.hpp"
-#include "../store/store_test_util.hpp"
+#include "entry_format.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
+#include "store_test_util.hpp"
 
 namespace graphcache {
 namespace {

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "../store/store_test_util.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 #include "graphcache/single_flight.hpp"
+#include "store_test_util.hpp"
 
 namespace graphcache {
 namespace {

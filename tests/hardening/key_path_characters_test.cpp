@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "../store/store_test_util.hpp"
 #include "graphcache/digest.hpp"
 #include "graphcache/error.hpp"
+#include "store_test_util.hpp"
 
 namespace graphcache {
 namespace {

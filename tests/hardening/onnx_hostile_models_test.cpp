@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "../onnx/onnx_test_util.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
+#include "onnx_test_util.hpp"
 
 namespace graphcache {
 namespace {

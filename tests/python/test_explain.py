@@ -83,7 +83,7 @@ def test_refit_mode(cache):
     kinds = [d["kind"] for d in e.differences]
     assert "refit_mode" in kinds  # (plus the weight fingerprint setting that mode binds into the key)
     d = next(d for d in e.differences if d["kind"] == "refit_mode")
-    assert (d["cached"], d["current"]) == ('"refittable"', '"none"')
+    assert (d["cached"], d["current"]) == ("refittable", "none")
 
 
 def test_input_spec(tmp_path):

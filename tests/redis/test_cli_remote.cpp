@@ -82,6 +82,34 @@ TEST_F(CliRemoteTest, PutOnOneMachineGetOnAnotherThroughRedis) {
   EXPECT_FALSE(stats_json(machine("b")).contains("tiers")) << "no remote: one tier, printed as before";
 }
 
+// The remote tier is a setting like any other: a config file line `remote = URL` layers it, the
+// environment beats the file and a flag beats both (one StoreConfig, one open_store).
+TEST_F(CliRemoteTest, RemoteFromTheConfigFileFollowsThePrecedence) {
+  std::ofstream(dir / "graphcache.conf") << "remote = " << remote() << "\nremote_read_only = no\n";
+  const std::string with_file = machine("a") + " GRAPHCACHE_CONFIG=" + (dir / "graphcache.conf");
+  CliRun put = run(with_file, "put " + key + " " + (dir / "engine.bin"));
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  EXPECT_FALSE(server.keys("cli:m:*").empty()) << "the config file's remote was written";
+  EXPECT_EQ(stats_json(with_file)["tiers"]["redis"]["puts"], 1);
+
+  // The environment's read-only beats the file's: the next put stays local.
+  const std::string other(64, 'f');
+  put = run(with_file + " GRAPHCACHE_REMOTE_READ_ONLY=on", "put " + other + " " + (dir / "engine.bin"));
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  EXPECT_EQ(
+      run(machine("b") + " GRAPHCACHE_CONFIG=" + (dir / "graphcache.conf"), "get " + other + " -").exit_code,
+      1)
+      << "a read-only remote was not written";
+  // A flag beats the file: on a machine whose local tier misses, the unreachable remote named by
+  // --remote is the one asked (a warning and a miss), not the file's remote that has the entry.
+  const std::string other_machine = machine("b") + " GRAPHCACHE_CONFIG=" + (dir / "graphcache.conf");
+  EXPECT_EQ(run(other_machine, "get " + key + " " + (dir / "out.bin")).exit_code, 0) << "the file's remote";
+  const CliRun flag = run(machine("c") + " GRAPHCACHE_CONFIG=" + (dir / "graphcache.conf"),
+                          "get " + key + " " + (dir / "out2.bin") + " --remote redis://127.0.0.1:1/0");
+  EXPECT_EQ(flag.exit_code, 1) << flag.output;
+  EXPECT_NE(flag.output.find("using the local store only"), std::string::npos) << flag.output;
+}
+
 TEST_F(CliRemoteTest, ReadOnlyRemoteIsNotWritten) {
   CliRun put = run(machine("a") + " GRAPHCACHE_REMOTE_READ_ONLY=1",
                    "put " + key + " " + (dir / "engine.bin") + " --remote '" + remote() + "'");

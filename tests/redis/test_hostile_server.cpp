@@ -13,10 +13,10 @@
 #include <fstream>
 #include <map>
 
-#include "../../src/store/redis_manifest.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/redis_store.hpp"
 #include "hostile_server.hpp"
+#include "redis_manifest.hpp"
 #include "test_util.hpp"
 
 namespace graphcache {

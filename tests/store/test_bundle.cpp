@@ -8,10 +8,10 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "../../src/store/bundle_format.hpp"
-#include "../../src/store/sha256.hpp"
+#include "bundle_format.hpp"
 #include "graphcache/bundle.hpp"
 #include "graphcache/error.hpp"
+#include "sha256.hpp"
 #include "trust_test_util.hpp"
 
 namespace graphcache {

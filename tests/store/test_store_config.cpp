@@ -64,6 +64,56 @@ TEST(StoreConfig, FlagsBeatEnvBeatFileBeatDefaults) {
   EXPECT_EQ(c.max_entries, 5u);
 }
 
+TEST(StoreConfig, RemoteTierFollowsTheSamePrecedence) {
+  ScratchDir dir;
+  std::ofstream(dir / "graphcache.conf") << "remote = redis://file:6379/0\nremote_read_only = yes\n";
+  std::map<std::string, std::string> env{{"HOME", "/home/u"}, {"GRAPHCACHE_CONFIG", dir / "graphcache.conf"}};
+  StoreConfig c = resolve_store_config({}, &env);
+  EXPECT_EQ(c.remote, "redis://file:6379/0");
+  EXPECT_TRUE(c.remote_read_only);
+
+  env["GRAPHCACHE_REMOTE"] = "redis://env:6379/1";
+  env["GRAPHCACHE_REMOTE_READ_ONLY"] = "off";
+  c = resolve_store_config({}, &env);
+  EXPECT_EQ(c.remote, "redis://env:6379/1");
+  EXPECT_FALSE(c.remote_read_only);
+
+  StoreConfigOverrides flags;
+  flags.remote = "redis://flag:6379/2";
+  flags.remote_read_only = "on";
+  c = resolve_store_config(flags, &env);
+  EXPECT_EQ(c.remote, "redis://flag:6379/2");
+  EXPECT_TRUE(c.remote_read_only);
+
+  std::map<std::string, std::string> bare{{"HOME", "/home/u"}};
+  EXPECT_TRUE(resolve_store_config({}, &bare).remote.empty()) << "default: no remote tier";
+}
+
+TEST(StoreConfig, EventLogAndTrustFollowTheSamePrecedence) {
+  ScratchDir dir;
+  std::ofstream(dir / "graphcache.conf") << "event_log = ~/file.jsonl\nrequire_signature = on\n";
+  std::map<std::string, std::string> env{{"HOME", "/home/u"}, {"GRAPHCACHE_CONFIG", dir / "graphcache.conf"}};
+  StoreConfig c = resolve_store_config({}, &env);
+  EXPECT_EQ(c.event_log, "/home/u/file.jsonl") << "a config line, ~ expanded";
+  EXPECT_TRUE(c.trust.require_signature);
+
+  env["GRAPHCACHE_EVENT_LOG"] = "/tmp/env.jsonl";
+  env["GRAPHCACHE_REQUIRE_SIGNATURE"] = "off";
+  c = resolve_store_config({}, &env);
+  EXPECT_EQ(c.event_log, "/tmp/env.jsonl");
+  EXPECT_FALSE(c.trust.require_signature);
+
+  StoreConfigOverrides flags;
+  flags.event_log = "/tmp/flag.jsonl";
+  flags.require_signature = "yes";
+  c = resolve_store_config(flags, &env);
+  EXPECT_EQ(c.event_log, "/tmp/flag.jsonl");
+  EXPECT_TRUE(c.trust.require_signature);
+
+  std::map<std::string, std::string> bare{{"HOME", "/home/u"}};
+  EXPECT_TRUE(resolve_store_config({}, &bare).event_log.empty()) << "default: no event log";
+}
+
 TEST(StoreConfig, ConfigFileInXdgConfigHomeIsRead) {
   ScratchDir dir;
   std::filesystem::create_directories(dir / "graphcache");

@@ -7,6 +7,7 @@
 #include <climits>
 
 #include "graphcache/error.hpp"
+#include "graphcache/limits.hpp"
 
 namespace graphcache::onnx_frontend {
 
@@ -19,7 +20,6 @@ namespace {
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedInputStream;
 
-constexpr int kMaxGraphNesting = 64;  // guards the recursion against crafted deeply nested subgraphs
 constexpr int kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5;
 
 // Walks the fields of one message held in `span`.
@@ -263,7 +263,7 @@ std::pair<size_t, size_t> count_nodes_and_initializers(Span span) {
 }
 
 WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
-  if (depth > kMaxGraphNesting) source.fail("subgraphs nested too deeply", where);
+  if (depth > kMaxNestingDepth) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
   const auto [node_count, initializer_count] = count_nodes_and_initializers(span);
   graph.nodes.reserve(node_count);
