@@ -19,6 +19,7 @@
 #include "graphcache/ir.hpp"
 #include "graphcache/key.hpp"
 #include "graphcache/redis_store.hpp"
+#include "graphcache/store_config.hpp"
 
 namespace graphcache {
 
@@ -66,6 +67,9 @@ struct ExplainSources {
   std::optional<RedisConfig> remote;  // the Redis tier, if any
   size_t max_candidates = 3;
   double min_similarity = 0.25;  // below this no structure is "close"
+
+  // The tiers `config` describes (its cache_dir and remote), as open_store(config) opens them.
+  static ExplainSources of(const StoreConfig& config);
 };
 
 // Never throws for cache problems (an unreachable Redis, a corrupt index or summary): those are left out

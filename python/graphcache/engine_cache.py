@@ -136,7 +136,8 @@ class EngineCache:
         self.secure_fingerprint = bool(secure_fingerprint)
         self.path = os.fspath(path)
         self.toolchain = dict(toolchain or {})
-        self.remote = None if remote is None else str(remote)  # explain() reads the Redis tier's index too
+        # explain() reads the remote tier's index too: the argument, else what the store resolved (env, file).
+        self.remote = str(remote) if remote is not None else getattr(store, "remote", None)
         # Builds faster than this are not stored (not worth an entry); 0 stores every build.
         self.min_compile_seconds = float(min_compile_seconds)
 

@@ -372,7 +372,13 @@ void bind_local_store(py::module_& m) {
            })
       .def_property_readonly("path", [](PyLocalStore& s) { return s.local()->config().cache_dir; })
       .def_property_readonly("max_bytes", [](PyLocalStore& s) { return s.local()->config().max_size; })
-      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.local()->config().max_entries; });
+      .def_property_readonly("max_entries", [](PyLocalStore& s) { return s.local()->config().max_entries; })
+      .def_property_readonly(
+          "remote",
+          [](PyLocalStore& s) -> py::object {
+            return s.config.remote.empty() ? py::object(py::none()) : py::object(py::str(s.config.remote));
+          },
+          "The remote tier's URL (argument, GRAPHCACHE_REMOTE or the config file), or None.");
 }
 
 }  // namespace graphcache::py_frontend

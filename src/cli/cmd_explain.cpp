@@ -1,12 +1,11 @@
 // `graphcache explain MODEL [key options] [--json]`: hit, or the nearest cached entries and what differs
 // (include/graphcache/explain.hpp). Exit 0 on a hit, 1 on a miss.
 #include <cstdio>
-#include <cstdlib>
 
 #include "commands.hpp"
 #include "explain_hooks.hpp"
 #include "graphcache/error.hpp"
-#include "graphcache/onnx.hpp"
+#include "model_loader.hpp"
 #include "store_options.hpp"
 
 namespace graphcache::cli {
@@ -26,30 +25,25 @@ void print_warning(const std::string& message) {
 
 void add_factor_options(CLI::App& command, FactorArgs& args) {
   command.add_option("--model", args.model,
-                     "ONNX model the engine was built from: record its key factors (explain uses them)");
+                     "Model the engine was built from (.onnx): record its key factors (explain uses them)");
   add_key_options(command, args.key_options);
+  add_refit_mode_options(command, args.key_options);
 }
 
 void record_put_factors(const FactorArgs& args, const Key& key, EntryMetadata& metadata) {
   if (args.model.empty()) return;
-  const ir::Graph graph = load_onnx_file(args.model);
-  const KeyRequest request = make_key_request(args.key_options, graph);
-  const KeyResult result = compute_key(graph, request);
+  const ir::Graph graph = load_model(args.model);
+  const KeyedModel keyed = key_model(args.key_options, graph);
+  const KeyResult& result = keyed.result;
   if (result.key != key)
     throw Error(ErrorKind::kInvalidArgument, "--model " + args.model + " with these key options has key " +
                                                  result.key.hex() + ", not " + key.hex());
-  for (auto& [name, value] : explain_fields(graph, request, result, args.model)) metadata.extra[name] = value;
+  for (auto& [name, value] : explain_fields(graph, keyed.request, result, args.model))
+    metadata.extra[name] = value;
 }
 
 ExplainSources cli_explain_sources() {
-  ExplainSources sources;
-  sources.cache_dir = resolve_cli_store_config().cache_dir;
-  // The remote of every store command: --remote, else GRAPHCACHE_REMOTE (store_options.cpp).
-  std::string url = store_option_args().remote;
-  if (url.empty())
-    if (const char* env = std::getenv("GRAPHCACHE_REMOTE")) url = env;
-  if (!url.empty()) sources.remote = RedisConfig::from_url(url);
-  return sources;
+  return ExplainSources::of(resolve_cli_store_config());
 }
 
 void print_miss_explanation(const ir::Graph& graph, const KeyRequest& request) {
@@ -66,14 +60,15 @@ void register_explain_commands(CLI::App& app) {
   auto* explain = app.add_subcommand(
       "explain",
       "Why MODEL misses the cache: hit, or the nearest entries and what differs (exit 1 on a miss)");
-  explain->add_option("model", a->model, "ONNX model")->required();
+  explain->add_option("model", a->model, "Model file (ONNX: .onnx)")->required();
   explain->add_flag("--json", a->json, "One JSON object: result, key, candidates with their differences");
   add_key_options(*explain, a->key_options);
+  add_refit_mode_options(*explain, a->key_options);
   add_store_options(*explain);
   explain->callback([a] {
-    const ir::Graph graph = load_onnx_file(a->model);
-    const KeyRequest request = make_key_request(a->key_options, graph);
-    const Explanation e = explain_miss(graph, request, cli_explain_sources(), print_warning);
+    const ir::Graph graph = load_model(a->model);
+    const KeyedModel keyed = key_model(a->key_options, graph);
+    const Explanation e = explain_miss(graph, keyed.request, cli_explain_sources(), print_warning);
     if (a->json) {
       std::printf("%s\n", e.json().c_str());
     } else {

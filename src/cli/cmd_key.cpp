@@ -20,8 +20,6 @@ struct KeyArgs {
   KeyOptionArgs options;
   bool json = false;
   bool weights = false;
-  bool secure = false;
-  std::string refit_mode;  // empty: not keyed
 };
 
 struct DiffArgs {
@@ -34,18 +32,11 @@ void run_key(const KeyArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   const ir::Graph graph = load_model(args.model);
   const auto loaded = std::chrono::steady_clock::now();
-  KeyRequest request = make_key_request(args.options, graph);
-  const HashedGraph hashed = hash_graph(graph);  // the one walk; the fingerprint follows its slot order
+  const KeyedModel keyed = key_model(args.options, graph, args.weights);
+  const KeyRequest& request = keyed.request;
+  const KeyResult& result = keyed.result;
+  const std::optional<Digest>& weight_fingerprint = keyed.weight_fingerprint;
   const auto done = std::chrono::steady_clock::now();
-  std::optional<Digest> weight_fingerprint;
-  if (!args.refit_mode.empty()) request.refit_mode = parse_refit_mode(args.refit_mode);
-  if (args.weights || (request.refit_mode && is_weight_bound(*request.refit_mode)))
-    weight_fingerprint = fingerprint_key_weights(graph, hashed.structure, args.secure);
-  // A weight-bound refit mode keys the fingerprint (as EngineCache does); --weights alone only prints it.
-  if (request.refit_mode && is_weight_bound(*request.refit_mode))
-    request.weight_fingerprint = weight_fingerprint;
-  const KeyResult result = compute_key(hashed, request);
-  const auto fingerprinted = std::chrono::steady_clock::now();
   if (!args.json) {
     std::printf("%s\n", result.key.hex().c_str());
     if (weight_fingerprint) std::printf("weights %s\n", weight_fingerprint->hex().c_str());
@@ -71,7 +62,7 @@ void run_key(const KeyArgs& args) {
   if (result.refit_mode) out["refit_mode"] = to_string(*result.refit_mode);
   if (weight_fingerprint) {
     out["weight_fingerprint"] = weight_fingerprint->hex();
-    out["weight_fingerprint_mode"] = args.secure ? "secure" : "fast";
+    out["weight_fingerprint_mode"] = args.options.secure ? "secure" : "fast";
   }
   out["nodes"] = graph.nodes.size();
   out["reachable_nodes"] = result.structure.reachable_nodes;
@@ -79,8 +70,8 @@ void run_key(const KeyArgs& args) {
   for (const auto& s : args.options.settings)
     out["settings"][s.substr(0, s.find('='))] = s.substr(s.find('=') + 1);
   out["toolchain"] = request.toolchain;
-  out["timing_ms"] = {{"load", ms(start, loaded)}, {"key", ms(loaded, done)}};
-  if (weight_fingerprint) out["timing_ms"]["weights"] = ms(done, fingerprinted);
+  out["timing_ms"] = {{"load", ms(start, loaded)}, {"key", ms(loaded, done) - keyed.fingerprint_ms}};
+  if (weight_fingerprint) out["timing_ms"]["weights"] = keyed.fingerprint_ms;
   std::printf("%s\n", out.dump(2).c_str());
 }
 
@@ -121,11 +112,7 @@ void register_key_commands(CLI::App& app) {
   key->add_flag("--json", key_args->json, "Print the key's parts, inputs, outputs and weight slots as JSON");
   key->add_flag("--weights", key_args->weights,
                 "Also print the weight fingerprint (reads every weight byte: memory-mapped, all cores)");
-  key->add_flag("--secure", key_args->secure,
-                "With --weights: SHA-256 chunks instead of XXH3 (for caches shared across trust boundaries)");
-  key->add_option("--refit-mode", key_args->refit_mode,
-                  "Key the refit mode (refittable, refit_identical, none); the weight-bound ones key the "
-                  "weight fingerprint too, as the Python EngineCache does");
+  add_refit_mode_options(*key, key_args->options);
   key->callback([key_args] { run_key(*key_args); });
 
   auto diff_args = std::make_shared<DiffArgs>();

@@ -22,7 +22,7 @@ void add_factor_options(CLI::App& command, FactorArgs& args);
 // Adds MODEL's factors to `metadata`; throws Error(kInvalidArgument) when MODEL with these options does
 // not have key `key` (the factors would describe another entry).
 void record_put_factors(const FactorArgs& args, const Key& key, EntryMetadata& metadata);
-// Where explanations look: the local cache directory and the --remote / GRAPHCACHE_REMOTE tier.
+// Where explanations look: the tiers of the resolved store configuration (flags > env > config file).
 ExplainSources cli_explain_sources();
 // `exec -v` on a miss: the explanation, one line per entry on stderr. Never throws.
 void print_miss_explanation(const ir::Graph& graph, const KeyRequest& request);

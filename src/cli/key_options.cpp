@@ -1,5 +1,7 @@
 #include "key_options.hpp"
 
+#include <chrono>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -114,8 +116,18 @@ void add_key_options(CLI::App& command, KeyOptionArgs& args) {
       "Dynamic shape range INPUT:MIN:OPT:MAX; INPUT a name or an index, shapes like 1x3x224x224");
 }
 
+void add_refit_mode_options(CLI::App& command, KeyOptionArgs& args) {
+  command.add_option("--refit-mode", args.refit_mode,
+                     "Key the refit mode (refittable, refit_identical, none); the weight-bound ones key the "
+                     "weight fingerprint too, as the Python EngineCache does");
+  command.add_flag("--secure", args.secure,
+                   "Weight fingerprint with SHA-256 chunks instead of XXH3 (caches shared across trust "
+                   "boundaries)");
+}
+
 KeyRequest make_key_request(const KeyOptionArgs& args, const ir::Graph& graph) {
   KeyRequest request;
+  if (!args.refit_mode.empty()) request.refit_mode = parse_refit_mode(args.refit_mode);
   for (const auto& s : args.settings) {
     auto [name, value] = split_assignment(s, "--setting");
     request.settings.push_back({name, value, true});
@@ -145,6 +157,22 @@ Digest fingerprint_key_weights(const ir::Graph& graph, const StructuralInfo& str
     };
   }
   return fingerprint_graph_weights(graph, structure.weight_order, options);
+}
+
+KeyedModel key_model(const KeyOptionArgs& args, const ir::Graph& graph, bool fingerprint_weights) {
+  KeyedModel k;
+  k.request = make_key_request(args, graph);
+  k.hashed = hash_graph(graph);  // the one walk; the fingerprint follows its slot order
+  const bool weight_bound = k.request.refit_mode && is_weight_bound(*k.request.refit_mode);
+  if (fingerprint_weights || weight_bound) {
+    const auto start = std::chrono::steady_clock::now();
+    k.weight_fingerprint = fingerprint_key_weights(graph, k.hashed.structure, args.secure);
+    k.fingerprint_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  if (weight_bound) k.request.weight_fingerprint = k.weight_fingerprint;
+  k.result = compute_key(k.hashed, k.request);
+  return k;
 }
 
 }  // namespace graphcache::cli

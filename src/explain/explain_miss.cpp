@@ -89,6 +89,14 @@ std::string model_of(const nlohmann::json& factors) {
 
 }  // namespace
 
+ExplainSources ExplainSources::of(const StoreConfig& config) {
+  ExplainSources sources;
+  sources.cache_dir = config.cache_dir;
+  // Only the Redis tier keeps an explain index; open_store refuses every other scheme anyway.
+  if (config.remote.starts_with("redis://")) sources.remote = RedisConfig::from_url(config.remote);
+  return sources;
+}
+
 Explanation explain_miss(const ir::Graph& graph, const KeyRequest& request, const ExplainSources& sources,
                          WarningSink warn) {
   const auto start = std::chrono::steady_clock::now();

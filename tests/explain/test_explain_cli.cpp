@@ -43,20 +43,22 @@ class ExplainCli : public ::testing::Test {
 };
 
 TEST_F(ExplainCli, HitSettingToolchainSpecRefitMode) {
-  put_model({"--setting", "precision=fp16", "--toolchain", "tensorrt=10.3", "--setting",
-             "graphcache.refit_mode=refittable"});
+  put_model({"--setting", "precision=fp16", "--toolchain", "tensorrt=10.3", "--refit-mode", "refittable"});
   RunResult hit = cli({"explain", kModel, "--setting", "precision=fp16", "--toolchain", "tensorrt=10.3",
-                       "--setting", "graphcache.refit_mode=refittable"});
+                       "--refit-mode", "refittable"});
   EXPECT_EQ(hit.status, 0);
   EXPECT_EQ(hit.out.rfind("hit: ", 0), 0u) << hit.out;
-  RunResult miss =
-      cli({"explain", kModel, "--setting", "precision=fp32", "--toolchain", "tensorrt=10.4", "--setting",
-           "graphcache.refit_mode=none", "--profile", "image:1x3x32x32:8x3x32x32:32x3x32x32"});
+  RunResult miss = cli({"explain", kModel, "--setting", "precision=fp32", "--toolchain", "tensorrt=10.4",
+                        "--refit-mode", "none", "--profile", "image:1x3x32x32:8x3x32x32:32x3x32x32"});
   EXPECT_EQ(miss.status, 1);
   EXPECT_NE(miss.out.find("setting precision: 'fp16' in the cached entry, 'fp32' now"), std::string::npos)
       << miss.out;
   EXPECT_NE(miss.out.find("toolchain tensorrt: '10.3' in the cached entry, '10.4' now"), std::string::npos);
   EXPECT_NE(miss.out.find("refit mode: 'refittable' in the cached entry, 'none' now"), std::string::npos);
+  // "none" keys the weight fingerprint (read from the model's initializers), which the entry did not.
+  EXPECT_NE(miss.out.find("setting graphcache.weight_fingerprint: '(absent)' in the cached entry"),
+            std::string::npos)
+      << miss.out;
   EXPECT_NE(miss.out.find("input spec #0 'image': '(absent)' in the cached entry, 'min 1x3x32x32"),
             std::string::npos);
 }

@@ -114,3 +114,22 @@ def test_entry_cap_evicts_down_to_the_limit(tmp_path):
 
 def test_core_exposes_the_store_class():
     assert graphcache.LocalStore is _core.LocalStore
+
+
+def test_remote_comes_from_the_argument_else_the_environment(tmp_path, monkeypatch):
+    # One StoreConfig: the remote tier follows the precedence of every setting (argument > env > file), and
+    # EngineCache's explain() reads the tier the store resolved. Nothing connects until first use.
+    from graphcache.engine_cache import EngineCache
+
+    monkeypatch.delenv("GRAPHCACHE_REMOTE", raising=False)
+    monkeypatch.setenv("GRAPHCACHE_CONFIG", str(tmp_path / "absent.conf"))
+    assert _core.LocalStore(tmp_path / "a").remote is None
+    monkeypatch.setenv("GRAPHCACHE_REMOTE", "redis://127.0.0.1:1/0?prefix=env:")
+    assert _core.LocalStore(tmp_path / "b").remote == "redis://127.0.0.1:1/0?prefix=env:"
+    assert EngineCache(tmp_path / "c").remote == "redis://127.0.0.1:1/0?prefix=env:"
+    arg = "redis://127.0.0.1:1/1?prefix=arg:"
+    assert _core.LocalStore(tmp_path / "d", remote=arg).remote == arg
+    monkeypatch.delenv("GRAPHCACHE_REMOTE")
+    (tmp_path / "graphcache.conf").write_text("remote = redis://127.0.0.1:1/2\n")
+    monkeypatch.setenv("GRAPHCACHE_CONFIG", str(tmp_path / "graphcache.conf"))
+    assert _core.LocalStore(tmp_path / "e").remote == "redis://127.0.0.1:1/2"
