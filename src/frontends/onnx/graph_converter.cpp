@@ -149,7 +149,8 @@ class GraphConverter {
   std::string wire_node_where(size_t j) const {
     const WireNode& node = wire_.nodes[j];
     return where_ + ".node[" + std::to_string(j) + "] (" +
-           (node.name.empty() ? "" : "'" + std::string(node.name) + "', ") + std::string(node.op_type) + ")";
+           (node.name.empty() ? "" : "'" + std::string(wire_.str(node.name)) + "', ") +
+           std::string(wire_.str(node.op_type)) + ")";
   }
 
   void declare_inputs() {
@@ -235,8 +236,8 @@ class GraphConverter {
   void declare_nodes() {
     for (size_t j = 0; j < wire_.nodes.size(); ++j) {
       const WireNode& node = wire_.nodes[j];
-      const std::span<const std::string_view> outputs = wire_.node_outputs(node);
-      if (is_constant_op(node.domain, node.op_type)) {
+      const WireNames outputs = wire_.node_outputs(node);
+      if (is_constant_op(wire_.str(node.domain), wire_.str(node.op_type))) {
         const std::string where = wire_node_where(j);
         if (const WireTensor* big = large_constant(node, where); big != nullptr) {
           if (outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
@@ -250,7 +251,7 @@ class GraphConverter {
       // looked up now, while their entries are still in cache; the others (and outer values) when the
       // node is converted. Lookups have no side effects and raise no errors, so the order of errors is
       // the same as resolving every operand then.
-      const std::span<const std::string_view> inputs = wire_.node_inputs(node);
+      const WireNames inputs = wire_.node_inputs(node);
       ir_node.inputs.reserve(inputs.size());
       for (const std::string_view name : inputs) {
         if (name.empty()) {
@@ -272,7 +273,7 @@ class GraphConverter {
 
   // A Constant whose tensor is too large to key by value (or lives in an external file): a weight slot.
   const WireTensor* large_constant(const WireNode& node, const std::string& where) const {
-    for (const WireAttribute& attribute : node.attributes) {
+    for (const WireAttribute& attribute : wire_.node_attributes(node)) {
       if (attribute.proto.name() != "value" || !attribute.tensor) continue;
       const WireTensor& tensor = *attribute.tensor;
       if (tensor.external) return &tensor;
@@ -400,11 +401,11 @@ class GraphConverter {
     const auto where = [&] { return node_where(index); };
     if (wire.op_type.empty()) source_.fail("node has no op_type", where());
     ir::Node& node = graph_.nodes[index];
-    node.name = wire.name;
-    node.op = ir::OpId{wire.domain == "ai.onnx" ? std::string() : std::string(wire.domain),
-                       std::string(wire.op_type), std::string(wire.overload), 0};
-    const std::span<const std::string_view> inputs = wire_.node_inputs(wire),
-                                            outputs = wire_.node_outputs(wire);
+    node.name = wire_.str(wire.name);
+    const std::string_view domain = wire_.str(wire.domain);
+    node.op = ir::OpId{domain == "ai.onnx" ? std::string() : std::string(domain),
+                       std::string(wire_.str(wire.op_type)), std::string(wire_.str(wire.overload)), 0};
+    const WireNames inputs = wire_.node_inputs(wire), outputs = wire_.node_outputs(wire);
     for (size_t k = 0; k < inputs.size(); ++k) {  // declare_nodes resolved the operands defined before
       if (node.inputs[k] != kUnresolved) continue;
       const std::optional<ValueRef> ref = scope_.resolve(inputs[k]);
@@ -417,7 +418,7 @@ class GraphConverter {
     }
     node.outputs.reserve(outputs.size());
     for (const std::string_view name : outputs) node.outputs.push_back({std::string(name), {}});
-    if (!wire.attributes.empty()) convert_attributes(wire, node, where());
+    if (wire.attribute_count != 0) convert_attributes(wire, node, where());
     for (const auto* refs : {&node.inputs, &node.captures}) {
       for (const ValueRef& ref : *refs) {
         if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= index) sorted_ = false;
@@ -435,8 +436,8 @@ class GraphConverter {
     std::vector<GraphAttribute> graph_attributes;
     CaptureSink sink;
     std::unordered_set<std::string> names;
-    node.attributes.reserve(wire.attributes.size());
-    for (const WireAttribute& attribute : wire.attributes) {
+    node.attributes.reserve(wire.attribute_count);
+    for (const WireAttribute& attribute : wire_.node_attributes(wire)) {
       const onnx::AttributeProto& proto = attribute.proto;
       const std::string at = where + " attribute '" + proto.name() + "'";
       if (proto.name().empty()) source_.fail("attribute has no name", where);
