@@ -121,6 +121,11 @@ class GraphConverter {
     scope_.sink = sink;
   }
 
+  // Lets convert() free `initializers` (wire_'s) once it no longer needs them.
+  void release_initializers_when_converted(std::vector<WireTensor>& initializers) {
+    releasable_initializers_ = &initializers;
+  }
+
   ir::Graph convert() {
     // Node vectors come from one arena that lives with the graph (a few large allocations instead of
     // several per node); every node is built in place, so none is copied out of it.
@@ -146,6 +151,8 @@ class GraphConverter {
                                                           : std::optional<ValueRef>(it->second));
       }
       NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
+      // The initializers are converted (and the map held views of their names): release them too.
+      if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
       if (!origin_[i].initializer) convert_node(wire_.nodes[origin_[i].index], static_cast<uint32_t>(i));
@@ -173,8 +180,8 @@ class GraphConverter {
   std::string node_where(uint32_t i) const {
     const Origin origin = origin_[i];
     if (origin.initializer) {
-      return where_ + ".initializer[" + std::to_string(origin.index) + "] ('" +
-             wire_.initializers[origin.index].name + "')";
+      return where_ + ".initializer[" + std::to_string(origin.index) + "] ('" + graph_.nodes[i].name +
+             "')";  // the initializer's name (its wire tensor may be released)
     }
     return wire_node_where(origin.index);
   }
@@ -607,6 +614,8 @@ class GraphConverter {
   Shared& shared_;
   const ErrorSource& source_;
   const WireGraph& wire_;
+  // wire_.initializers, where the caller lets the converter release them once converted (the model's graph).
+  std::vector<WireTensor>* releasable_initializers_ = nullptr;
   std::string where_;
   GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   Scope scope_;
@@ -619,11 +628,13 @@ class GraphConverter {
 
 }  // namespace
 
-ir::Graph convert_model(const WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
+ir::Graph convert_model(WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
                         const ErrorSource& source) {
   if (!model.graph) source.fail("model has no graph", "model");
   Shared shared{location, options, source, OpResolver(model.opset_import, model.functions, source)};
-  return GraphConverter(shared, *model.graph, nullptr, nullptr, "graph").convert();
+  GraphConverter converter(shared, *model.graph, nullptr, nullptr, "graph");
+  converter.release_initializers_when_converted(model.graph->initializers);
+  return converter.convert();
 }
 
 }  // namespace graphcache::onnx_frontend
