@@ -30,46 +30,14 @@
 #include "graphcache/onnx.hpp"
 
 #include "../bench_usage.hpp"
+#include "residual_model.hpp"
 
 namespace {
 
+// Residual blocks of 3 ONNX nodes and a 4x4 raw_data weight (tests/onnx/residual_model.hpp, shared with
+// the golden-keys test).
 std::string make_model_bytes(size_t target_nodes) {
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  auto* opset = model.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(17);
-  onnx::GraphProto* graph = model.mutable_graph();
-  graph->set_name("scaling");
-  auto* input = graph->add_input();
-  input->set_name("x0");
-  auto* tensor = input->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(onnx::TensorProto::FLOAT);
-  tensor->mutable_shape()->add_dim()->set_dim_value(1);
-  tensor->mutable_shape()->add_dim()->set_dim_value(4);
-  std::string x = "x0";
-  for (size_t block = 0; static_cast<size_t>(graph->node_size()) + 3 <= target_nodes; ++block) {
-    const std::string p = "b" + std::to_string(block) + ".";
-    auto* w = graph->add_initializer();
-    w->set_name(p + "w");
-    w->set_data_type(onnx::TensorProto::FLOAT);
-    w->add_dims(4);
-    w->add_dims(4);
-    w->set_raw_data(std::string(4 * 4 * sizeof(float), static_cast<char>(block)));
-    const auto node = [&](const char* op, std::initializer_list<std::string> inputs, const std::string& out) {
-      auto* n = graph->add_node();
-      n->set_op_type(op);
-      n->set_name(out);
-      for (const auto& i : inputs) n->add_input(i);
-      n->add_output(out);
-    };
-    node("MatMul", {x, p + "w"}, p + "mm");
-    node("Relu", {p + "mm"}, p + "act");
-    node("Add", {x, p + "act"}, p + "y");
-    x = p + "y";
-  }
-  graph->add_output()->set_name(x);
-  return model.SerializeAsString();
+  return graphcache::onnx_test::residual_model({.blocks = target_nodes / 3});
 }
 
 // A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: the peak so far).
@@ -156,6 +124,10 @@ int main(int argc, char** argv) {
   std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s\n", "nodes", "file_MiB", "load_ms",
               "load_ns/n", "key_ms", "key_ns/n", "total_ns/n", "cpu_ns/n", "peak_MiB", "peak_B/n",
               "load_B/n");
+  struct Row {
+    double nodes, total_ns, cpu_ns, peak_bytes;
+  };
+  std::vector<Row> rows;
   for (size_t n : {size_t{10000}, size_t{100000}, size_t{300000}, size_t{1000000}}) {
     if (n > max_nodes) break;
     size_t file_bytes = 0;
@@ -166,13 +138,25 @@ int main(int argc, char** argv) {
     }
     const std::string runs = n <= 100000 ? "5" : "3";  // medians; the largest models take seconds each
     std::fflush(stdout);
+    // The child's row comes back through a pipe, for the summary against the targets below.
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return 1;
     const pid_t child = ::fork();
     if (child == 0) {
+      ::dup2(pipe_fds[1], STDOUT_FILENO);
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
       ::execl("/proc/self/exe", argv[0], "--measure", path.c_str(), std::to_string(file_bytes).c_str(),
               runs.c_str(), static_cast<char*>(nullptr));
       std::perror("exec");
       std::_Exit(127);
     }
+    ::close(pipe_fds[1]);
+    std::string line;
+    char buffer[512];
+    for (ssize_t got; (got = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
+      line.append(buffer, static_cast<size_t>(got));
+    ::close(pipe_fds[0]);
     int status = 0;
     ::waitpid(child, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -180,6 +164,25 @@ int main(int argc, char** argv) {
       std::filesystem::remove(path);
       return 1;
     }
+    std::fputs(line.c_str(), stdout);
+    double f[11] = {};
+    if (std::sscanf(line.c_str(), "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &f[0], &f[1], &f[2], &f[3],
+                    &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10]) == 11)
+      rows.push_back(Row{f[0], f[6], f[7], f[9]});
+  }
+  // Issue 18's targets: <= 1.5 us and <= 300 bytes of peak memory per node at the largest size, and a flat
+  // per-node cost (ratios to the smallest model's figures near 1).
+  constexpr double kTargetNs = 1500, kTargetBytes = 300;
+  std::printf(
+      "\nagainst the targets (<= %.0f ns and <= %.0f peak bytes per node; growth = per-node figure / the "
+      "smallest model's):\n",
+      kTargetNs, kTargetBytes);
+  std::printf("%10s %10s %10s %10s %11s %11s %11s\n", "nodes", "wall/tgt", "cpu/tgt", "peak/tgt",
+              "wall_growth", "cpu_growth", "peak_growth");
+  for (const Row& row : rows) {
+    std::printf("%10.0f %10.2f %10.2f %10.2f %11.2f %11.2f %11.2f\n", row.nodes, row.total_ns / kTargetNs,
+                row.cpu_ns / kTargetNs, row.peak_bytes / kTargetBytes, row.total_ns / rows.front().total_ns,
+                row.cpu_ns / rows.front().cpu_ns, row.peak_bytes / rows.front().peak_bytes);
   }
   std::filesystem::remove(path);
   return 0;

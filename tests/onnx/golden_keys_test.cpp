@@ -23,6 +23,7 @@
 #include "graphcache/key.hpp"
 #include "graphcache/onnx.hpp"
 #include "onnx_test_util.hpp"
+#include "residual_model.hpp"
 
 namespace graphcache::onnx_test {
 namespace {
@@ -64,51 +65,9 @@ std::string record(const std::string& path, const std::string& root) {
   }
 }
 
-// The scaling bench's model (bench/hardening/onnx_load_scaling.cpp) at `blocks` blocks: residual
-// MatMul/Relu/Add blocks, each with a 4x4 weight (kept by value: a Constant node).
+// The scaling bench's model (tests/onnx/residual_model.hpp) with a mix of weight shapes and payloads.
 std::string residual_model(size_t blocks, float weight_scale, int weight_side = 4) {
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  auto* opset = model.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(17);
-  onnx::GraphProto* graph = model.mutable_graph();
-  auto* input = graph->add_input();
-  input->set_name("x0");
-  auto* tensor = input->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(onnx::TensorProto::FLOAT);
-  tensor->mutable_shape()->add_dim()->set_dim_value(1);
-  tensor->mutable_shape()->add_dim()->set_dim_value(4);
-  std::string x = "x0";
-  for (size_t block = 0; block < blocks; ++block) {
-    const std::string p = "b" + std::to_string(block) + ".";
-    auto* w = graph->add_initializer();
-    w->set_name(p + "w");
-    w->set_data_type(onnx::TensorProto::FLOAT);
-    w->add_dims(block % 2 == 0 ? weight_side : weight_side / 2);
-    w->add_dims(block % 2 == 0 ? weight_side : weight_side * 2);
-    const int elements = weight_side * weight_side;
-    if (block % 3 == 0) {  // raw_data: a weight slot pointing into the file when too large to keep by value
-      std::string raw(static_cast<size_t>(elements) * sizeof(float), static_cast<char>(block));
-      w->set_raw_data(raw);
-    } else {
-      for (int k = 0; k < elements; ++k)
-        w->add_float_data(weight_scale * static_cast<float>((block * 16 + static_cast<size_t>(k)) % 7));
-    }
-    const auto node = [&](const char* op, std::initializer_list<std::string> inputs, const std::string& out) {
-      auto* n = graph->add_node();
-      n->set_op_type(op);
-      n->set_name(out);
-      for (const auto& i : inputs) n->add_input(i);
-      n->add_output(out);
-    };
-    node("MatMul", {x, p + "w"}, p + "mm");
-    node("Relu", {p + "mm"}, p + "act");
-    node("Add", {x, p + "act"}, p + "y");
-    x = p + "y";
-  }
-  graph->add_output()->set_name(x);
-  return model.SerializeAsString();
+  return onnx_test::residual_model(ResidualModelOptions{blocks, weight_side, true, weight_scale});
 }
 
 void current_records(std::map<std::string, std::string>& records) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -344,6 +345,45 @@ TEST(OnnxLoader, NodesMayBeListedInAnyOrder) {
   onnx::ModelProto reversed = ordered;
   reversed.mutable_graph()->mutable_node()->SwapElements(0, 1);
   EXPECT_EQ(key_of(ordered), key_of(reversed));
+}
+
+// A graph without subgraphs resolves its forward operands and its outputs before it frees its names map
+// and converts its nodes: every kind of output (a node's, a later-listed node's, a graph input, an
+// initializer kept by value) and every forward operand must resolve as when nodes are listed in order.
+TEST(OnnxLoader, ForwardOperandsAndOutputsResolveBeforeTheNamesMapIsFreed) {
+  onnx::ModelProto ordered = make_model();
+  auto* graph = ordered.mutable_graph();
+  add_input(graph, "x");
+  *graph->add_initializer() = float_tensor("c", {2});
+  add_node(graph, "Add", {"x", "c"}, {"a"});
+  add_node(graph, "Relu", {"a"}, {"b"});
+  add_node(graph, "Neg", {"b"}, {"d"});
+  for (const char* output : {"d", "b", "x", "c"}) add_output(graph, output);
+  onnx::ModelProto reversed = ordered;
+  std::reverse(reversed.mutable_graph()->mutable_node()->begin(),
+               reversed.mutable_graph()->mutable_node()->end());
+  EXPECT_EQ(key_of(ordered), key_of(reversed));
+
+  const ir::Graph loaded = load(reversed);
+  ASSERT_EQ(loaded.outputs.size(), 4u);
+  EXPECT_EQ(loaded.outputs[0].value.kind, ir::ValueRef::Kind::kNodeOutput);
+  EXPECT_EQ(loaded.nodes[loaded.outputs[0].value.index].op.name, "Neg");
+  EXPECT_EQ(loaded.nodes[loaded.outputs[1].value.index].op.name, "Relu");
+  EXPECT_EQ(loaded.outputs[2].value, ir::ValueRef::graph_input(0));
+  EXPECT_EQ(loaded.nodes[loaded.outputs[3].value.index].op.name, "Constant");
+  for (const ir::Node& node : loaded.nodes) {
+    for (const ir::ValueRef& ref : node.inputs) EXPECT_NE(ref.kind, ir::ValueRef::Kind::kNone) << node.name;
+  }
+
+  // An operand and an output that nothing defines still fail as before, when listed after their users.
+  onnx::ModelProto undefined = reversed;
+  undefined.mutable_graph()->mutable_node(0)->set_input(0, "nope");
+  expect_error([&] { load(undefined); }, ErrorKind::kInvalidModel,
+               "input 'nope' is not defined by any node, graph input or initializer: graph.node[0]");
+  onnx::ModelProto missing_output = reversed;
+  add_output(missing_output.mutable_graph(), "z");
+  expect_error([&] { load(missing_output); }, ErrorKind::kInvalidModel,
+               "graph output is not produced by any node, graph input or initializer: graph.output[4] ('z')");
 }
 
 TEST(OnnxLoader, UndefinedAndDuplicateNamesAreRefused) {

@@ -37,9 +37,29 @@ struct NameHash {
 };
 // Open-addressing maps of names (views of the model's bytes or of the WireModel's strings, which outlive
 // the conversion) that keep each entry's hash: probes compare hashes, not the names in the mapped file.
+// As many buckets as reserve() asks (names / load factor): a power of two held up to twice as many, and
+// the primes of prime_growth_policy double too. A modulo per probe costs less than the missing buckets'
+// memory.
 template <typename Value>
 using NameMap = tsl::robin_map<std::string_view, Value, NameHash, std::equal_to<std::string_view>,
-                               std::allocator<std::pair<std::string_view, Value>>, /*StoreHash=*/true>;
+                               std::allocator<std::pair<std::string_view, Value>>, /*StoreHash=*/true,
+                               tsl::rh::mod_growth_policy<>>;
+
+// A ValueRef in 8 bytes instead of 12 (a bucket of the names map: 32 bytes instead of 40): the kind in
+// the top 3 bits of the output index.
+struct PackedRef {
+  static constexpr uint32_t kMaxOutput = (uint32_t{1} << 29) - 1;
+  uint32_t index = 0;
+  uint32_t kind_and_output = 0;
+
+  PackedRef(ValueRef ref)  // NOLINT: implicit, the map stores what define() is given
+      : index(ref.index), kind_and_output(static_cast<uint32_t>(ref.kind) << 29 | ref.output) {}
+  operator ValueRef() const {  // NOLINT: implicit, lookups give ValueRefs
+    return ValueRef{static_cast<ValueRef::Kind>(kind_and_output >> 29), index, kind_and_output & kMaxOutput};
+  }
+  ValueRef::Kind kind() const { return static_cast<ValueRef::Kind>(kind_and_output >> 29); }
+};
+static_assert(static_cast<uint32_t>(ValueRef::Kind::kCapture) < 8, "a ValueRef kind takes 3 bits");
 
 // Names visible in one graph; misses go to the enclosing graph and become captures. An open-addressing
 // map: at a million names std::unordered_map's node per entry made lookups cache misses (a fifth of the
@@ -47,7 +67,7 @@ using NameMap = tsl::robin_map<std::string_view, Value, NameHash, std::equal_to<
 struct Scope {
   Scope* parent = nullptr;
   CaptureSink* sink = nullptr;  // set together with parent
-  NameMap<ValueRef> names;
+  NameMap<PackedRef> names;
 
   std::optional<ValueRef> resolve(std::string_view name) {
     if (const auto it = names.find(name); it != names.end()) return it->second;
@@ -101,6 +121,11 @@ class GraphConverter {
     scope_.sink = sink;
   }
 
+  // Lets convert() free `initializers` (wire_'s) once it no longer needs them.
+  void release_initializers_when_converted(std::vector<WireTensor>& initializers) {
+    releasable_initializers_ = &initializers;
+  }
+
   ir::Graph convert() {
     // Node vectors come from one arena that lives with the graph (a few large allocations instead of
     // several per node); every node is built in place, so none is copied out of it.
@@ -115,11 +140,25 @@ class GraphConverter {
     declare_inputs();
     declare_initializers();
     declare_nodes();
+    // Without subgraphs (which resolve names through this map while their node converts), the map is done
+    // once the forward references and the outputs are resolved: freed before the nodes are converted, it
+    // is not in memory with all of them (~40 bytes a node at a million nodes).
+    if (!has_subgraphs()) {
+      resolve_forward_operands();
+      for (const onnx::ValueInfoProto& info : wire_.outputs) {
+        const auto it = scope_.names.find(info.name());
+        early_outputs_.push_back(it == scope_.names.end() ? std::nullopt
+                                                          : std::optional<ValueRef>(it->second));
+      }
+      NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
+      // The initializers are converted (and the map held views of their names): release them too.
+      if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
+    }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
       if (!origin_[i].initializer) convert_node(wire_.nodes[origin_[i].index], static_cast<uint32_t>(i));
     }
     bind_outputs();
-    NameMap<ValueRef>().swap(scope_.names);  // resolved: free it before the cycle check's arrays
+    NameMap<PackedRef>().swap(scope_.names);  // resolved: free it before the cycle check's arrays
     check_acyclic();
     mark_nondeterministic(graph_);
     return std::move(graph_);
@@ -141,15 +180,16 @@ class GraphConverter {
   std::string node_where(uint32_t i) const {
     const Origin origin = origin_[i];
     if (origin.initializer) {
-      return where_ + ".initializer[" + std::to_string(origin.index) + "] ('" +
-             wire_.initializers[origin.index].name + "')";
+      return where_ + ".initializer[" + std::to_string(origin.index) + "] ('" + graph_.nodes[i].name +
+             "')";  // the initializer's name (its wire tensor may be released)
     }
     return wire_node_where(origin.index);
   }
   std::string wire_node_where(size_t j) const {
     const WireNode& node = wire_.nodes[j];
     return where_ + ".node[" + std::to_string(j) + "] (" +
-           (node.name.empty() ? "" : "'" + std::string(node.name) + "', ") + std::string(node.op_type) + ")";
+           (node.name.empty() ? "" : "'" + std::string(wire_.str(node.name)) + "', ") +
+           std::string(wire_.str(node.op_type)) + ")";
   }
 
   void declare_inputs() {
@@ -170,7 +210,8 @@ class GraphConverter {
     const auto defined_by_initializer = [&](std::string_view name) {
       const auto it = scope_.names.find(name);
       if (it == scope_.names.end()) return false;
-      return it->second.kind != ValueRef::Kind::kGraphInput || graph_.inputs[it->second.index].default_value;
+      return it->second.kind() != ValueRef::Kind::kGraphInput ||
+             graph_.inputs[it->second.index].default_value;
     };
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
@@ -179,7 +220,7 @@ class GraphConverter {
         source_.fail("initializer '" + tensor.name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
       const bool is_input =
-          existing != scope_.names.end() && existing->second.kind == ValueRef::Kind::kGraphInput;
+          existing != scope_.names.end() && existing->second.kind() == ValueRef::Kind::kGraphInput;
       const uint32_t input_index = is_input ? existing->second.index : 0;
       ValueRef value;
       if (keep_by_value(tensor, where)) {
@@ -232,11 +273,31 @@ class GraphConverter {
     }
   }
 
+  bool has_subgraphs() const {
+    return std::any_of(wire_.attributes.begin(), wire_.attributes.end(),
+                       [](const WireAttribute& attribute) { return !attribute.graphs.empty(); });
+  }
+
+  // Resolves the operands that declare_nodes met before their definition (none in a sorted model).
+  void resolve_forward_operands() {
+    if (forward_operands_ == 0) return;
+    for (size_t i = 0; i < origin_.size(); ++i) {
+      if (origin_[i].initializer) continue;
+      ir::Node& node = graph_.nodes[i];
+      const WireNames inputs = wire_.node_inputs(wire_.nodes[origin_[i].index]);
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        if (node.inputs[k] != kUnresolved) continue;
+        if (const auto it = scope_.names.find(inputs[k]); it != scope_.names.end())
+          node.inputs[k] = it->second;
+      }
+    }
+  }
+
   void declare_nodes() {
     for (size_t j = 0; j < wire_.nodes.size(); ++j) {
       const WireNode& node = wire_.nodes[j];
-      const std::span<const std::string_view> outputs = wire_.node_outputs(node);
-      if (is_constant_op(node.domain, node.op_type)) {
+      const WireNames outputs = wire_.node_outputs(node);
+      if (is_constant_op(wire_.str(node.domain), wire_.str(node.op_type))) {
         const std::string where = wire_node_where(j);
         if (const WireTensor* big = large_constant(node, where); big != nullptr) {
           if (outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
@@ -250,7 +311,7 @@ class GraphConverter {
       // looked up now, while their entries are still in cache; the others (and outer values) when the
       // node is converted. Lookups have no side effects and raise no errors, so the order of errors is
       // the same as resolving every operand then.
-      const std::span<const std::string_view> inputs = wire_.node_inputs(node);
+      const WireNames inputs = wire_.node_inputs(node);
       ir_node.inputs.reserve(inputs.size());
       for (const std::string_view name : inputs) {
         if (name.empty()) {
@@ -259,9 +320,13 @@ class GraphConverter {
           ir_node.inputs.push_back(it->second);
         } else {
           ir_node.inputs.push_back(kUnresolved);
+          ++forward_operands_;
         }
       }
       origin_.push_back(Origin{static_cast<uint32_t>(j), false});
+      if (outputs.size() > size_t{PackedRef::kMaxOutput} + 1)
+        throw Error(ErrorKind::kUnsupported,
+                    source_.label + ": a node with over 2^29 outputs: " + wire_node_where(j));
       for (size_t k = 0; k < outputs.size(); ++k) {
         if (!outputs[k].empty())
           define(outputs[k], ValueRef::node_output(index, static_cast<uint32_t>(k)),
@@ -272,7 +337,7 @@ class GraphConverter {
 
   // A Constant whose tensor is too large to key by value (or lives in an external file): a weight slot.
   const WireTensor* large_constant(const WireNode& node, const std::string& where) const {
-    for (const WireAttribute& attribute : node.attributes) {
+    for (const WireAttribute& attribute : wire_.node_attributes(node)) {
       if (attribute.proto.name() != "value" || !attribute.tensor) continue;
       const WireTensor& tensor = *attribute.tensor;
       if (tensor.external) return &tensor;
@@ -400,11 +465,11 @@ class GraphConverter {
     const auto where = [&] { return node_where(index); };
     if (wire.op_type.empty()) source_.fail("node has no op_type", where());
     ir::Node& node = graph_.nodes[index];
-    node.name = wire.name;
-    node.op = ir::OpId{wire.domain == "ai.onnx" ? std::string() : std::string(wire.domain),
-                       std::string(wire.op_type), std::string(wire.overload), 0};
-    const std::span<const std::string_view> inputs = wire_.node_inputs(wire),
-                                            outputs = wire_.node_outputs(wire);
+    node.name = wire_.str(wire.name);
+    const std::string_view domain = wire_.str(wire.domain);
+    node.op = ir::OpId{domain == "ai.onnx" ? std::string() : std::string(domain),
+                       std::string(wire_.str(wire.op_type)), std::string(wire_.str(wire.overload)), 0};
+    const WireNames inputs = wire_.node_inputs(wire), outputs = wire_.node_outputs(wire);
     for (size_t k = 0; k < inputs.size(); ++k) {  // declare_nodes resolved the operands defined before
       if (node.inputs[k] != kUnresolved) continue;
       const std::optional<ValueRef> ref = scope_.resolve(inputs[k]);
@@ -417,7 +482,7 @@ class GraphConverter {
     }
     node.outputs.reserve(outputs.size());
     for (const std::string_view name : outputs) node.outputs.push_back({std::string(name), {}});
-    if (!wire.attributes.empty()) convert_attributes(wire, node, where());
+    if (wire.attribute_count != 0) convert_attributes(wire, node, where());
     for (const auto* refs : {&node.inputs, &node.captures}) {
       for (const ValueRef& ref : *refs) {
         if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= index) sorted_ = false;
@@ -435,8 +500,8 @@ class GraphConverter {
     std::vector<GraphAttribute> graph_attributes;
     CaptureSink sink;
     std::unordered_set<std::string> names;
-    node.attributes.reserve(wire.attributes.size());
-    for (const WireAttribute& attribute : wire.attributes) {
+    node.attributes.reserve(wire.attribute_count);
+    for (const WireAttribute& attribute : wire_.node_attributes(wire)) {
       const onnx::AttributeProto& proto = attribute.proto;
       const std::string at = where + " attribute '" + proto.name() + "'";
       if (proto.name().empty()) source_.fail("attribute has no name", where);
@@ -489,7 +554,8 @@ class GraphConverter {
       const onnx::ValueInfoProto& info = wire_.outputs[i];
       const std::string where = where_ + ".output[" + std::to_string(i) + "] ('" + info.name() + "')";
       if (info.name().empty()) source_.fail("graph output has no name", where);
-      const std::optional<ValueRef> ref = scope_.resolve(info.name());
+      const std::optional<ValueRef> ref =
+          i < early_outputs_.size() && early_outputs_[i] ? early_outputs_[i] : scope_.resolve(info.name());
       if (!ref) source_.fail("graph output is not produced by any node, graph input or initializer", where);
       ir::GraphOutput output{*ref, info.name(), {}};
       if (info.has_type()) output.type = to_tensor_type(info.type(), source_, where);
@@ -548,21 +614,27 @@ class GraphConverter {
   Shared& shared_;
   const ErrorSource& source_;
   const WireGraph& wire_;
+  // wire_.initializers, where the caller lets the converter release them once converted (the model's graph).
+  std::vector<WireTensor>* releasable_initializers_ = nullptr;
   std::string where_;
   GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   Scope scope_;
   ir::Graph graph_;
-  std::vector<Origin> origin_;  // per IR node: what it came from (the wire node to convert; messages)
-  bool sorted_ = true;          // no node reads a node stored after it (so there is no cycle)
+  std::vector<Origin> origin_;   // per IR node: what it came from (the wire node to convert; messages)
+  bool sorted_ = true;           // no node reads a node stored after it (so there is no cycle)
+  size_t forward_operands_ = 0;  // operands declare_nodes left unresolved
+  std::vector<std::optional<ValueRef>> early_outputs_;  // outputs resolved before the map was freed
 };
 
 }  // namespace
 
-ir::Graph convert_model(const WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
+ir::Graph convert_model(WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
                         const ErrorSource& source) {
   if (!model.graph) source.fail("model has no graph", "model");
   Shared shared{location, options, source, OpResolver(model.opset_import, model.functions, source)};
-  return GraphConverter(shared, *model.graph, nullptr, nullptr, "graph").convert();
+  GraphConverter converter(shared, *model.graph, nullptr, nullptr, "graph");
+  converter.release_initializers_when_converted(model.graph->initializers);
+  return converter.convert();
 }
 
 }  // namespace graphcache::onnx_frontend

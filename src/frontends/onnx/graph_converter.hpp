@@ -22,7 +22,9 @@ struct ModelLocation {
   std::string base_dir;           // canonical folder for external data; empty refuses external data
 };
 
-ir::Graph convert_model(const WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
+// Releases parts of `model` once converted (the model graph's initializers), so that they and the whole
+// converted graph are not in memory together.
+ir::Graph convert_model(WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
                         const ErrorSource& source);
 
 }  // namespace graphcache::onnx_frontend

@@ -20,7 +20,7 @@ ir::Graph load_onnx_file(const std::string& path, const OnnxLoadOptions& options
   const fs::path folder = fs::canonical(fs::absolute(fs::path(path)).parent_path(), ec);
   if (ec) throw Error(ErrorKind::kIo, path + ": cannot resolve the model's folder: " + ec.message());
   const ErrorSource source{path};
-  const WireModel model = scan_model(Span{file.data(), file.size(), 0}, source);
+  WireModel model = scan_model(Span{file.data(), file.size(), 0}, source);
   const ModelLocation location{model_path.string(), file.data(), folder.string()};
   return convert_model(model, location, options, source);
 }
@@ -35,7 +35,7 @@ ir::Graph load_onnx_bytes(std::string_view bytes, const std::string& base_dir,
   }
   const ErrorSource source{"<memory>"};
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  const WireModel model = scan_model(Span{data, bytes.size(), 0}, source);
+  WireModel model = scan_model(Span{data, bytes.size(), 0}, source);
   const ModelLocation location{"", data, folder};
   return convert_model(model, location, options, source);
 }

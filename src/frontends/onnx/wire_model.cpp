@@ -56,6 +56,11 @@ class FieldReader {
     return Span{span_.data + start, length, span_.offset + start};
   }
   std::string string() { return std::string(view()); }
+  // The field's bytes by their position in the model.
+  WireName name() {
+    const Span s = bytes();
+    return WireName{static_cast<uint32_t>(s.offset), static_cast<uint32_t>(s.size)};
+  }
   std::string_view view() {
     const Span s = bytes();
     return std::string_view(reinterpret_cast<const char*>(s.data), s.size);
@@ -197,11 +202,13 @@ WireAttribute scan_attribute(Span span, const ErrorSource& source, const std::st
   return attribute;
 }
 
-// Appends the node to graph.nodes (its inputs and outputs to graph.value_names). `inputs` / `outputs` are
-// scratch buffers reused across nodes (the two lists may interleave on the wire).
+// Appends the node to graph.nodes (its inputs and outputs to graph.value_names, its attributes to
+// graph.attributes). `inputs` / `outputs` are scratch buffers reused across nodes (the two lists may
+// interleave on the wire).
 void scan_node(Span span, const ErrorSource& source, Where where, int depth, WireGraph& graph,
-               std::vector<std::string_view>& inputs, std::vector<std::string_view>& outputs) {
+               std::vector<WireName>& inputs, std::vector<WireName>& outputs) {
   WireNode node;
+  node.first_attribute = static_cast<uint32_t>(graph.attributes.size());
   inputs.clear();
   outputs.clear();
   std::optional<std::string> node_where;  // spelled out for the first attribute only
@@ -213,28 +220,29 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
     }
     switch (in.field()) {
       case 1:
-        inputs.push_back(in.view());
+        inputs.push_back(in.name());
         break;
       case 2:
-        outputs.push_back(in.view());
+        outputs.push_back(in.name());
         break;
       case 3:
-        node.name = in.view();
+        node.name = in.name();
         break;
       case 4:
-        node.op_type = in.view();
+        node.op_type = in.name();
         break;
       case 7:
-        node.domain = in.view();
+        node.domain = in.name();
         break;
       case 8:
-        node.overload = in.view();
+        node.overload = in.name();
         break;
       case 5:
         if (!node_where) node_where = where.str();
-        node.attributes.push_back(scan_attribute(
-            in.bytes(), source, *node_where + ".attribute[" + std::to_string(node.attributes.size()) + "]",
-            depth));
+        graph.attributes.push_back(
+            scan_attribute(in.bytes(), source,
+                           *node_where + ".attribute[" + std::to_string(node.attribute_count) + "]", depth));
+        ++node.attribute_count;
         break;
       default:
         in.skip();
@@ -245,7 +253,7 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
   node.output_count = static_cast<uint32_t>(outputs.size());
   graph.value_names.insert(graph.value_names.end(), inputs.begin(), inputs.end());
   graph.value_names.insert(graph.value_names.end(), outputs.begin(), outputs.end());
-  graph.nodes.push_back(std::move(node));
+  graph.nodes.push_back(node);
 }
 
 // How many nodes and initializers the graph holds, from its top-level fields only, to size the vectors
@@ -265,12 +273,13 @@ std::pair<size_t, size_t> count_nodes_and_initializers(Span span) {
 WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
   if (depth > kMaxNestingDepth) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
+  graph.model = span.data - span.offset;
   const auto [node_count, initializer_count] = count_nodes_and_initializers(span);
   graph.nodes.reserve(node_count);
   graph.initializers.reserve(initializer_count);
   // A guess (pages of a reserve nobody writes cost nothing), bounded by what the bytes can hold.
   graph.value_names.reserve(std::min(node_count * 4, span.size / 2));
-  std::vector<std::string_view> inputs, outputs;
+  std::vector<WireName> inputs, outputs;
   FieldReader in(span, source, where);
   while (in.next()) {
     if (in.wire_type() != kLengthDelimited) {

@@ -79,25 +79,75 @@ struct WireAttribute {
   bool has_graphs = false;
 };
 
-// Strings are views of the model's bytes (which outlive the WireModel); inputs and outputs live in the
-// graph's value_names (one array for the whole graph instead of two vectors per node).
+// A string of the model's bytes by its position (8 bytes where a view takes 16: a million-node model holds
+// several per node). scan_model refuses models of 2 GiB or more, so 32 bits reach every byte.
+struct WireName {
+  uint32_t offset = 0, size = 0;
+  bool empty() const { return size == 0; }
+};
+
+// A node's strings are positions in the model's bytes (which outlive the WireModel); its inputs, outputs
+// and attributes live in arrays of the graph (one array each for the whole graph instead of three vectors
+// per node).
 struct WireNode {
-  std::string_view name, op_type, domain;
-  std::string_view overload;  // IR 10 NodeProto.overload (field 8): which model-local function overload
-  uint32_t first_value = 0;   // inputs then outputs, in WireGraph::value_names
+  WireName name, op_type, domain;
+  WireName overload;         // IR 10 NodeProto.overload (field 8): which model-local function overload
+  uint32_t first_value = 0;  // inputs then outputs, in WireGraph::value_names
   uint32_t input_count = 0, output_count = 0;
-  std::vector<WireAttribute> attributes;
+  uint32_t first_attribute = 0, attribute_count = 0;  // in WireGraph::attributes
+};
+
+// Names of a node (its inputs or outputs), read as views of the model's bytes.
+class WireNames {
+ public:
+  WireNames(const uint8_t* model, const WireName* first, size_t count)
+      : model_(model), first_(first), count_(count) {}
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  std::string_view operator[](size_t i) const {
+    return {reinterpret_cast<const char*>(model_) + first_[i].offset, first_[i].size};
+  }
+
+  class iterator {
+   public:
+    iterator(const WireNames* names, size_t i) : names_(names), i_(i) {}
+    std::string_view operator*() const { return (*names_)[i_]; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const iterator& other) const { return i_ == other.i_; }
+
+   private:
+    const WireNames* names_;
+    size_t i_;
+  };
+  iterator begin() const { return {this, 0}; }
+  iterator end() const { return {this, count_}; }
+
+ private:
+  const uint8_t* model_;
+  const WireName* first_;
+  size_t count_;
 };
 
 struct WireGraph {
+  const uint8_t* model = nullptr;  // the model's first byte: WireName offsets count from it
   std::string name;
   std::vector<WireNode> nodes;
-  std::vector<std::string_view> value_names;
-  std::span<const std::string_view> node_inputs(const WireNode& node) const {
-    return {value_names.data() + node.first_value, node.input_count};
+  std::vector<WireName> value_names;
+  std::vector<WireAttribute> attributes;
+  std::string_view str(WireName name) const {
+    return {reinterpret_cast<const char*>(model) + name.offset, name.size};
   }
-  std::span<const std::string_view> node_outputs(const WireNode& node) const {
-    return {value_names.data() + node.first_value + node.input_count, node.output_count};
+  WireNames node_inputs(const WireNode& node) const {
+    return {model, value_names.data() + node.first_value, node.input_count};
+  }
+  WireNames node_outputs(const WireNode& node) const {
+    return {model, value_names.data() + node.first_value + node.input_count, node.output_count};
+  }
+  std::span<const WireAttribute> node_attributes(const WireNode& node) const {
+    return {attributes.data() + node.first_attribute, node.attribute_count};
   }
   std::vector<WireTensor> initializers;
   std::vector<onnx::SparseTensorProto> sparse_initializers;
