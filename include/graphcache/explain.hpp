@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "graphcache/ir.hpp"
@@ -71,6 +72,11 @@ struct ExplainSources {
   // The tiers `config` describes (its cache_dir and remote), as open_store(config) opens them.
   static ExplainSources of(const StoreConfig& config);
 };
+
+// The factors (JSON text of the metadata field graphcache.factors: settings, toolchain, input_specs,
+// refit_mode, model) of every entry the tiers' explain indexes hold, the local tier's first: what `ls`
+// shows. Never throws for cache problems (left out, with a warning).
+std::unordered_map<Key, std::string> recorded_factors(const ExplainSources& sources, WarningSink warn = {});
 
 // Never throws for cache problems (an unreachable Redis, a corrupt index or summary): those are left out
 // of the explanation. Throws Error(kInvalidModel) if the graph cannot be hashed.

@@ -127,24 +127,56 @@ void run_get(const StoreCommandArgs& a) {
   write_output_file(a.out, entry->engine->data(), entry->engine->size());
 }
 
+// The recorded factors of an entry (explain.hpp) in one line: model, then the settings and toolchain.
+std::string factors_line(const std::string& factors_json) {
+  const nlohmann::json f = nlohmann::json::parse(factors_json, nullptr, /*allow_exceptions=*/false);
+  if (!f.is_object()) return "";
+  std::string line;
+  auto add = [&line](const std::string& item) { line += (line.empty() ? "" : " ") + item; };
+  if (f.contains("model") && f["model"].is_string() && !f["model"].get<std::string>().empty())
+    add("model=" + f["model"].get<std::string>());
+  if (f.contains("refit_mode") && f["refit_mode"].is_string() && !f["refit_mode"].get<std::string>().empty())
+    add("refit_mode=" + f["refit_mode"].get<std::string>());
+  for (const char* group : {"settings", "toolchain"}) {
+    if (!f.contains(group) || !f[group].is_object()) continue;
+    for (const auto& [name, value] : f[group].items()) {
+      // Long facts (exec's arguments, weight fingerprints) are for `show` and `explain`, not a listing.
+      if (value.is_string() && value.get<std::string>().size() <= 40)
+        add(name + "=" + value.get<std::string>());
+    }
+  }
+  return line;
+}
+
 void run_ls(const StoreCommandArgs& a) {
-  auto store = open_cli_store().tiers;
+  const StoreConfig config = resolve_cli_store_config();
+  auto store = open_store(config, print_store_warning).tiers;
   std::vector<EntryInfo> entries = store->list();
+  // Factors come from the explain indexes (one small record per entry), not from reading every entry.
+  const auto factors = recorded_factors(ExplainSources::of(config), print_store_warning);
   if (a.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const EntryInfo& e : entries) {
-      out.push_back({{"key", e.key.hex()},
-                     {"engine_bytes", e.engine_bytes},
-                     {"stored_bytes", e.stored_bytes},
-                     {"created_unix", e.created_unix},
-                     {"last_used_unix", e.last_used_unix}});
+      nlohmann::ordered_json item = {{"key", e.key.hex()},
+                                     {"engine_bytes", e.engine_bytes},
+                                     {"stored_bytes", e.stored_bytes},
+                                     {"created_unix", e.created_unix},
+                                     {"last_used_unix", e.last_used_unix}};
+      if (auto it = factors.find(e.key); it != factors.end()) {
+        nlohmann::ordered_json f = nlohmann::ordered_json::parse(it->second, nullptr, false);
+        if (!f.is_discarded()) item["factors"] = std::move(f);
+      }
+      out.push_back(std::move(item));
     }
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
   for (const EntryInfo& e : entries) {
-    std::printf("%s  %12" PRIu64 "  %s  %s\n", e.key.hex().c_str(), e.engine_bytes,
-                format_time(e.created_unix).c_str(), format_time(e.last_used_unix).c_str());
+    const auto it = factors.find(e.key);
+    const std::string line = it == factors.end() ? "" : factors_line(it->second);
+    std::printf("%s  %12" PRIu64 "  %s  %s%s%s\n", e.key.hex().c_str(), e.engine_bytes,
+                format_time(e.created_unix).c_str(), format_time(e.last_used_unix).c_str(),
+                line.empty() ? "" : "  ", line.c_str());
   }
 }
 

@@ -65,20 +65,16 @@ StoreConfig resolve_cli_store_config() {
   return resolve_store_config(o);
 }
 
-namespace {
-
-void print_warning(const std::string& message) {
+void print_store_warning(const std::string& message) {
   std::fprintf(stderr, "%s\n", message.c_str());
 }
 
-}  // namespace
-
 OpenedStore open_cli_store() {
-  return open_store(resolve_cli_store_config(), print_warning);
+  return open_store(resolve_cli_store_config(), print_store_warning);
 }
 
 std::unique_ptr<SingleFlight> open_single_flight(Store& store, SingleFlightOptions options) {
-  return make_single_flight(store, resolve_cli_store_config(), print_warning, options);
+  return make_single_flight(store, resolve_cli_store_config(), print_store_warning, options);
 }
 
 void write_output_file(const std::string& path, const uint8_t* data, uint64_t size) {

@@ -25,6 +25,8 @@ struct StoreOptionArgs {
 StoreOptionArgs& store_option_args();
 void add_store_options(CLI::App& command);
 StoreConfig resolve_cli_store_config();
+// The stores' warning sink (messages carry their own "graphcache: " prefix): one line on stderr.
+void print_store_warning(const std::string& message);
 // The stores the resolved configuration describes (include/graphcache/open_store.hpp): `.tiers` for
 // put/get/ls/rm/stats, `.local` for gc/verify/clear. Throws Error on a malformed remote URL.
 OpenedStore open_cli_store();

@@ -89,6 +89,13 @@ std::string model_of(const nlohmann::json& factors) {
 
 }  // namespace
 
+std::unordered_map<Key, std::string> recorded_factors(const ExplainSources& sources, WarningSink warn) {
+  std::unordered_map<Key, std::string> out;
+  for (Indexed& entry : Tiers(sources, warn).load())
+    out.emplace(entry.record.key, std::move(entry.record.factors));
+  return out;
+}
+
 ExplainSources ExplainSources::of(const StoreConfig& config) {
   ExplainSources sources;
   sources.cache_dir = config.cache_dir;

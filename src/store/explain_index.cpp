@@ -6,6 +6,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -235,7 +236,11 @@ std::vector<IndexRecord> local_index_load(const std::string& cache_dir) {
 }
 
 std::optional<EntryMetadata> local_entry_metadata(const std::string& cache_dir, const Key& key) {
-  UniqueFd fd(::open(entry_file(cache_dir, key).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  // Reading a hint is not a use: O_NOATIME keeps the entry's LRU time (atime), where the owner may set it.
+  const std::string path = entry_file(cache_dir, key);
+  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+  UniqueFd fd(::open(path.c_str(), kFlags | O_NOATIME));
+  if (fd.get() < 0 && errno == EPERM) fd = UniqueFd(::open(path.c_str(), kFlags));
   if (fd.get() < 0) return std::nullopt;
   uint8_t header[kEntryHeaderSize];
   if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return std::nullopt;

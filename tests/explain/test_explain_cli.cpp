@@ -63,6 +63,22 @@ TEST_F(ExplainCli, HitSettingToolchainSpecRefitMode) {
             std::string::npos);
 }
 
+TEST_F(ExplainCli, LsShowsTheRecordedFactors) {
+  const std::string key = put_model({"--setting", "precision=fp16", "--toolchain", "tensorrt=10.3"});
+  RunResult ls = cli({"ls"});
+  EXPECT_EQ(ls.status, 0);
+  EXPECT_NE(ls.out.find(key), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find(std::string("model=") + kModel), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("precision=fp16 tensorrt=10.3"), std::string::npos) << ls.out;
+  RunResult json = cli({"ls", "--json"});
+  EXPECT_EQ(json.status, 0);
+  const auto j = nlohmann::json::parse(json.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["factors"]["settings"]["precision"], "fp16");
+  EXPECT_EQ(j[0]["factors"]["toolchain"]["tensorrt"], "10.3");
+  EXPECT_EQ(j[0]["factors"]["model"], kModel);
+}
+
 TEST_F(ExplainCli, NodeAsDiffPrintsItAndJson) {
   put_model({});
   RunResult e = cli({"explain", "--json", kSwapped});
