@@ -86,13 +86,17 @@ bool is_floating(ir::DType d) {
 }  // namespace
 
 std::string utf8(PyObject* str) {
+  return std::string(utf8_view(str));
+}
+
+std::string_view utf8_view(PyObject* str) {
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(str, &size);
   if (!data) {
     PyErr_Clear();
     throw Error(ErrorKind::kInvalidArgument, "a string in the graph is not valid UTF-8");
   }
-  return std::string(data, static_cast<size_t>(size));
+  return {data, static_cast<size_t>(size)};
 }
 
 ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) {
@@ -151,7 +155,8 @@ ir::Device GraphState::device(py::handle torch_device) {
 }
 
 std::string layout_of(GraphState& s, py::handle tensor, bool with_strides) {
-  std::string out = s.device(tensor.attr(s.t.s_device)).type;
+  PyObject* fake = s.t.fake_device(tensor.ptr());
+  std::string out = fake ? s.device(fake).type : s.device(tensor.attr(s.t.s_device)).type;
   if (!with_strides) return out;
   // Fast path (one C call): most tensors are contiguous. A symbolic answer takes the slow path.
   PyObject* answer = PyObject_CallMethodNoArgs(tensor.ptr(), s.t.s_is_contiguous.ptr());

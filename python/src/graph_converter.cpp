@@ -154,13 +154,14 @@ class Converter {
       // fx op names are interned literals: one pointer compare for the common case.
       const OpKind kind =
           op.ptr() == call_function_.ptr() ? OpKind::kCallFunction : op_kind(detail::utf8(op.ptr()));
-      const bool named = options_.node_names || kind == OpKind::kPlaceholder || kind == OpKind::kGetAttr;
+      // Placeholders read their name themselves (a weight's is only looked up, never copied).
+      const bool named = options_.node_names || kind == OpKind::kGetAttr;
       std::string name = named ? node_name(n) : std::string();
       if (saw_output)
         throw Error(ErrorKind::kInvalidModel, "node '" + node_name(n) + "' follows the output node");
       switch (kind) {
         case OpKind::kPlaceholder:
-          placeholder(n, std::move(name));
+          placeholder(n);
           break;
         case OpKind::kGetAttr:
           get_attr(n, std::move(name));
@@ -188,21 +189,26 @@ class Converter {
  private:
   std::string node_name(py::handle n) const { return detail::utf8(fields_.get(n, NodeFields::kName).ptr()); }
 
-  void placeholder(py::handle n, std::string name) {
+  void placeholder(py::handle n) {
     const TorchTypes& t = s_.t;
+    py::object name_object = fields_.get(n, NodeFields::kName);  // holds the view's bytes
+    const std::string_view node_name_view = detail::utf8_view(name_object.ptr());
     PyObject* val = meta_value(t, fields_.get(n, NodeFields::kMeta));
     std::optional<ir::TensorType> type = val ? detail::tensor_type_of(t, val) : std::nullopt;
+    std::string name;
     if (!options_.placeholders.empty()) {
-      auto it = options_.placeholders.find(name);
+      auto it = options_.placeholders.find(node_name_view);
       if (it == options_.placeholders.end())
-        throw Error(ErrorKind::kInvalidModel, "placeholder '" + name + "' is not in the graph signature");
+        throw Error(ErrorKind::kInvalidModel,
+                    "placeholder '" + std::string(node_name_view) + "' is not in the graph signature");
       if (it->second.kind == PlaceholderBinding::Kind::kWeight) {
         if (!type)
-          throw Error(ErrorKind::kInvalidModel, "weight placeholder '" + name + "' has no tensor metadata");
+          throw Error(ErrorKind::kInvalidModel,
+                      "weight placeholder '" + std::string(node_name_view) + "' has no tensor metadata");
         const PlaceholderBinding& b = it->second;
         if (b.tensor && detail::key_by_value(s_.t, b.tensor, b.parameter, b.lifted_constant)) {
           note_weight_device(py::handle(val));
-          add_constant(n, py::handle(b.tensor), std::move(name));
+          add_constant(n, py::handle(b.tensor), std::string(node_name_view));
           return;
         }
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
@@ -211,6 +217,8 @@ class Converter {
         return;
       }
       name = std::string(it->second.name);
+    } else {
+      name = std::string(node_name_view);
     }
     const size_t position = s_.graph.inputs.size();
     if (!val) {
@@ -238,7 +246,7 @@ class Converter {
   void bind_weight(py::handle n, ir::ValueRef slot, py::handle tensor) {
     std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(s_, tensor, true) : "";
     const auto colon = layout.find(':');
-    if (!layout.empty()) weight_devices_.insert(layout.substr(0, colon));
+    if (!layout.empty()) note_device(std::string_view(layout).substr(0, colon));
     if (colon == std::string::npos) {
       s_.values.emplace(n.ptr(), slot);
       return;
@@ -253,7 +261,14 @@ class Converter {
   }
 
   void note_weight_device(py::handle tensor) {
-    if (tensor && s_.t.is(tensor, s_.t.tensor)) weight_devices_.insert(detail::layout_of(s_, tensor, false));
+    if (tensor && s_.t.is(tensor, s_.t.tensor)) note_device(detail::layout_of(s_, tensor, false));
+  }
+
+  // Weights share a device in practice: the set is only touched when it changes.
+  void note_device(std::string_view device) {
+    if (!weight_devices_.empty() && device == last_weight_device_) return;
+    last_weight_device_ = device;
+    weight_devices_.emplace(device);
   }
 
   // A small constant keyed by value (detail::key_by_value): a node holding the tensor's bytes.
@@ -560,7 +575,8 @@ class Converter {
   std::vector<PyObject*> fx_node_of_;  // per IR node: its fx call node (borrowed), null if pure by kind
   std::string input_layouts_;          // per graph input: device type and non-contiguous strides
   std::set<std::string> weight_devices_;
-  std::set<uint32_t> must_keep_;  // mutating and random nodes: effects even when unused
+  std::string last_weight_device_;  // the device note_device() saw last (in weight_devices_)
+  std::set<uint32_t> must_keep_;    // mutating and random nodes: effects even when unused
   std::unordered_map<PyObject*, bool> impure_by_target_;  // call_function targets (borrowed) -> is_impure
   AttrPaths attr_paths_{s_.t};
   size_t effect_candidates_ = 0;  // the IR nodes that come from fx nodes (those before the output)
@@ -577,7 +593,11 @@ namespace {
 class WalkScope {
  public:
   WalkScope() : gc_was_enabled_(PyGC_Disable() == 1) {
-    guard_ = py::module_::import("torch._C").attr("DisableTorchFunctionSubclass")();
+    // Looked up once: importing torch._C per walk was ~2% of a key.
+    static PyObject* const guard_class = [] {
+      return py::object(py::module_::import("torch._C").attr("DisableTorchFunctionSubclass")).release().ptr();
+    }();  // leaked on purpose (outlives the interpreter's teardown order)
+    guard_ = py::handle(guard_class)();
     guard_.attr("__enter__")();
   }
   ~WalkScope() {

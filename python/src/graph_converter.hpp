@@ -169,6 +169,8 @@ const TargetInfo& resolve_function_target(GraphState& s, py::handle target);
 ir::AttrValue encode_module(GraphState& s, ir::Node& node, py::handle module, const std::string& path,
                             bool& mutating);
 std::string utf8(PyObject* str);
+// The UTF-8 bytes of a str, valid while the str lives (its cached UTF-8 form); throws like utf8().
+std::string_view utf8_view(PyObject* str);
 // Random functions / methods / modules by name (ops with schemas use their nondeterministic_seeded tag).
 bool is_random_name(std::string_view name);
 // The digest of what user code runs (graphcache._code_identity.fingerprint); throws kUnsupported.
