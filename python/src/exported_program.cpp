@@ -174,9 +174,9 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
         b.tensor = tensor_named(merged, state_dict, constants, target, b.name);
       b.parameter = kind == "PARAMETER";
       b.lifted_constant = kind == "CONSTANT_TENSOR";
-      options.placeholders[name] = b;
+      options.placeholders.set(name, b);
     } else if (kind == "USER_INPUT" || kind == "TOKEN") {
-      options.placeholders[name] = PlaceholderBinding{PlaceholderBinding::Kind::kInput, name};
+      options.placeholders.set(name, PlaceholderBinding{PlaceholderBinding::Kind::kInput, name});
     } else {
       throw Error(ErrorKind::kUnsupported, "exported program input '" + std::string(name) + "' of kind " +
                                                kind + " (custom objects) cannot be keyed");

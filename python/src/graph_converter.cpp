@@ -2,9 +2,11 @@
 #include "graph_converter.hpp"
 
 #include <cctype>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 #include "graphcache/error.hpp"
 #include "node_fields.hpp"
@@ -82,6 +84,29 @@ PyObject* attr_segment(const TorchTypes& t, PyObject* obj, PyObject* name) {
   return v;
 }
 
+// Hash of std::string / std::string_view alike (heterogeneous lookup: no key string built to look up).
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// One segment of a dotted target as an interned str, kept for the process (bounded): a fresh str per
+// lookup cost a UTF-8 decode, a hash, and a miss in the type attribute cache (which takes interned names
+// only) at every level of every weight's path.
+py::object segment_name(std::string_view part) {
+  static auto* names = new std::unordered_map<std::string, PyObject*, TextHash, std::equal_to<>>();  // leaked
+  constexpr size_t kMaxNames = 1 << 16;
+  if (auto it = names->find(part); it != names->end()) return py::reinterpret_borrow<py::object>(it->second);
+  PyObject* name = PyUnicode_FromStringAndSize(part.data(), static_cast<Py_ssize_t>(part.size()));
+  if (!name) throw py::error_already_set();
+  PyUnicode_InternInPlace(&name);
+  if (names->size() < kMaxNames) {
+    Py_INCREF(name);  // the table's reference
+    names->emplace(std::string(part), name);
+  }
+  return py::reinterpret_steal<py::object>(name);
+}
+
 // The object a dotted get_attr / call_module target names, with resolved prefixes memoized per walk
 // (a Llama layer's weights share `layers.N.self_attn`).
 class AttrPaths {
@@ -90,31 +115,31 @@ class AttrPaths {
 
   py::object resolve(py::handle owner, const std::string& target) {
     const size_t dot = target.rfind('.');
+    const std::string_view path(target);
     py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
-                                                 : prefix(owner, target, target.substr(0, dot));
-    return segment(parent, target, target.substr(dot == std::string::npos ? 0 : dot + 1));
+                                                 : prefix(owner, target, path.substr(0, dot));
+    return segment(parent, target, path.substr(dot == std::string::npos ? 0 : dot + 1));
   }
 
  private:
-  py::object prefix(py::handle owner, const std::string& target, const std::string& path) {
+  py::object prefix(py::handle owner, const std::string& target, std::string_view path) {
     if (auto it = prefixes_.find(path); it != prefixes_.end()) return it->second;
     const size_t dot = path.rfind('.');
     py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
                                                  : prefix(owner, target, path.substr(0, dot));
     py::object obj = segment(parent, target, path.substr(dot == std::string::npos ? 0 : dot + 1));
-    prefixes_.emplace(path, obj);
+    prefixes_.emplace(std::string(path), obj);
     return obj;
   }
 
-  py::object segment(py::handle parent, const std::string& target, const std::string& part) {
-    py::str name(part);
-    PyObject* v = attr_segment(t_, parent.ptr(), name.ptr());
+  py::object segment(py::handle parent, const std::string& target, std::string_view part) {
+    PyObject* v = attr_segment(t_, parent.ptr(), segment_name(part).ptr());
     if (!v) throw Error(ErrorKind::kInvalidModel, "fx target '" + target + "' does not exist on the module");
     return py::reinterpret_steal<py::object>(v);
   }
 
   const TorchTypes& t_;
-  std::unordered_map<std::string, py::object> prefixes_;
+  std::unordered_map<std::string, py::object, TextHash, std::equal_to<>> prefixes_;
 };
 
 // The value node.meta describes (FakeTensor, TensorMetadata, SymInt, tuple...), borrowed; null if none.
@@ -197,26 +222,26 @@ class Converter {
     std::optional<ir::TensorType> type = val ? detail::tensor_type_of(t, val) : std::nullopt;
     std::string name;
     if (!options_.placeholders.empty()) {
-      auto it = options_.placeholders.find(node_name_view);
-      if (it == options_.placeholders.end())
+      const PlaceholderBinding* binding = options_.placeholders.find(node_name_view);
+      if (!binding)
         throw Error(ErrorKind::kInvalidModel,
                     "placeholder '" + std::string(node_name_view) + "' is not in the graph signature");
-      if (it->second.kind == PlaceholderBinding::Kind::kWeight) {
+      if (binding->kind == PlaceholderBinding::Kind::kWeight) {
         if (!type)
           throw Error(ErrorKind::kInvalidModel,
                       "weight placeholder '" + std::string(node_name_view) + "' has no tensor metadata");
-        const PlaceholderBinding& b = it->second;
+        const PlaceholderBinding& b = *binding;
         if (b.tensor && detail::key_by_value(s_.t, b.tensor, b.parameter, b.lifted_constant)) {
           note_weight_device(py::handle(val));
           add_constant(n, py::handle(b.tensor), std::string(node_name_view));
           return;
         }
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
-        s_.graph.weights.push_back(ir::WeightSlot{std::string(it->second.name), std::move(*type), {}});
+        s_.graph.weights.push_back(ir::WeightSlot{std::string(b.name), std::move(*type), {}});
         bind_weight(n, ir::ValueRef::weight(index), py::handle(val));
         return;
       }
-      name = std::string(it->second.name);
+      name = std::string(binding->name);
     } else {
       name = std::string(node_name_view);
     }

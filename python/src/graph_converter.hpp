@@ -65,6 +65,7 @@
 #include "graphcache/ir.hpp"
 #include "graphcache/key.hpp"
 #include "node_value_map.hpp"
+#include "placeholder_table.hpp"
 #include "torch_types.hpp"
 
 namespace graphcache::py_frontend {
@@ -93,7 +94,7 @@ struct ConvertOptions {
   // Export only: bindings by placeholder name; output meanings by flattened output position.
   // Names are views into Python strings that `keep_alive` holds (no copy per weight: a Llama signature
   // lists hundreds).
-  std::unordered_map<std::string_view, PlaceholderBinding> placeholders;
+  PlaceholderTable<PlaceholderBinding> placeholders;
   std::vector<py::object> keep_alive;
   std::vector<OutputBinding> outputs;
   // Refuse graph inputs whose type is unknown (a key without input shapes would be unsound).
