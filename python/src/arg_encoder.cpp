@@ -100,13 +100,12 @@ std::string_view utf8_view(PyObject* str) {
 }
 
 ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) {
-  if (auto it = weight_by_object.find(tensor.ptr()); it != weight_by_object.end())
-    return ir::ValueRef::weight(it->second);
+  if (const ir::ValueRef* seen = weight_by_object.find(tensor.ptr())) return *seen;
   auto type = tensor_type_of(t, tensor);
   if (!type) throw Error(ErrorKind::kInternal, "weight '" + name + "' is not a tensor");
   const auto index = static_cast<uint32_t>(graph.weights.size());
   graph.weights.push_back(ir::WeightSlot{name, std::move(*type), {}});
-  weight_by_object.emplace(tensor.ptr(), index);
+  weight_by_object.emplace(tensor.ptr(), ir::ValueRef::weight(index));
   return ir::ValueRef::weight(index);
 }
 

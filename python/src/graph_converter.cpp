@@ -171,6 +171,7 @@ class Converter {
     // attributes and output; it grows as needed).
     s_.graph.arena = std::make_shared<std::pmr::monotonic_buffer_resource>(size * 160 + 4096);
     s_.graph.nodes.reserve(size + 8);
+    fx_node_of_.reserve(size + 8);
     s_.values.reserve(size);
     bool saw_output = false;
     for (py::object n = fields_.get(root, NodeFields::kNext); !n.is(root);

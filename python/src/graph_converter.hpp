@@ -134,8 +134,8 @@ struct GraphState {
   const TorchTypes& t;
   py::handle owner;
   ir::Graph graph;
-  NodeValueMap values;  // fx node -> its value
-  std::unordered_map<PyObject*, uint32_t> weight_by_object;
+  NodeValueMap values;                                // fx node -> its value
+  NodeValueMap weight_by_object;                      // tensor (by identity) -> its weight slot
   std::unordered_map<PyObject*, TargetInfo> targets;  // resolved call_function targets
   std::vector<py::object> keep_alive;                 // keys of `targets`
   bool mutates = false;
