@@ -4,12 +4,11 @@
 
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/limits.hpp"
 
 namespace graphcache::py_frontend::detail {
 
 namespace {
-
-constexpr int kMaxNesting = 64;
 
 bool is_integer_text(const std::string& s) {
   if (s.empty()) return false;
@@ -86,23 +85,26 @@ bool is_floating(ir::DType d) {
 }  // namespace
 
 std::string utf8(PyObject* str) {
+  return std::string(utf8_view(str));
+}
+
+std::string_view utf8_view(PyObject* str) {
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(str, &size);
   if (!data) {
     PyErr_Clear();
     throw Error(ErrorKind::kInvalidArgument, "a string in the graph is not valid UTF-8");
   }
-  return std::string(data, static_cast<size_t>(size));
+  return {data, static_cast<size_t>(size)};
 }
 
 ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) {
-  if (auto it = weight_by_object.find(tensor.ptr()); it != weight_by_object.end())
-    return ir::ValueRef::weight(it->second);
+  if (const ir::ValueRef* seen = weight_by_object.find(tensor.ptr())) return *seen;
   auto type = tensor_type_of(t, tensor);
   if (!type) throw Error(ErrorKind::kInternal, "weight '" + name + "' is not a tensor");
   const auto index = static_cast<uint32_t>(graph.weights.size());
   graph.weights.push_back(ir::WeightSlot{name, std::move(*type), {}});
-  weight_by_object.emplace(tensor.ptr(), index);
+  weight_by_object.emplace(tensor.ptr(), ir::ValueRef::weight(index));
   return ir::ValueRef::weight(index);
 }
 
@@ -151,7 +153,8 @@ ir::Device GraphState::device(py::handle torch_device) {
 }
 
 std::string layout_of(GraphState& s, py::handle tensor, bool with_strides) {
-  std::string out = s.device(tensor.attr(s.t.s_device)).type;
+  PyObject* fake = s.t.fake_device(tensor.ptr());
+  std::string out = fake ? s.device(fake).type : s.device(tensor.attr(s.t.s_device)).type;
   if (!with_strides) return out;
   // Fast path (one C call): most tensors are contiguous. A symbolic answer takes the slow path.
   PyObject* answer = PyObject_CallMethodNoArgs(tensor.ptr(), s.t.s_is_contiguous.ptr());
@@ -232,8 +235,9 @@ void outputs_from_meta(const TorchTypes& t, py::handle meta, ir::NodeVector<ir::
 }
 
 ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int depth) {
-  if (depth > kMaxNesting)
-    throw Error(ErrorKind::kUnsupported, "node '" + node.name + "': arguments nested deeper than 64 levels");
+  if (depth > kMaxNestingDepth)
+    throw Error(ErrorKind::kUnsupported, "node '" + node.name + "': arguments nested deeper than " +
+                                             std::to_string(kMaxNestingDepth) + " levels");
   PyObject* o = value.ptr();
   const TorchTypes& t = s.t;
   if (t.is(value, t.fx_node)) {

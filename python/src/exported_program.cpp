@@ -33,9 +33,9 @@ std::string attr_str(py::handle obj, const py::str& name) {
   return v.is_none() ? std::string() : py::str(v).cast<std::string>();
 }
 
-// obj.<attr> as a UTF-8 view that lives as long as `options` (it keeps the str); "" for None.
-std::string_view keep_str(ConvertOptions& options, py::handle obj, const py::str& attr) {
-  py::object v = py::getattr(obj, attr, py::none());
+// A value (an attribute read) as a UTF-8 view that lives as long as `options` (it keeps the str); "" for
+// None.
+std::string_view keep_str(ConvertOptions& options, py::object v) {
   if (v.is_none()) return {};
   if (!PyUnicode_Check(v.ptr())) v = py::str(v);
   Py_ssize_t size = 0;
@@ -43,6 +43,39 @@ std::string_view keep_str(ConvertOptions& options, py::handle obj, const py::str
   if (!data) throw py::error_already_set();
   options.keep_alive.push_back(std::move(v));
   return {data, static_cast<size_t>(size)};
+}
+
+// spec.kind.name of an InputKind / OutputKind member. Enum members are singletons and `.name` is a
+// Python-level descriptor (~0.5 us per read): the name is kept per member object for the process (the
+// members are held, so their addresses are never reused).
+std::string kind_name(const TorchTypes& t, py::handle kind) {
+  static auto* names = new std::vector<std::pair<PyObject*, std::string>>();  // leaked: outlives teardown
+  for (const auto& [member, name] : *names) {
+    if (member == kind.ptr()) return name;
+  }
+  std::string name = kind.attr(spec_names().name).cast<std::string>();
+  if (t.is(kind, t.enum_base) && names->size() < 64) {
+    Py_INCREF(kind.ptr());
+    names->emplace_back(kind.ptr(), name);
+  }
+  return name;
+}
+
+// The tensor a weight spec names (borrowed from `tables`, which the caller holds), constants before the
+// state dict (what merging them in that order gives); null if neither has it. A str target is looked up
+// as is (its hash is cached), anything else by the text keep_str made of it.
+PyObject* tensor_named(py::handle tables_merged, py::handle state_dict, py::handle constants,
+                       py::handle target, std::string_view text) {
+  py::object key = PyUnicode_CheckExact(target.ptr())
+                       ? py::reinterpret_borrow<py::object>(target)
+                       : py::reinterpret_steal<py::object>(
+                             PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size())));
+  if (!key) throw py::error_already_set();
+  if (tables_merged) return PyDict_GetItem(tables_merged.ptr(), key.ptr());
+  for (py::handle table : {constants, state_dict}) {
+    if (PyObject* v = PyDict_GetItem(table.ptr(), key.ptr())) return v;
+  }
+  return nullptr;
 }
 
 // "in0.d1=$0[2,int_oo];..." for every symbolic dim of the graph inputs; symbols renamed by first
@@ -107,36 +140,50 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
   const SpecNames& n = spec_names();
   ConvertOptions options;
   options.node_names = node_names;
-  // The real tensors behind weight placeholders (for keying small constants by value).
-  py::dict tensors;
-  tensors.attr("update")(ep.attr("state_dict"));
-  tensors.attr("update")(py::getattr(ep, "constants", py::dict()));
-  options.keep_alive.push_back(tensors);
+  // The real tensors behind weight placeholders (for keying small constants by value): a constant's
+  // entry wins over a state_dict entry of the same name (what dict.update in that order gives).
+  py::object state_dict = ep.attr("state_dict");
+  py::object constants = py::getattr(ep, "constants", py::dict());
+  options.keep_alive.push_back(state_dict);
+  options.keep_alive.push_back(constants);
+  py::object merged;  // only for mappings that are not dicts
+  if (!PyDict_Check(state_dict.ptr()) || !PyDict_Check(constants.ptr())) {
+    merged = py::dict();
+    merged.attr("update")(state_dict);
+    merged.attr("update")(constants);
+    options.keep_alive.push_back(merged);
+  }
   // Buffers the program updates are state, not constants: they stay weight slots.
   std::set<std::string> mutated;
-  for (py::handle spec : signature.attr("output_specs")) {
-    if (spec.attr(n.kind).attr(n.name).cast<std::string>() != "USER_OUTPUT")
-      mutated.insert(attr_str(spec, n.target));
+  py::object output_specs = signature.attr("output_specs");
+  for (py::handle spec : output_specs) {
+    if (kind_name(t, spec.attr(n.kind)) != "USER_OUTPUT") mutated.insert(attr_str(spec, n.target));
   }
-  for (py::handle spec : signature.attr("input_specs")) {
-    const std::string kind = spec.attr(n.kind).attr(n.name).cast<std::string>();
-    const std::string_view name = keep_str(options, spec.attr(n.arg), n.name);
+  py::object input_specs = signature.attr("input_specs");
+  if (PyList_Check(input_specs.ptr())) {
+    options.placeholders.reserve(static_cast<size_t>(PyList_GET_SIZE(input_specs.ptr())));
+    options.keep_alive.reserve(static_cast<size_t>(PyList_GET_SIZE(input_specs.ptr())) * 2 + 2);
+  }
+  for (py::handle spec : input_specs) {
+    const std::string kind = kind_name(t, spec.attr(n.kind));
+    const std::string_view name = keep_str(options, py::getattr(spec.attr(n.arg), n.name, py::none()));
     if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
-      PlaceholderBinding b{PlaceholderBinding::Kind::kWeight, keep_str(options, spec, n.target)};
-      if (!mutated.count(std::string(b.name)))
-        b.tensor = PyDict_GetItemString(tensors.ptr(), std::string(b.name).c_str());
+      py::object target = py::getattr(spec, n.target, py::none());
+      PlaceholderBinding b{PlaceholderBinding::Kind::kWeight, keep_str(options, target)};
+      if (mutated.empty() || !mutated.count(std::string(b.name)))
+        b.tensor = tensor_named(merged, state_dict, constants, target, b.name);
       b.parameter = kind == "PARAMETER";
       b.lifted_constant = kind == "CONSTANT_TENSOR";
-      options.placeholders[name] = b;
+      options.placeholders.set(name, b);
     } else if (kind == "USER_INPUT" || kind == "TOKEN") {
-      options.placeholders[name] = PlaceholderBinding{PlaceholderBinding::Kind::kInput, name};
+      options.placeholders.set(name, PlaceholderBinding{PlaceholderBinding::Kind::kInput, name});
     } else {
       throw Error(ErrorKind::kUnsupported, "exported program input '" + std::string(name) + "' of kind " +
                                                kind + " (custom objects) cannot be keyed");
     }
   }
-  for (py::handle spec : signature.attr("output_specs")) {
-    const std::string kind = spec.attr(n.kind).attr(n.name).cast<std::string>();
+  for (py::handle spec : output_specs) {
+    const std::string kind = kind_name(t, spec.attr(n.kind));
     if (kind == "USER_OUTPUT") {
       options.outputs.push_back({});
     } else {

@@ -2,11 +2,15 @@
 #include "graph_converter.hpp"
 
 #include <cctype>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
+#include "attr_paths.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/limits.hpp"
 #include "node_fields.hpp"
 
 namespace graphcache::py_frontend {
@@ -26,96 +30,6 @@ OpKind op_kind(const std::string& op) {
   if (op == "output") return OpKind::kOutput;
   throw Error(ErrorKind::kInvalidModel, "unknown fx node op '" + op + "'");
 }
-
-// getattr(obj, name) for one segment of a dotted fx target. nn.Module resolves `layers.0.attn.q_proj`
-// through Module.__getattr__ after a failed generic lookup at every level (~9 us per weight on a Llama
-// graph). Where the type's getattr is the generic one followed by nn.Module.__getattr__ and the class
-// defines nothing of that name (no descriptor or class attribute takes precedence), the answer is the
-// instance __dict__'s entry, else that of _parameters, _buffers or _modules, in that order - read here by
-// dict lookups. Anything else (properties, custom __getattr__ / __getattribute__, non-dict containers)
-// takes Python's own getattr. Null (no exception set) when the attribute does not exist.
-PyObject* new_ref(PyObject* o) {
-  Py_INCREF(o);
-  return o;
-}
-
-PyObject* attr_segment(const TorchTypes& t, PyObject* obj, PyObject* name) {
-  static PyObject* const module_getattr = [] {
-    PyObject* f = PyObject_GetAttrString(py::module_::import("torch.nn").attr("Module").ptr(), "__getattr__");
-    if (!f) throw py::error_already_set();
-    return f;  // leaked on purpose (outlives the interpreter's teardown order)
-  }();
-  static PyObject* const getattribute_name = PyUnicode_InternFromString("__getattribute__");
-  static PyObject* const getattr_name = PyUnicode_InternFromString("__getattr__");
-  PyTypeObject* type = Py_TYPE(obj);
-  PyObject** dict_slot = _PyObject_GetDictPtr(obj);
-  PyObject* dict = dict_slot ? *dict_slot : nullptr;
-  const bool generic =
-      dict && PyDict_CheckExact(dict) && _PyType_Lookup(type, name) == nullptr &&
-      _PyType_Lookup(type, getattr_name) == module_getattr &&
-      _PyType_Lookup(type, getattribute_name) == _PyType_Lookup(&PyBaseObject_Type, getattribute_name);
-  if (generic) {
-    if (PyObject* v = PyDict_GetItemWithError(dict, name)) return new_ref(v);
-    if (PyErr_Occurred()) throw py::error_already_set();
-    bool tables_are_dicts = true;
-    for (const py::str* table_name : {&t.s_parameters, &t.s_buffers, &t.s_modules}) {
-      PyObject* table = PyDict_GetItemWithError(dict, table_name->ptr());
-      if (!table) {
-        if (PyErr_Occurred()) throw py::error_already_set();
-        continue;
-      }
-      if (!PyDict_CheckExact(table)) {
-        tables_are_dicts = false;
-        break;
-      }
-      if (PyObject* v = PyDict_GetItemWithError(table, name)) return new_ref(v);
-      if (PyErr_Occurred()) throw py::error_already_set();
-    }
-    if (tables_are_dicts) return nullptr;
-  }
-  PyObject* v = nullptr;
-#if PY_VERSION_HEX >= 0x030D0000
-  if (PyObject_GetOptionalAttr(obj, name, &v) < 0) throw py::error_already_set();
-#else
-  if (_PyObject_LookupAttr(obj, name, &v) < 0) throw py::error_already_set();
-#endif
-  return v;
-}
-
-// The object a dotted get_attr / call_module target names, with resolved prefixes memoized per walk
-// (a Llama layer's weights share `layers.N.self_attn`).
-class AttrPaths {
- public:
-  explicit AttrPaths(const TorchTypes& t) : t_(t) {}
-
-  py::object resolve(py::handle owner, const std::string& target) {
-    const size_t dot = target.rfind('.');
-    py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
-                                                 : prefix(owner, target, target.substr(0, dot));
-    return segment(parent, target, target.substr(dot == std::string::npos ? 0 : dot + 1));
-  }
-
- private:
-  py::object prefix(py::handle owner, const std::string& target, const std::string& path) {
-    if (auto it = prefixes_.find(path); it != prefixes_.end()) return it->second;
-    const size_t dot = path.rfind('.');
-    py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
-                                                 : prefix(owner, target, path.substr(0, dot));
-    py::object obj = segment(parent, target, path.substr(dot == std::string::npos ? 0 : dot + 1));
-    prefixes_.emplace(path, obj);
-    return obj;
-  }
-
-  py::object segment(py::handle parent, const std::string& target, const std::string& part) {
-    py::str name(part);
-    PyObject* v = attr_segment(t_, parent.ptr(), name.ptr());
-    if (!v) throw Error(ErrorKind::kInvalidModel, "fx target '" + target + "' does not exist on the module");
-    return py::reinterpret_steal<py::object>(v);
-  }
-
-  const TorchTypes& t_;
-  std::unordered_map<std::string, py::object> prefixes_;
-};
 
 // The value node.meta describes (FakeTensor, TensorMetadata, SymInt, tuple...), borrowed; null if none.
 PyObject* meta_value(const TorchTypes& t, py::handle meta) {
@@ -146,6 +60,7 @@ class Converter {
     // attributes and output; it grows as needed).
     s_.graph.arena = std::make_shared<std::pmr::monotonic_buffer_resource>(size * 160 + 4096);
     s_.graph.nodes.reserve(size + 8);
+    fx_node_of_.reserve(size + 8);
     s_.values.reserve(size);
     bool saw_output = false;
     for (py::object n = fields_.get(root, NodeFields::kNext); !n.is(root);
@@ -154,13 +69,14 @@ class Converter {
       // fx op names are interned literals: one pointer compare for the common case.
       const OpKind kind =
           op.ptr() == call_function_.ptr() ? OpKind::kCallFunction : op_kind(detail::utf8(op.ptr()));
-      const bool named = options_.node_names || kind == OpKind::kPlaceholder || kind == OpKind::kGetAttr;
+      // Placeholders read their name themselves (a weight's is only looked up, never copied).
+      const bool named = options_.node_names || kind == OpKind::kGetAttr;
       std::string name = named ? node_name(n) : std::string();
       if (saw_output)
         throw Error(ErrorKind::kInvalidModel, "node '" + node_name(n) + "' follows the output node");
       switch (kind) {
         case OpKind::kPlaceholder:
-          placeholder(n, std::move(name));
+          placeholder(n);
           break;
         case OpKind::kGetAttr:
           get_attr(n, std::move(name));
@@ -188,29 +104,36 @@ class Converter {
  private:
   std::string node_name(py::handle n) const { return detail::utf8(fields_.get(n, NodeFields::kName).ptr()); }
 
-  void placeholder(py::handle n, std::string name) {
+  void placeholder(py::handle n) {
     const TorchTypes& t = s_.t;
+    py::object name_object = fields_.get(n, NodeFields::kName);  // holds the view's bytes
+    const std::string_view node_name_view = detail::utf8_view(name_object.ptr());
     PyObject* val = meta_value(t, fields_.get(n, NodeFields::kMeta));
     std::optional<ir::TensorType> type = val ? detail::tensor_type_of(t, val) : std::nullopt;
+    std::string name;
     if (!options_.placeholders.empty()) {
-      auto it = options_.placeholders.find(name);
-      if (it == options_.placeholders.end())
-        throw Error(ErrorKind::kInvalidModel, "placeholder '" + name + "' is not in the graph signature");
-      if (it->second.kind == PlaceholderBinding::Kind::kWeight) {
+      const PlaceholderBinding* binding = options_.placeholders.find(node_name_view);
+      if (!binding)
+        throw Error(ErrorKind::kInvalidModel,
+                    "placeholder '" + std::string(node_name_view) + "' is not in the graph signature");
+      if (binding->kind == PlaceholderBinding::Kind::kWeight) {
         if (!type)
-          throw Error(ErrorKind::kInvalidModel, "weight placeholder '" + name + "' has no tensor metadata");
-        const PlaceholderBinding& b = it->second;
+          throw Error(ErrorKind::kInvalidModel,
+                      "weight placeholder '" + std::string(node_name_view) + "' has no tensor metadata");
+        const PlaceholderBinding& b = *binding;
         if (b.tensor && detail::key_by_value(s_.t, b.tensor, b.parameter, b.lifted_constant)) {
           note_weight_device(py::handle(val));
-          add_constant(n, py::handle(b.tensor), std::move(name));
+          add_constant(n, py::handle(b.tensor), std::string(node_name_view));
           return;
         }
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
-        s_.graph.weights.push_back(ir::WeightSlot{std::string(it->second.name), std::move(*type), {}});
+        s_.graph.weights.push_back(ir::WeightSlot{std::string(b.name), std::move(*type), {}});
         bind_weight(n, ir::ValueRef::weight(index), py::handle(val));
         return;
       }
-      name = std::string(it->second.name);
+      name = std::string(binding->name);
+    } else {
+      name = std::string(node_name_view);
     }
     const size_t position = s_.graph.inputs.size();
     if (!val) {
@@ -238,7 +161,7 @@ class Converter {
   void bind_weight(py::handle n, ir::ValueRef slot, py::handle tensor) {
     std::string layout = tensor && s_.t.is(tensor, s_.t.tensor) ? detail::layout_of(s_, tensor, true) : "";
     const auto colon = layout.find(':');
-    if (!layout.empty()) weight_devices_.insert(layout.substr(0, colon));
+    if (!layout.empty()) note_device(std::string_view(layout).substr(0, colon));
     if (colon == std::string::npos) {
       s_.values.emplace(n.ptr(), slot);
       return;
@@ -253,7 +176,14 @@ class Converter {
   }
 
   void note_weight_device(py::handle tensor) {
-    if (tensor && s_.t.is(tensor, s_.t.tensor)) weight_devices_.insert(detail::layout_of(s_, tensor, false));
+    if (tensor && s_.t.is(tensor, s_.t.tensor)) note_device(detail::layout_of(s_, tensor, false));
+  }
+
+  // Weights share a device in practice: the set is only touched when it changes.
+  void note_device(std::string_view device) {
+    if (!weight_devices_.empty() && device == last_weight_device_) return;
+    last_weight_device_ = device;
+    weight_devices_.emplace(device);
   }
 
   // A small constant keyed by value (detail::key_by_value): a node holding the tensor's bytes.
@@ -406,7 +336,9 @@ class Converter {
 
   void flatten_output(py::handle v, std::string& tree, int depth) {
     const TorchTypes& t = s_.t;
-    if (depth > 64) throw Error(ErrorKind::kUnsupported, "graph outputs nested deeper than 64 levels");
+    if (depth > kMaxNestingDepth)
+      throw Error(ErrorKind::kUnsupported,
+                  "graph outputs nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");
     PyObject* o = v.ptr();
     if (t.is(v, t.fx_node)) {
       const ir::ValueRef* ref = s_.values.find(o);
@@ -560,7 +492,8 @@ class Converter {
   std::vector<PyObject*> fx_node_of_;  // per IR node: its fx call node (borrowed), null if pure by kind
   std::string input_layouts_;          // per graph input: device type and non-contiguous strides
   std::set<std::string> weight_devices_;
-  std::set<uint32_t> must_keep_;  // mutating and random nodes: effects even when unused
+  std::string last_weight_device_;  // the device note_device() saw last (in weight_devices_)
+  std::set<uint32_t> must_keep_;    // mutating and random nodes: effects even when unused
   std::unordered_map<PyObject*, bool> impure_by_target_;  // call_function targets (borrowed) -> is_impure
   AttrPaths attr_paths_{s_.t};
   size_t effect_candidates_ = 0;  // the IR nodes that come from fx nodes (those before the output)
@@ -577,7 +510,11 @@ namespace {
 class WalkScope {
  public:
   WalkScope() : gc_was_enabled_(PyGC_Disable() == 1) {
-    guard_ = py::module_::import("torch._C").attr("DisableTorchFunctionSubclass")();
+    // Looked up once: importing torch._C per walk was ~2% of a key.
+    static PyObject* const guard_class = [] {
+      return py::object(py::module_::import("torch._C").attr("DisableTorchFunctionSubclass")).release().ptr();
+    }();  // leaked on purpose (outlives the interpreter's teardown order)
+    guard_ = py::handle(guard_class)();
     guard_.attr("__enter__")();
   }
   ~WalkScope() {

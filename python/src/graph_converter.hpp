@@ -65,6 +65,7 @@
 #include "graphcache/ir.hpp"
 #include "graphcache/key.hpp"
 #include "node_value_map.hpp"
+#include "placeholder_table.hpp"
 #include "torch_types.hpp"
 
 namespace graphcache::py_frontend {
@@ -93,7 +94,7 @@ struct ConvertOptions {
   // Export only: bindings by placeholder name; output meanings by flattened output position.
   // Names are views into Python strings that `keep_alive` holds (no copy per weight: a Llama signature
   // lists hundreds).
-  std::unordered_map<std::string_view, PlaceholderBinding> placeholders;
+  PlaceholderTable<PlaceholderBinding> placeholders;
   std::vector<py::object> keep_alive;
   std::vector<OutputBinding> outputs;
   // Refuse graph inputs whose type is unknown (a key without input shapes would be unsound).
@@ -133,8 +134,8 @@ struct GraphState {
   const TorchTypes& t;
   py::handle owner;
   ir::Graph graph;
-  NodeValueMap values;  // fx node -> its value
-  std::unordered_map<PyObject*, uint32_t> weight_by_object;
+  NodeValueMap values;                                // fx node -> its value
+  NodeValueMap weight_by_object;                      // tensor (by identity) -> its weight slot
   std::unordered_map<PyObject*, TargetInfo> targets;  // resolved call_function targets
   std::vector<py::object> keep_alive;                 // keys of `targets`
   bool mutates = false;
@@ -169,6 +170,8 @@ const TargetInfo& resolve_function_target(GraphState& s, py::handle target);
 ir::AttrValue encode_module(GraphState& s, ir::Node& node, py::handle module, const std::string& path,
                             bool& mutating);
 std::string utf8(PyObject* str);
+// The UTF-8 bytes of a str, valid while the str lives (its cached UTF-8 form); throws like utf8().
+std::string_view utf8_view(PyObject* str);
 // Random functions / methods / modules by name (ops with schemas use their nondeterministic_seeded tag).
 bool is_random_name(std::string_view name);
 // The digest of what user code runs (graphcache._code_identity.fingerprint); throws kUnsupported.

@@ -1,6 +1,7 @@
-// fx node (by identity) -> the IR value it produced. An open-addressing table in one flat array: the walk
-// inserts one entry per node and looks one up per operand, and a node-based std::unordered_map spent a
-// heap allocation per insert on it. Keys are borrowed: the fx graph keeps its nodes alive for the walk.
+// Python object (by identity: an fx node, a weight tensor) -> its IR value. An open-addressing table in
+// one flat array: the walk inserts one entry per node and looks one up per operand, and a node-based
+// std::unordered_map spent a heap allocation per insert on it. Keys are borrowed: the fx graph keeps its
+// nodes (and the module its weights) alive for the walk.
 #pragma once
 
 #include <Python.h>

@@ -8,6 +8,51 @@ namespace graphcache::py_frontend {
 
 namespace {
 
+py::str interned(const char* s) {
+  PyObject* p = PyUnicode_InternFromString(s);
+  if (!p) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(p);
+}
+
+// The names a function's code reads (co_names), or an empty tuple.
+py::tuple code_names(py::handle property, const char* accessor) {
+  py::object f = py::getattr(property, accessor, py::none());
+  py::object code = f.is_none() ? py::none() : py::getattr(f, "__code__", py::none());
+  py::object names = code.is_none() ? py::none() : py::getattr(code, "co_names", py::none());
+  return PyTuple_Check(names.ptr()) ? py::reinterpret_borrow<py::tuple>(names) : py::tuple();
+}
+
+// FakeTensor.device is a Python property (`meta` inside a kernel, else self.fake_device, itself a
+// property returning self._fake_device): ~0.25 us per read, once per weight. Where this torch's two
+// properties read exactly those names, the walk reads the instance dict instead (TorchTypes::fake_device);
+// any other FakeTensor (a changed definition) takes the property.
+void load_fake_tensor_device(TorchTypes& t) {
+  py::object klass;
+  try {
+    klass = py::module_::import("torch._subclasses.fake_tensor").attr("FakeTensor");
+  } catch (const py::error_already_set&) {
+    return;  // no FakeTensor in this torch: every read takes getattr
+  }
+  py::object device = klass.attr("__dict__").attr("get")("device");
+  py::object fake_device = klass.attr("__dict__").attr("get")("fake_device");
+  if (!PyObject_TypeCheck(device.ptr(), &PyProperty_Type) ||
+      !PyObject_TypeCheck(fake_device.ptr(), &PyProperty_Type))
+    return;
+  const py::tuple expect_device =
+      py::make_tuple("fake_mode", "in_kernel_invocation", "torch", "device", "fake_device");
+  const py::tuple expect_fake_device = py::make_tuple("_fake_device");
+  if (!code_names(device, "fget").equal(expect_device) ||
+      !code_names(fake_device, "fget").equal(expect_fake_device))
+    return;
+  t.fake_tensor = klass;
+  t.fake_tensor_device = device;
+  t.fake_tensor_fake_device = fake_device;
+  t.s_fake_mode = interned("fake_mode");
+  t.s_fake_device_field = interned("_fake_device");
+  t.s_in_kernel_invocation = interned("in_kernel_invocation");
+  t.s_fake_device = interned("fake_device");
+}
+
 TorchTypes* load() {
   // Leaked on purpose: Python objects must not be released after the interpreter shut down.
   auto* t = new TorchTypes();
@@ -131,6 +176,7 @@ TorchTypes* load() {
     PyUnicode_InternInPlace(&p);
     *s = py::reinterpret_steal<py::str>(p);
   }
+  load_fake_tensor_device(*t);
   return t;
 }
 
@@ -139,6 +185,33 @@ TorchTypes* load() {
 const TorchTypes& TorchTypes::get() {
   static TorchTypes* instance = load();
   return *instance;
+}
+
+PyObject* TorchTypes::fake_device(PyObject* tensor) const {
+  auto* type = reinterpret_cast<PyTypeObject*>(fake_tensor.ptr());
+  if (!type || Py_TYPE(tensor) != type) return nullptr;
+  // The class still has the properties whose code was checked, and no class attribute shadows the
+  // instance fields they read.
+  if (_PyType_Lookup(type, s_device.ptr()) != fake_tensor_device.ptr() ||
+      _PyType_Lookup(type, s_fake_device.ptr()) != fake_tensor_fake_device.ptr() ||
+      _PyType_Lookup(type, s_fake_mode.ptr()) || _PyType_Lookup(type, s_fake_device_field.ptr()))
+    return nullptr;
+  PyObject** dict_slot = _PyObject_GetDictPtr(tensor);
+  PyObject* dict = dict_slot ? *dict_slot : nullptr;
+  if (!dict || !PyDict_CheckExact(dict)) return nullptr;
+  PyObject* mode = PyDict_GetItemWithError(dict, s_fake_mode.ptr());
+  PyObject* device = mode ? PyDict_GetItemWithError(dict, s_fake_device_field.ptr()) : nullptr;
+  if (!device) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  PyObject* in_kernel = PyObject_GetAttr(mode, s_in_kernel_invocation.ptr());
+  if (!in_kernel) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  Py_DECREF(in_kernel);  // True / False are immortal-ish singletons: only identity is compared
+  return in_kernel == Py_False ? device : nullptr;
 }
 
 ir::DType TorchTypes::to_dtype(py::handle torch_dtype) const {

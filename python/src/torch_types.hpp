@@ -28,6 +28,10 @@ struct TorchTypes {
   py::str s_val, s_tensor_meta, s_example_value, s_shape, s_dtype, s_type, s_index;
   py::str s_schema, s_overloadname, s_is_mutable, s_qualified_op_name, s_namespace;
   py::str s_module, s_qualname, s_dict, s_parameters, s_buffers, s_modules, s_device, s_is_contiguous;
+  // FakeTensor and its device / fake_device properties, set only where their code reads what
+  // fake_device() below assumes (else null, and every device read takes getattr).
+  py::object fake_tensor, fake_tensor_device, fake_tensor_fake_device;
+  py::str s_fake_mode, s_fake_device_field, s_in_kernel_invocation, s_fake_device;
 
   // The process-wide instance; imports torch on first use. Call with the GIL held.
   static const TorchTypes& get();
@@ -35,6 +39,10 @@ struct TorchTypes {
   bool is(py::handle obj, const py::object& type) const {
     return PyObject_TypeCheck(obj.ptr(), reinterpret_cast<PyTypeObject*>(type.ptr())) != 0;
   }
+  // What `tensor.device` returns for an exact FakeTensor outside a kernel, read from the instance dict
+  // (borrowed); null where the property must run (another type, a patched class, a mode inside a kernel,
+  // a missing field). Never raises.
+  PyObject* fake_device(PyObject* tensor) const;
   // Throws Error(kUnsupported) for torch dtypes the IR has no code for (bit-packed uint1..7, ...).
   ir::DType to_dtype(py::handle torch_dtype) const;
 };
