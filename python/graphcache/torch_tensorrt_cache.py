@@ -32,10 +32,12 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from . import blob_codec
+from . import explain as _explain
 from .engine_cache import EngineCache
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,8 +107,9 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
     stored (a warning says so). Least-recently-used entries are evicted beyond the limit.
     """
 
-    # hash -> what save() records in the entry's metadata; shared by the static get_hash, bounded.
-    _recent: "OrderedDict[str, Any]" = OrderedDict()
+    # hash -> _Keyed (the key info save() records in the entry's metadata, and a weak reference to the
+    # subgraph for its explain factors); shared by the static get_hash, bounded.
+    _recent: "OrderedDict[str, _Keyed]" = OrderedDict()
     _recent_lock = threading.Lock()
 
     def __init__(
@@ -177,6 +180,8 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
             _LOGGER.warning("graphcache: Torch-TensorRT cache lookup of %s failed: %s", str(hash)[:16], e)
             return None
         if found is None:
+            if _explain.logger.isEnabledFor(logging.INFO):
+                self._log_miss_explanation(hash)
             return None
         try:
             return self.unpack(found[0], self.trusted_modules)
@@ -199,8 +204,8 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
                 "The serialized engine cannot be saved because the size %d is larger than the total cache "
                 "size %d.", view.nbytes, limit)
             return
-        with GraphcacheTRTEngineCache._recent_lock:
-            info = GraphcacheTRTEngineCache._recent.get(hash)
+        keyed = _recent_keyed(hash)
+        info = keyed.info if keyed is not None else None
         metadata = {
             "key_parts": {},
             "input_names": [],
@@ -219,7 +224,29 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
             fp = info.settings.get("graphcache.weight_fingerprint")
             if fp is not None:
                 metadata["weight_fingerprint"] = fp
+            gm = keyed.model()
+            if gm is not None:
+                try:  # the key factors, so that later misses can be explained against this entry
+                    fields = _explain.entry_fields(gm, info, hash, "torch_tensorrt subgraph " + type(gm).__name__)
+                    metadata["extra"].update(fields or {})
+                except Exception as e:  # noqa: BLE001 - a missing explanation must never lose the engine
+                    _LOGGER.warning("graphcache: no key factors recorded for %s: %s", hash[:16], e)
         self.cache.store.put(hash, view, metadata)
+
+    def explain(self, hash: str):
+        """Why the subgraph that get_hash() last keyed as `hash` misses: graphcache.explain.Explanation, or
+        None when that subgraph is no longer known (get_hash remembers a bounded number, weakly)."""
+        keyed = _recent_keyed(hash)
+        gm = keyed.model() if keyed is not None else None
+        return None if gm is None else _explain.explain(self.cache, gm, keyed.info)
+
+    def _log_miss_explanation(self, hash: str) -> None:
+        try:
+            explanation = self.explain(hash)
+            if explanation is not None:
+                _explain.logger.info("graphcache: %s", explanation)
+        except Exception as e:  # noqa: BLE001 - never an exception into the compile
+            _explain.logger.warning("graphcache: cannot explain the miss of %s: %s", str(hash)[:16], e)
 
     def load(self, hash: str, *args: Any, **kwargs: Any) -> Optional[bytes]:
         found = self.cache.store.get(hash)
@@ -231,6 +258,24 @@ class GraphcacheTRTEngineCache(_ProtocolBase):  # type: ignore[misc, valid-type]
 
 class _NotCacheable(Exception):
     pass
+
+
+class _Keyed:
+    """What get_hash() remembers of one key: its CacheKeyInfo and the subgraph, weakly (never kept alive)."""
+
+    __slots__ = ("info", "model")
+
+    def __init__(self, info: Any, gm: Any) -> None:
+        self.info = info
+        try:
+            self.model = weakref.ref(gm)
+        except TypeError:  # not weak-referenceable: no factors for this entry
+            self.model = lambda: None
+
+
+def _recent_keyed(hash: Any) -> Optional[_Keyed]:
+    with GraphcacheTRTEngineCache._recent_lock:
+        return GraphcacheTRTEngineCache._recent.get(hash)
 
 
 _ENTRY_FIELDS = ("serialized_engine", "input_names", "output_names", "input_specs", "compilation_settings",
@@ -265,7 +310,7 @@ def _get_hash(gm: Any, input_specs: Sequence[Any], settings: Any, toolchain: Opt
     key = info.key if isinstance(info.key, str) else info.key.hex()
     with GraphcacheTRTEngineCache._recent_lock:
         recent = GraphcacheTRTEngineCache._recent
-        recent[key] = info
+        recent[key] = _Keyed(info, gm)
         recent.move_to_end(key)
         while len(recent) > _RECENT_KEYS:
             recent.popitem(last=False)

@@ -129,6 +129,24 @@ def test_a_different_graph_misses(cache, interpreter):
     assert len(interpreter.built) > n
 
 
+def test_entries_record_factors_and_a_miss_is_explained(cache, interpreter, caplog):
+    """Issue 16: the class's entries record their key factors (from the subgraph get_hash keyed, held
+    weakly), so a later miss names what differs; check() logs it at INFO, explain(hash) returns it."""
+    first = settings_for(optimization_level=3)
+    compile_all(trt_subgraphs(MLP(), first), first, cache)
+    caplog.set_level(logging.INFO, logger="graphcache")
+    second = settings_for(optimization_level=5)
+    subs = trt_subgraphs(MLP(), second)
+    compile_all(subs, second, cache)
+    assert "setting trt.optimization_level:" in caplog.text, caplog.text
+    third = settings_for(optimization_level=4)  # not compiled: explain a would-be miss
+    h = ttc.GraphcacheTRTEngineCache.get_hash(subs[0][0], subs[0][1], third)
+    e = cache.explain(h)
+    assert e.result == "same_structure", e
+    assert [d["name"] for d in e.differences] == ["trt.optimization_level"]
+    assert e.candidates[0]["model"].startswith("torch_tensorrt subgraph")
+
+
 def test_every_stored_setting_round_trips_and_is_compatible(cache):
     settings = settings_for(torch_executed_ops={torch.ops.aten.relu.default, "torch.ops.aten.mul.Tensor"},
                             autocast_excluded_ops={torch.ops.aten.add.Tensor},
@@ -296,7 +314,7 @@ def test_get_hash_keys_the_subgraph_itself_with_its_weights_in_canonical_order()
         assert sub.graph.find_nodes(op="get_attr")
         direct = graphcache.key(sub)
         h = ttc.GraphcacheTRTEngineCache.get_hash(sub, specs, settings_for())
-        info = ttc.GraphcacheTRTEngineCache._recent[h]
+        info = ttc.GraphcacheTRTEngineCache._recent[h].info
         assert info.info.parts["structure"] == direct.parts["structure"]
         assert info.info.weight_names == direct.weight_names
     a, _ = trt_subgraphs(MLP(), settings_for())[0]
