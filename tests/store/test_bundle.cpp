@@ -17,12 +17,7 @@
 namespace graphcache {
 namespace {
 
-using testing::KeyPair;
-using testing::make_key_pair;
-using testing::make_payload;
-using testing::put_bytes;
-using testing::ScratchDir;
-using testing::trust_config;
+using namespace graphcache::testing;
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,10 +69,9 @@ class BundleBuilder {
   nlohmann::json manifest_ = nlohmann::json::array();
 };
 
-class BundleTest : public ::testing::Test {
+class BundleTest : public TrustTest {
  protected:
-  ScratchDir keys, source_dir, target_dir, files;
-  KeyPair ci = make_key_pair(keys, "ci"), other = make_key_pair(keys, "other");
+  ScratchDir source_dir, target_dir, files;
   std::vector<Key> stored;
 
   void SetUp() override {
