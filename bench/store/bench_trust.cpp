@@ -2,10 +2,12 @@
 //  1. per entry, for a few engine sizes: signing (SHA-256 of the engine + metadata, one Ed25519 sign) and
 //     verification (the same hashes + one Ed25519 verify); and a local get without / with
 //     require_signature, as a ratio;
-//  2. a signed bundle of SIZE bytes (64 MiB entries): `cat BUNDLE > /dev/null` (a real cat process), a
-//     read() + SHA-256 pass over it (the floor of any verified import), `cat BUNDLE > file` with and
-//     without an fsync (the floor of any import that writes), bundle create, and bundle import with
-//     the store's default fsync on (checksums, and require_signature) and off, as ratios.
+//  2. a bundle of SIZE bytes (64 MiB entries): `cat BUNDLE > /dev/null` (a real cat process), a read() +
+//     SHA-256 pass over it (the floor of any verified import), `cat BUNDLE > file` with and without an
+//     fsync (the floor of any import that writes), bundle create, and bundle import (fsync on, the
+//     store's default) of the same engines unsigned (checksums and bundle digest only) and signed
+//     (each entry's signature is checked too: a second SHA-256 of every engine), with require_signature,
+//     and with fsync off, as ratios.
 //
 //   bench_store_trust [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 3)]
 #include <fcntl.h>
@@ -121,10 +123,21 @@ int main(int argc, char** argv) {
       const std::vector<uint8_t> engine = random_bytes(entry_bytes, 1000 + i);
       source.put(key_of(1000 + i), EngineSource::from_memory(engine.data(), engine.size()), {});
     }
-    const std::string bundle = root + "/bundle.gcb";
+    const std::string bundle = root + "/bundle.gcb", unsigned_bundle = root + "/unsigned.gcb";
     create_bundle(source, {}, bundle, &signing);
+    {
+      // The same engines without any signature: what an import costs when only checksums can be checked.
+      LocalStore plain(config(root + "/unsigned", {}));
+      for (uint64_t i = 0; i < count; ++i) {
+        const std::vector<uint8_t> engine = random_bytes(entry_bytes, 1000 + i);
+        plain.put(key_of(1000 + i), EngineSource::from_memory(engine.data(), engine.size()), {});
+      }
+      create_bundle(plain, {}, unsigned_bundle, nullptr);
+      std::filesystem::remove_all(root + "/unsigned");
+    }
     const uint64_t bundle_bytes = std::filesystem::file_size(bundle);
     run_cat(bundle);  // warm the page cache
+    run_cat(unsigned_bundle);
     // Each writer starts after removing the last one's files and a sync(), so that none pays for
     // another's dirty pages being written back.
     const std::string target = root + "/target";
@@ -151,10 +164,10 @@ int main(int argc, char** argv) {
       bool writes;  // runs in a fresh target folder
       std::vector<double> wall, cpu;
     };
-    auto import_into = [&](const TrustConfig& trust, bool fsync) {
+    auto import_into = [&](const TrustConfig& trust, bool fsync, const std::string& file) {
       LocalStore store(config(target, trust, fsync));
       const EntryTrust t(trust);
-      import_bundle(store, bundle, &t);
+      import_bundle(store, file, &t);
     };
     std::vector<Row> rows;
     rows.push_back({"cat > /dev/null", [&] { run_cat(bundle); }, false, {}, {}});
@@ -173,9 +186,10 @@ int main(int argc, char** argv) {
                     true,
                     {},
                     {}});
-    rows.push_back({"import, fsync (default)", [&] { import_into({}, true); }, true, {}, {}});
-    rows.push_back({"import, require_signature", [&] { import_into(verifier, true); }, true, {}, {}});
-    rows.push_back({"import, fsync off", [&] { import_into({}, false); }, true, {}, {}});
+    rows.push_back({"import unsigned bundle", [&] { import_into({}, true, unsigned_bundle); }, true, {}, {}});
+    rows.push_back({"import signed (default)", [&] { import_into({}, true, bundle); }, true, {}, {}});
+    rows.push_back({"import, require_signature", [&] { import_into(verifier, true, bundle); }, true, {}, {}});
+    rows.push_back({"import signed, fsync off", [&] { import_into({}, false, bundle); }, true, {}, {}});
     for (int r = 0; r < repeats; ++r) {
       // A rotating order: on a VM disk the first write after a removal can be slower.
       for (size_t i = 0; i < rows.size(); ++i) {

@@ -73,10 +73,6 @@ class EntryTrust {
   void sign(const Key& key, const EngineSource& engine, EntryMetadata& metadata) const;
   SignatureCheck check(const Key& key, const EntryMetadata& metadata, const uint8_t* engine,
                        uint64_t engine_size) const;
-  // check() of an engine whose SHA-256 the caller has already computed (bundle import hashes engines as
-  // they stream in rather than reading each one again).
-  SignatureCheck check_digest(const Key& key, const EntryMetadata& metadata,
-                              const std::array<uint8_t, 32>& engine_sha256, uint64_t engine_size) const;
   // What a store does on read: true to serve. Without require_signature every entry is served.
   // Otherwise `why` says why not.
   bool admits(const Key& key, const Entry& entry, std::string& why) const;

@@ -244,64 +244,8 @@ void write_all(int fd, const uint8_t* data, size_t size, const std::string& path
   }
 }
 
-// The SHA-256 of a member's engine, computed as the member streams in, for an entry stored uncompressed
-// whose metadata looks signed (or when signatures are required): its signature binds that digest, so the
-// import need not hash each engine a second time from the staged file. Everything here is a hint read
-// from unchecked bytes: verify_staged uses the digest only for the payload that decode_entry then checks
-// starts where this one assumed, and otherwise hashes the staged engine itself. (The bytes hashed are the
-// bytes written to the private staging folder; a get with require_signature checks them again anyway.)
-class StreamedEngineDigest {
- public:
-  explicit StreamedEngineDigest(bool signature_required) : required_(signature_required) {}
-
-  void add(const uint8_t* data, size_t n) {
-    while (n > 0) {
-      size_t take = n;
-      if (pos_ < store::kEntryHeaderSize) {
-        take = std::min<size_t>(n, store::kEntryHeaderSize - pos_);
-        std::memcpy(header_ + pos_, data, take);
-        if (pos_ + take == store::kEntryHeaderSize) read_header();
-      } else if (payload_start_ && pos_ < *payload_start_) {  // metadata: look for a signature
-        take = static_cast<size_t>(std::min<uint64_t>(n, *payload_start_ - pos_));
-        window_.append(reinterpret_cast<const char*>(data), take);
-        signed_ = signed_ || window_.find(kSignedMarker) != std::string::npos;
-        window_.erase(0, window_.size() - std::min(window_.size(), kSignedMarker.size() - 1));
-      } else if (payload_start_ && (required_ || signed_)) {
-        hash_.add(data, n);
-      }
-      pos_ += take;
-      data += take;
-      n -= take;
-    }
-  }
-  // The engine's digest when the payload was hashed and starts at `payload_start`; nullopt otherwise.
-  // (Whether to hash is settled before the first payload byte: the metadata comes first.)
-  std::optional<std::array<uint8_t, 32>> digest(uint64_t payload_start) const {
-    if (!payload_start_ || *payload_start_ != payload_start || !(required_ || signed_)) return std::nullopt;
-    return hash_.digest();
-  }
-
- private:
-  static constexpr std::string_view kSignedMarker = "\"signature\":\"ed25519:";
-  void read_header() {
-    if (store::get_le<uint32_t>(header_ + 12) & store::kFlagZstd) return;  // the engine is not the payload
-    const auto metadata_size = store::get_le<uint64_t>(header_ + 56);
-    if (metadata_size <= UINT64_MAX - store::kEntryHeaderSize)
-      payload_start_ = store::kEntryHeaderSize + metadata_size;
-  }
-
-  const bool required_;
-  uint8_t header_[store::kEntryHeaderSize]{};
-  uint64_t pos_ = 0;
-  std::optional<uint64_t> payload_start_;  // set for uncompressed entries once the header is in
-  std::string window_;                     // the metadata's last bytes, for a marker split across reads
-  bool signed_ = false;
-  store::Sha256 hash_;
-};
-
 // Checks a staged entry as a get would: checksums, key, and the signature (required, or present).
-void verify_staged(int fd, uint64_t size, const Key& key, const EntryTrust* trust,
-                   const StreamedEngineDigest& streamed) {
+void verify_staged(int fd, uint64_t size, const Key& key, const EntryTrust* trust) {
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (map == MAP_FAILED)
     throw Error(ErrorKind::kIo, std::string("cannot map staged entry: ") + std::strerror(errno));
@@ -317,18 +261,6 @@ void verify_staged(int fd, uint64_t size, const Key& key, const EntryTrust* trus
     corrupt("entry " + key.hex() + ": " + e.what());
   }
   if (!trust->enforces() && decoded.metadata.signature.empty()) return;
-  const auto* base = static_cast<const uint8_t*>(map);
-  if (!(decoded.header.flags & store::kFlagZstd)) {
-    const auto payload_start = static_cast<uint64_t>(decoded.payload - base);
-    if (const auto digest = streamed.digest(payload_start)) {
-      const SignatureCheck check = trust->check_digest(key, decoded.metadata, *digest, size - payload_start);
-      if (check.status == SignatureStatus::kInvalid)
-        corrupt("entry " + key.hex() + ": " + to_string(check.status));
-      if (trust->enforces() && check.status != SignatureStatus::kTrusted)
-        corrupt("entry " + key.hex() + " refused: " + to_string(check.status));
-      return;
-    }
-  }
   struct Unowned final : EngineBlob {
     const uint8_t* p;
     uint64_t n;
@@ -397,10 +329,8 @@ BundleImportReport import_bundle(LocalStore& store, const std::string& path, con
         UniqueFd out{::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
         if (!out.valid())
           throw Error(ErrorKind::kIo, "cannot create '" + file + "': " + std::strerror(errno));
-        StreamedEngineDigest streamed(trust->enforces());
         uint64_t written = 0;
         for (size_t n; (n = read(buffer.data(), buffer.size())) != 0; written += n) {
-          streamed.add(buffer.data(), n);
           write_all(out.get(), buffer.data(), n, file);
           // With fsync on, start this chunk's writeback now (asynchronous), so the disk works while the
           // next chunk is read and hashed and the fsync below waits for the tail only, not the member.
@@ -411,7 +341,7 @@ BundleImportReport import_bundle(LocalStore& store, const std::string& path, con
         // leave a published name over missing blocks. One fsync per member, not per write.
         if (config.fsync && ::fsync(out.get()) != 0)
           throw Error(ErrorKind::kIo, "cannot fsync '" + file + "'");
-        verify_staged(out.get(), size, key, trust, streamed);
+        verify_staged(out.get(), size, key, trust);
         // The staged bytes are clean once fsynced: hand their page-cache memory back now, so the next
         // member reuses it instead of new memory. On VMs whose free memory returns to the host (virtio
         // free page reporting, as on the development VM) touching new memory costs a host fault per

@@ -302,13 +302,6 @@ void EntryTrust::sign(const Key& key, const EngineSource& engine, EntryMetadata&
 
 SignatureCheck EntryTrust::check(const Key& key, const EntryMetadata& metadata, const uint8_t* engine,
                                  uint64_t engine_size) const {
-  if (metadata.signature.empty()) return {};
-  return check_digest(key, metadata, sha256(engine, engine_size), engine_size);
-}
-
-SignatureCheck EntryTrust::check_digest(const Key& key, const EntryMetadata& metadata,
-                                        const std::array<uint8_t, 32>& engine_sha256,
-                                        uint64_t engine_size) const {
   SignatureCheck result;
   const std::string& text = metadata.signature;
   if (text.empty()) return result;
@@ -324,7 +317,8 @@ SignatureCheck EntryTrust::check_digest(const Key& key, const EntryMetadata& met
     return result;
   }
   result.signer_hex = public_key_hex(signer);
-  const std::vector<uint8_t> message = signed_message(key, signer, metadata, engine_sha256, engine_size);
+  const std::vector<uint8_t> message =
+      signed_message(key, signer, metadata, sha256(engine, engine_size), engine_size);
   if (!verify_bytes(signer, message.data(), message.size(), signature.data(), signature.size()))
     return result;
   const bool trusted =

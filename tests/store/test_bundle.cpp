@@ -171,8 +171,8 @@ TEST_F(BundleTest, EntryWithTamperedMetadataIsRefused) {
 }
 
 TEST_F(BundleTest, EntryWithSwappedEngineIsRefused) {
-  // The genuine signed metadata over another engine, with checksums made to match: only the signature
-  // (checked on the digest taken as the member streams in) can tell.
+  // The genuine signed metadata over another engine, with checksums made to match: only the entry's
+  // signature can tell.
   LocalStore attacker(testing::test_config(files / "attacker"));
   std::optional<Entry> genuine = LocalStore(testing::test_config(source_dir.path())).get(stored[0]);
   std::vector<uint8_t> engine(genuine->engine->data(), genuine->engine->data() + genuine->engine->size());
