@@ -345,7 +345,7 @@ BundleImportReport import_bundle(LocalStore& store, const std::string& path, con
         // The staged bytes are clean once fsynced: hand their page-cache memory back now, so the next
         // member reuses it instead of new memory. On VMs whose free memory returns to the host (virtio
         // free page reporting, as on the development VM) touching new memory costs a host fault per
-        // page: that was the 1.5-3 s of system time per GiB an import paid beyond `cat > file`
+        // page: that was the 2.5-4.5 s of system time per GiB an import paid there
         // (bench/store/README.md). Also keeps a many-GiB import from evicting the rest of the page
         // cache. Without fsync the pages are dirty and stay; a hint either way, so its result is ignored.
         if (config.fsync) ::posix_fadvise(out.get(), 0, 0, POSIX_FADV_DONTNEED);
