@@ -5,12 +5,9 @@
 //          renames); otherwise read_bundle runs on memory with a sink that decodes each member.
 // Either way the reader must succeed or throw graphcache::Error(kCorrupt), and a failed import must
 // leave the store without entries.
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <vector>
 
@@ -20,6 +17,7 @@
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 #include "graphcache/signing.hpp"
+#include "scratch_store.hpp"
 #include "sha256.hpp"
 
 namespace {
@@ -34,23 +32,6 @@ void fix_up(std::vector<uint8_t>& b) {
   std::memcpy(b.data() + digest_at + 33, graphcache::store::kBundleEndTag.data(), 8);
 }
 
-graphcache::LocalStore& store() {
-  static const std::string dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "fuzz-bundle-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) std::abort();
-    return pattern;
-  }();
-  static graphcache::LocalStore local([] {
-    graphcache::StoreConfig c;
-    c.cache_dir = dir;
-    c.max_size = 0;
-    c.max_entries = 0;
-    c.fsync = false;
-    return c;
-  }());
-  return local;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -61,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const graphcache::EntryTrust no_keys{graphcache::TrustConfig{}};
   try {
     if (mode & 2) {
-      graphcache::LocalStore& local = store();
-      const std::string path = local.config().cache_dir + ".gcb";
+      graphcache::LocalStore& local = graphcache::fuzz::scratch_store();
+      const std::string path = local.config().cache_dir + "/input.gcb";  // not an entry name
       std::ofstream(path, std::ios::binary | std::ios::trunc)
           .write(reinterpret_cast<const char*>(bundle.data()), static_cast<std::streamsize>(bundle.size()));
       try {

@@ -5,7 +5,6 @@
 //   bit 1: write the bytes as the entry file of a real LocalStore and `get` it (open, mmap, decode,
 //          discard-on-corrupt); otherwise decode_entry + engine_blob run on the in-memory buffer.
 // Either way the reader must return an entry, a miss, or throw graphcache::Error(kCorrupt).
-#include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
@@ -20,6 +19,7 @@
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
+#include "scratch_store.hpp"
 
 namespace {
 
@@ -55,27 +55,6 @@ void touch(const graphcache::EngineBlob& blob) {
   for (uint64_t i = 0; i < blob.size(); ++i) sum = static_cast<uint8_t>(sum + blob.data()[i]);
 }
 
-graphcache::LocalStore& store() {
-  static const std::string dir = [] {
-    auto path = std::filesystem::temp_directory_path() / ("fuzz_entry_reader." + std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
-    return path.string();
-  }();
-  static graphcache::LocalStore local(
-      [] {
-        graphcache::StoreConfig config;
-        config.cache_dir = dir;
-        return config;
-      }(),
-      [](const std::string&) {});
-  static const bool cleanup = [] {
-    std::atexit([] { std::filesystem::remove_all(dir); });
-    return true;
-  }();
-  (void)cleanup;
-  return local;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -85,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode & 1) fix_up(entry);
 
   if (mode & 2) {
-    graphcache::LocalStore& local = store();
+    graphcache::LocalStore& local = graphcache::fuzz::scratch_store();
     const std::string path = local.entry_path(kKey);
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     {

@@ -5,57 +5,23 @@
 //
 //   bench_store_get_vs_cat [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 5)]
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <memory>
-#include <random>
 #include <string>
-#include <vector>
 
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 
 #include "../bench_usage.hpp"
+#include "bench_common.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-template <typename F>
-double median_seconds(int repeats, F&& run) {
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = Clock::now();
-    run();
-    times.push_back(seconds_since(start));
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-void run_cat(const std::string& path) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null_fd = ::open("/dev/null", O_WRONLY);
-    ::dup2(null_fd, STDOUT_FILENO);
-    ::execlp("cat", "cat", path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("cat failed");
-}
+using namespace graphcache::bench;
 
 uint64_t read_into(const std::string& path, uint8_t* buffer, uint64_t capacity) {
   int fd = ::open(path.c_str(), O_RDONLY);
@@ -88,11 +54,7 @@ int main(int argc, char** argv) {
     graphcache::LocalStore store(config);
 
     auto engine = std::make_unique<uint8_t[]>(size);
-    std::mt19937_64 rng(1);
-    for (uint64_t i = 0; i + 8 <= size; i += 8) {
-      const uint64_t v = rng();
-      std::memcpy(engine.get() + i, &v, 8);
-    }
+    fill_random(engine.get(), size, 1);
     graphcache::Key key;
     key.bytes[0] = 0x42;
     const auto put_start = Clock::now();

@@ -4,7 +4,6 @@
 //   bench_store_many_entries [ENTRIES (default 100000)] [DIR (default $TMPDIR)]
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,23 +14,9 @@
 #include "graphcache/local_store.hpp"
 
 #include "../bench_usage.hpp"
+#include "bench_common.hpp"
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-graphcache::Key key_of(uint64_t i) {
-  std::mt19937_64 rng(i + 1);
-  graphcache::Key k;
-  for (auto& b : k.bytes) b = static_cast<uint8_t>(rng());
-  return k;
-}
-
-}  // namespace
+using namespace graphcache::bench;
 
 int main(int argc, char** argv) {
   graphcache::bench::exit_if_help(

@@ -2,26 +2,28 @@
 //  1. per entry, for a few engine sizes: signing (SHA-256 of the engine + metadata, one Ed25519 sign) and
 //     verification (the same hashes + one Ed25519 verify); and a local get without / with
 //     require_signature, as a ratio;
-//  2. bundle import of SIZE bytes (64 MiB entries) vs `cat BUNDLE > /dev/null` (a real cat process) of the
-//     same file, without keys and with require_signature (every entry and the bundle verified), as ratios.
-// Imports run with fsync off so that both sides read and write the page cache (fsync measures the disk).
+//  2. a bundle of SIZE bytes (64 MiB entries): `cat BUNDLE > /dev/null` (a real cat process), a read() +
+//     SHA-256 pass over it (the floor of any verified import), `cat BUNDLE > file` with and without an
+//     fsync (the floor of any import that writes), bundle create, and bundle import (fsync on, the
+//     store's default) of the same engines unsigned (checksums and bundle digest only) and signed
+//     (each entry's signature is checked too: a second SHA-256 of every engine), with require_signature,
+//     and with fsync off, as ratios.
 //
 //   bench_store_trust [SIZE (default 1G)] [DIR (default $TMPDIR)] [REPEATS (default 3)]
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
-#include <random>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "../bench_usage.hpp"
+#include "bench_common.hpp"
 #include "graphcache/bundle.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
@@ -29,57 +31,36 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace graphcache::bench;
 
-template <typename F>
-double median_seconds(int repeats, F&& run) {
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = Clock::now();
-    run();
-    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+// read() in 4 MiB chunks with SHA-256 of every byte (OpenSSL, as the importer hashes the stream).
+void read_and_hash(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open " + path);
+  std::vector<uint8_t> buffer(4 << 20);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (ssize_t n; (n = ::read(fd, buffer.data(), buffer.size())) > 0;)
+    EVP_DigestUpdate(ctx, buffer.data(), static_cast<size_t>(n));
+  uint8_t digest[32];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  ::close(fd);
 }
 
-// `cat path > out` as a real process (out: /dev/null, or a file to also pay the write an import pays).
-void run_cat(const std::string& path, const std::string& out = "/dev/null") {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::execlp("cat", "cat", path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("cat failed");
+void fsync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) throw std::runtime_error("cannot fsync " + path);
+  ::close(fd);
 }
 
-std::vector<uint8_t> random_bytes(uint64_t size, uint64_t seed) {
-  std::vector<uint8_t> out(size);
-  std::mt19937_64 rng(seed);
-  for (uint64_t i = 0; i + 8 <= size; i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, 8);
-  }
-  return out;
-}
-
-graphcache::Key key_of(uint64_t i) {
-  graphcache::Key k;
-  std::mt19937_64 rng(i + 1);
-  for (auto& b : k.bytes) b = static_cast<uint8_t>(rng());
-  return k;
-}
-
-graphcache::StoreConfig config(const std::string& dir, graphcache::TrustConfig trust) {
+graphcache::StoreConfig config(const std::string& dir, graphcache::TrustConfig trust, bool fsync = false) {
   graphcache::StoreConfig c;
   c.cache_dir = dir;
   c.max_size = 0;
   c.max_entries = 0;
-  c.fsync = std::getenv("BENCH_FSYNC") != nullptr;
+  c.fsync = fsync;
   c.trust = std::move(trust);
   return c;
 }
@@ -137,19 +118,28 @@ int main(int argc, char** argv) {
 
     const uint64_t entry_bytes = std::min<uint64_t>(size, 64ull << 20);
     const uint64_t count = std::max<uint64_t>(1, size / entry_bytes);
+    LocalStore source(config(root + "/source", signer));
+    for (uint64_t i = 0; i < count; ++i) {
+      const std::vector<uint8_t> engine = random_bytes(entry_bytes, 1000 + i);
+      source.put(key_of(1000 + i), EngineSource::from_memory(engine.data(), engine.size()), {});
+    }
+    const std::string bundle = root + "/bundle.gcb", unsigned_bundle = root + "/unsigned.gcb";
+    create_bundle(source, {}, bundle, &signing);
     {
-      LocalStore source(config(root + "/source", signer));
+      // The same engines without any signature: what an import costs when only checksums can be checked.
+      LocalStore plain(config(root + "/unsigned", {}));
       for (uint64_t i = 0; i < count; ++i) {
         const std::vector<uint8_t> engine = random_bytes(entry_bytes, 1000 + i);
-        source.put(key_of(1000 + i), EngineSource::from_memory(engine.data(), engine.size()), {});
+        plain.put(key_of(1000 + i), EngineSource::from_memory(engine.data(), engine.size()), {});
       }
-      create_bundle(source, {}, root + "/bundle.gcb", &signing);
+      create_bundle(plain, {}, unsigned_bundle, nullptr);
+      std::filesystem::remove_all(root + "/unsigned");
     }
-    const std::string bundle = root + "/bundle.gcb";
     const uint64_t bundle_bytes = std::filesystem::file_size(bundle);
     run_cat(bundle);  // warm the page cache
-    // Interleaved within each repeat, each after removing the last one's files and a sync(), so that
-    // none pays for another's dirty pages being written back.
+    run_cat(unsigned_bundle);
+    // Each writer starts after removing the last one's files and a sync(), so that none pays for
+    // another's dirty pages being written back.
     const std::string target = root + "/target";
     auto fresh_target = [&] {
       std::filesystem::remove_all(target);
@@ -168,62 +158,62 @@ int main(int argc, char** argv) {
       }
       return total;
     };
-    std::map<const void*, std::vector<double>> cpu;
-    auto timed_cpu = [&](const void* id, auto&& run) {
-      const double cpu_start = cpu_now();
-      const auto start = Clock::now();
-      run();
-      cpu[id].push_back(cpu_now() - cpu_start);
-      return std::chrono::duration<double>(Clock::now() - start).count();
+    struct Row {
+      const char* name;
+      std::function<void()> run;
+      bool writes;  // runs in a fresh target folder
+      std::vector<double> wall, cpu;
     };
-    auto import_into = [&](const TrustConfig& trust) {
-      LocalStore store(config(target, trust));
+    auto import_into = [&](const TrustConfig& trust, bool fsync, const std::string& file) {
+      LocalStore store(config(target, trust, fsync));
       const EntryTrust t(trust);
-      import_bundle(store, bundle, &t);
+      import_bundle(store, file, &t);
     };
-    // cat > file: the floor of any import, the same bytes read and written once on the cache's disk.
-    std::vector<double> cats, copies, imports, verified_imports;
+    std::vector<Row> rows;
+    rows.push_back({"cat > /dev/null", [&] { run_cat(bundle); }, false, {}, {}});
+    rows.push_back({"read + SHA-256 (floor)", [&] { read_and_hash(bundle); }, false, {}, {}});
+    rows.push_back({"cat > file", [&] { run_cat(bundle, target + "/copy"); }, true, {}, {}});
+    rows.push_back({"cat > file; fsync",
+                    [&] {
+                      run_cat(bundle, target + "/copy");
+                      fsync_file(target + "/copy");
+                    },
+                    true,
+                    {},
+                    {}});
+    rows.push_back({"bundle create (fsync)",
+                    [&] { create_bundle(source, {}, target + "/again.gcb", &signing); },
+                    true,
+                    {},
+                    {}});
+    rows.push_back({"import unsigned bundle", [&] { import_into({}, true, unsigned_bundle); }, true, {}, {}});
+    rows.push_back({"import signed (default)", [&] { import_into({}, true, bundle); }, true, {}, {}});
+    rows.push_back({"import, require_signature", [&] { import_into(verifier, true, bundle); }, true, {}, {}});
+    rows.push_back({"import signed, fsync off", [&] { import_into({}, false, bundle); }, true, {}, {}});
     for (int r = 0; r < repeats; ++r) {
-      cats.push_back(timed_cpu(&cats, [&] { run_cat(bundle); }));
-      // The writers run in a rotating order: on a VM disk the first write after a removal can be slower.
-      for (int i = 0; i < 3; ++i) {
-        fresh_target();
-        switch ((r + i) % 3) {
-          case 0:
-            copies.push_back(timed_cpu(&copies, [&] { run_cat(bundle, target + "/copy"); }));
-            break;
-          case 1:
-            imports.push_back(timed_cpu(&imports, [&] { import_into({}); }));
-            break;
-          case 2:
-            verified_imports.push_back(timed_cpu(&verified_imports, [&] { import_into(verifier); }));
-            break;
-        }
+      // A rotating order: on a VM disk the first write after a removal can be slower.
+      for (size_t i = 0; i < rows.size(); ++i) {
+        Row& row = rows[(i + static_cast<size_t>(r)) % rows.size()];
+        if (row.writes) fresh_target();
+        const double cpu_start = cpu_now();
+        const auto start = Clock::now();
+        row.run();
+        row.wall.push_back(seconds_since(start));
+        row.cpu.push_back(cpu_now() - cpu_start);
       }
     }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v[v.size() / 2];
-    };
-    const double cat_s = median(cats), copy_s = median(copies), import_s = median(imports),
-                 import_verify_s = median(verified_imports);
     const double gib = static_cast<double>(bundle_bytes) / (1ull << 30);
-    std::printf("\n2. bundle import: %llu entries of %s, %s bundle (median of %d)\n",
+    std::printf("\n2. bundle of %llu entries of %s, %s (median of %d)\n",
                 static_cast<unsigned long long>(count), format_size(entry_bytes).c_str(),
                 format_size(bundle_bytes).c_str(), repeats);
-    const double cat_cpu = median(cpu[&cats]), copy_cpu = median(cpu[&copies]);
-    std::printf("%-28s %9s %10s %9s %13s %9s %13s\n", "", "wall", "GiB/s", "x cat", "x cat > file", "cpu s",
-                "cpu x cat>file");
-    auto row = [&](const char* name, const void* id, double wall) {
-      const double c = median(cpu[id]);
-      std::printf("%-28s %7.3f s %10.2f %8.2fx %12.2fx %9.3f %12.2fx\n", name, wall, gib / wall, wall / cat_s,
-                  wall / copy_s, c, c / copy_cpu);
-    };
-    row("cat > /dev/null", &cats, cat_s);
-    row("cat > file (same disk)", &copies, copy_s);
-    row("import (checksums)", &imports, import_s);
-    row("import (require_signature)", &verified_imports, import_verify_s);
-    (void)cat_cpu;
+    const double cat_s = median(rows[0].wall), floor_s = median(rows[1].wall), copy_s = median(rows[3].wall);
+    std::printf("%-27s %9s %7s %8s %9s %14s %8s\n", "", "wall", "GiB/s", "x cat", "x floor", "x cat>f;fsync",
+                "cpu s");
+    for (const Row& row : rows) {
+      const double wall = median(row.wall);
+      std::printf("%-27s %7.3f s %7.2f %7.2fx %8.2fx %13.2fx %8.3f\n", row.name, wall, gib / wall,
+                  wall / cat_s, wall / floor_s, wall / copy_s, median(row.cpu));
+    }
     std::filesystem::remove_all(root);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_store_trust: %s\n", e.what());

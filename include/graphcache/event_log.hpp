@@ -2,7 +2,9 @@
 // watch their cache (hit rates over time, slow lookups, who waited on whose build).
 //
 //   {"ts": 1764720000.123, "event": "hit", "key": "<hex>", "tier": "layered", "bytes": 1234, "ms": 0.41}
-//   events: hit, miss, put, remove, lock_wait (detail: whose lock, for how long)
+//   events: hit, miss, put, remove, lock_wait (detail: whose lock, for how long); and from the local tier
+//   itself (LocalStore, whenever StoreConfig::event_log is set): evict (LRU eviction by gc, bytes: the
+//   file) and corrupt (an entry dropped as corrupt on read, detail: why)
 //
 // Enabled by StoreConfig::event_log (config line `event_log`, GRAPHCACHE_EVENT_LOG=<path>, the CLI's
 // --event-log); open_store(config) wires it. Each event is one write() on an

@@ -69,7 +69,8 @@ class LocalStore : public Store {
   void zero_stats();
 
   // Renames `path`, a complete entry file for `key` already verified by the caller and on this cache's
-  // file system (bundle import stages there), into place; counted as a put. Throws Error(kIo).
+  // file system (bundle import stages there), into place; counted and added to the explain index as a put.
+  // Throws Error(kIo).
   void adopt_entry_file(const Key& key, const std::string& path);
 
   const StoreConfig& config() const;

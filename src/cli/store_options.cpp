@@ -43,9 +43,9 @@ void add_store_options(CLI::App& command) {
       "Trusted Ed25519 PEM public keys or folders, ':'-separated (env GRAPHCACHE_TRUSTED_KEYS)");
   command.add_option("--require-signature", a.require_signature,
                      "Serve only entries signed by a trusted key: on/off (env GRAPHCACHE_REQUIRE_SIGNATURE)");
-  command.add_option(
-      "--event-log", a.event_log,
-      "Append one JSON line per hit/miss/put/remove/lock wait to this file (env GRAPHCACHE_EVENT_LOG)");
+  command.add_option("--event-log", a.event_log,
+                     "Append one JSON line per hit/miss/put/remove/evict/corrupt/lock wait to this file (env "
+                     "GRAPHCACHE_EVENT_LOG)");
 }
 
 StoreConfig resolve_cli_store_config() {

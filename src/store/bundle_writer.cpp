@@ -27,7 +27,10 @@ constexpr size_t kBufferBytes = 4 << 20;
 // Buffered output that hashes every byte it writes.
 class HashedWriter {
  public:
-  HashedWriter(int fd, std::string name) : fd_(fd), name_(std::move(name)) { buffer_.reserve(kBufferBytes); }
+  // `to_file`: fd is a regular file (not a pipe), whose written pages are recycled (see settle()).
+  HashedWriter(int fd, std::string name, bool to_file) : fd_(fd), name_(std::move(name)), to_file_(to_file) {
+    buffer_.reserve(kBufferBytes);
+  }
 
   void add(const void* data, size_t size) {
     hash_.add(data, size);
@@ -54,6 +57,7 @@ class HashedWriter {
 
  private:
   void write_out(const uint8_t* p, size_t size) {
+    const uint64_t start = bytes_;
     bytes_ += size;
     while (size > 0) {
       const ssize_t n = ::write(fd_, p, size);
@@ -62,13 +66,33 @@ class HashedWriter {
       p += n;
       size -= static_cast<size_t>(n);
     }
+    if (to_file_) settle(start);
+  }
+  // A bundle of many GiB is written once and read elsewhere: start each range's writeback as soon as it
+  // is written, and a few MiB behind, wait for it and drop its clean pages, so the page cache holds a
+  // few MiB of the bundle instead of all of it, and the next writes reuse that memory. (New memory is
+  // what costs: on VMs that hand free memory back to the host each new page faults on the host, which
+  // made writing a 1 GiB bundle cost seconds of system time; bench/store/README.md.) Hints only: their
+  // results are ignored, and the final fsync still makes the whole file durable before it is renamed.
+  void settle(uint64_t start) {
+    ::sync_file_range(fd_, static_cast<off_t>(start), static_cast<off_t>(bytes_ - start),
+                      SYNC_FILE_RANGE_WRITE);
+    if (bytes_ - settled_ < 2 * kBufferBytes) return;
+    const uint64_t end = bytes_ - kBufferBytes;
+    ::sync_file_range(fd_, static_cast<off_t>(settled_), static_cast<off_t>(end - settled_),
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    ::posix_fadvise(fd_, static_cast<off_t>(settled_), static_cast<off_t>(end - settled_),
+                    POSIX_FADV_DONTNEED);
+    settled_ = end;
   }
 
   int fd_;
   std::string name_;
+  bool to_file_;
   std::vector<uint8_t> buffer_;
   store::Sha256 hash_;
   uint64_t bytes_ = 0;
+  uint64_t settled_ = 0;  // bytes [0, settled_) are on disk and out of the page cache
 };
 
 // Copies the entry file of `key` into the bundle as one member; returns its size and whether it is signed.
@@ -133,7 +157,8 @@ BundleCreateReport create_bundle(LocalStore& store, const std::vector<Key>& keys
   }
   try {
     BundleCreateReport report;
-    HashedWriter out(fd, out_path);
+    struct stat out_stat {};
+    HashedWriter out(fd, out_path, ::fstat(fd, &out_stat) == 0 && S_ISREG(out_stat.st_mode));
     out.add(store::kBundleMagic.data(), store::kBundleMagic.size());
     out.add_int<uint32_t>(store::kBundleVersion);
     out.add_int<uint32_t>(0);

@@ -20,6 +20,7 @@
 #include "entry_format.hpp"
 #include "explain_index.hpp"
 #include "graphcache/error.hpp"
+#include "graphcache/event_log.hpp"
 #include "graphcache/signing.hpp"
 #include "local_layout.hpp"
 #include "stats_file.hpp"
@@ -79,12 +80,15 @@ struct LocalStore::Impl {
   WarningSink warnings;
   store::StatsFiles stats;
   std::shared_ptr<const EntryTrust> trust;  // signs on put, enforces require_signature on read
+  // config.event_log: evictions and corrupt entries happen in here, out of with_event_log's sight.
+  std::shared_ptr<EventLog> events;
 
   Impl(StoreConfig c, WarningSink w)
       : config(std::move(c)),
         warnings(std::move(w)),
         stats((make_dirs(config.cache_dir), config.cache_dir + "/stats")),
-        trust(make_entry_trust(config.trust)) {
+        trust(make_entry_trust(config.trust)),
+        events(config.event_log.empty() ? nullptr : std::make_shared<EventLog>(config.event_log)) {
     if (!warnings) {
       warnings = [](const std::string& message) {
         std::fprintf(stderr, "graphcache: warning: %s\n", message.c_str());
@@ -102,8 +106,10 @@ struct LocalStore::Impl {
 
   // Removes `path` if it is still the file we found broken (a concurrent put may have renamed a good
   // entry over it meanwhile; that one is kept).
-  void discard_corrupt(const std::string& path, const struct stat& seen, const std::string& why) {
+  void discard_corrupt(const std::string& path, const Key& key, const struct stat& seen,
+                       const std::string& why) {
     warn("corrupt cache entry " + path + ": " + why + "; removed");
+    if (events) events->record("corrupt", &key, "local", static_cast<uint64_t>(seen.st_size), 0, why);
     struct stat now;
     if (::lstat(path.c_str(), &now) == 0 && now.st_ino == seen.st_ino && now.st_dev == seen.st_dev &&
         ::unlink(path.c_str()) == 0) {
@@ -127,7 +133,7 @@ struct LocalStore::Impl {
     if (!fd.valid() && errno == EPERM) fd.reset(::open(path.c_str(), kFlags));  // not the owner
     if (fd.get() < 0) {
       if (errno == ELOOP) {
-        discard_not_regular(path, "is a symlink (not followed)", delta);
+        discard_not_regular(path, key, "is a symlink (not followed)", delta);
       } else if (errno != ENOENT) {
         warn("cannot open cache entry " + path + ": " + errno_text(errno));
         ++delta.errors;
@@ -141,7 +147,7 @@ struct LocalStore::Impl {
       return std::nullopt;
     }
     if (!S_ISREG(st.st_mode)) {
-      discard_not_regular(path, "is not a regular file", delta);
+      discard_not_regular(path, key, "is not a regular file", delta);
       return std::nullopt;
     }
     try {
@@ -172,7 +178,7 @@ struct LocalStore::Impl {
       return entry;
     } catch (const Error& e) {
       ++delta.corrupt;
-      discard_corrupt(path, st, e.what());
+      discard_corrupt(path, key, st, e.what());
     } catch (const std::bad_alloc&) {
       warn("out of memory reading cache entry " + path);
       ++delta.errors;
@@ -185,8 +191,10 @@ struct LocalStore::Impl {
 
   // A symlink, FIFO, ... at an entry path is corrupt: reported, counted and unlinked (the link itself,
   // never its target; directories stay, unlink refuses them). It was never counted in the usage.
-  void discard_not_regular(const std::string& path, const std::string& why, CounterDelta& delta) noexcept {
+  void discard_not_regular(const std::string& path, const Key& key, const std::string& why,
+                           CounterDelta& delta) noexcept {
     warn("corrupt cache entry " + path + ": " + why + "; removed");
+    if (events) events->record("corrupt", &key, "local", 0, 0, why);
     ++delta.corrupt;
     ::unlink(path.c_str());
   }
@@ -239,6 +247,7 @@ struct LocalStore::Impl {
       for (const store::ScannedFile& f : scan.entries) {
         if (!over_caps(entries, bytes, target_size, target_entries)) break;
         if (::unlink(f.path.c_str()) != 0) continue;  // already gone (remove, another gc)
+        if (events) events->record("evict", &f.key, "local", f.size);
         --entries;
         bytes -= f.size;
         ++report.evicted;
@@ -378,6 +387,9 @@ void LocalStore::adopt_entry_file(const Key& key, const std::string& path) {
   if (::rename(path.c_str(), final_path.c_str()) != 0)
     throw Error(ErrorKind::kIo, "cannot rename into '" + final_path + "': " + errno_text(errno));
   if (impl_->config.fsync) fsync_folder(dir);
+  if (const auto metadata =
+          store::local_entry_metadata(impl_->config.cache_dir, key))  // explain index, as put
+    store::local_index_note_put(impl_->config.cache_dir, key, *metadata);
   impl_->stats.add(CounterDelta{.puts = 1, .bytes_written = static_cast<uint64_t>(st.st_size)});
   impl_->stats.add_usage(replacing ? 0 : 1, st.st_size - (replacing ? old.st_size : 0));
 }

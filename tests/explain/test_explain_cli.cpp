@@ -2,7 +2,9 @@
 // the real binary on the bundled models, locally and with a real redis-server as the remote tier.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.hpp"
@@ -25,17 +27,25 @@ class ExplainCli : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   RunResult cli(std::vector<std::string> args) { return run_cli(args, dir_.string(), env_); }
-  std::string put_model(const std::vector<std::string>& options) {
-    std::vector<std::string> key_args{"key", kModel};
+  std::string put_model(const std::vector<std::string>& options, const std::string& model = kModel) {
+    std::vector<std::string> key_args{"key", model};
     key_args.insert(key_args.end(), options.begin(), options.end());
     RunResult k = cli(key_args);
     EXPECT_EQ(k.status, 0);
     const std::string key = k.out.substr(0, 64);
     std::ofstream(dir_ / "e.plan") << "engine";
-    std::vector<std::string> put{"put", key, (dir_ / "e.plan").string(), "--model", kModel};
+    std::vector<std::string> put{"put", key, (dir_ / "e.plan").string(), "--model", model};
     put.insert(put.end(), options.begin(), options.end());
     EXPECT_EQ(cli(put).status, 0);
     return key;
+  }
+
+  // The event log's lines as JSON.
+  std::vector<nlohmann::json> events(const std::string& log) {
+    std::ifstream in(log);
+    std::vector<nlohmann::json> out;
+    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+    return out;
   }
 
   std::filesystem::path dir_;
@@ -155,6 +165,76 @@ TEST_F(ExplainCli, EventLogRecordsLookupsAndPutsAsJsonLines) {
   EXPECT_EQ(events, (std::vector<std::string>{"miss", "put", "hit", "miss"}));
   const auto stats = nlohmann::json::parse(cli({"stats", "--json"}).out);
   EXPECT_DOUBLE_EQ(stats.at("hit_rate").get<double>(), 1.0 / 3.0);  // 1 hit, 2 misses
+}
+
+TEST_F(ExplainCli, BundleImportedEntryIsExplainedWithoutARebuild) {
+  env_[0] = "GRAPHCACHE_DIR=" + (dir_ / "ci").string();
+  const std::string bundled = put_model({"--setting", "precision=fp16"});
+  ASSERT_EQ(cli({"bundle", "create", (dir_ / "b.gcb").string(), "--all"}).status, 0);
+  // The importing cache already has an index (another model's entry), so only the import can add the
+  // bundled entry to it: a valid index is not rebuilt.
+  env_[0] = "GRAPHCACHE_DIR=" + (dir_ / "cache").string();
+  put_model({"--setting", "precision=fp16"}, kSwapped);
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "cache" / "explain.index"));
+  ASSERT_EQ(cli({"bundle", "import", (dir_ / "b.gcb").string()}).status, 0);
+  RunResult e = cli({"explain", kModel, "--setting", "precision=int8"});
+  EXPECT_EQ(e.status, 1);
+  // The imported entry, not the other model's, is the nearest.
+  EXPECT_NE(e.out.find("cached entries with the same structure differ in:\n  entry " + bundled.substr(0, 16)),
+            std::string::npos)
+      << e.out;
+  EXPECT_NE(e.out.find("setting precision: 'fp16' in the cached entry, 'int8' now"), std::string::npos)
+      << e.out;
+}
+
+TEST_F(ExplainCli, EventLogRecordsEvictions) {
+  const std::string log = (dir_ / "events.jsonl").string();
+  env_.push_back("GRAPHCACHE_EVENT_LOG=" + log);
+  env_.push_back("GRAPHCACHE_MAX_SIZE=3K");  // room for two of these entries
+  std::ofstream(dir_ / "e.plan") << std::string(1000, 'e');
+  std::vector<std::string> keys;
+  for (char c : {'1', '2', '3', '4'}) {
+    keys.push_back(std::string(64, c));
+    ASSERT_EQ(cli({"put", keys.back(), (dir_ / "e.plan").string()}).status, 0);
+  }
+  size_t evictions = 0;
+  for (const auto& j : events(log)) {
+    if (j.at("event") != "evict") continue;
+    ++evictions;
+    EXPECT_EQ(j.at("tier"), "local");
+    EXPECT_GT(j.at("bytes").get<uint64_t>(), 1000u);  // the entry file: engine, header, metadata
+    const std::string key = j.at("key").get<std::string>();
+    EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+    EXPECT_EQ(cli({"get", key, (dir_ / "out.plan").string()}).status, 1) << key << " was not evicted";
+  }
+  EXPECT_GE(evictions, 2u);  // four entries of which at most two fit
+}
+
+TEST_F(ExplainCli, EventLogRecordsCorruptEntries) {
+  const std::string log = (dir_ / "events.jsonl").string();
+  env_.push_back("GRAPHCACHE_EVENT_LOG=" + log);
+  const std::string key(64, 'c');
+  std::ofstream(dir_ / "e.plan") << std::string(1000, 'e');
+  ASSERT_EQ(cli({"put", key, (dir_ / "e.plan").string()}).status, 0);
+  const auto entry = dir_ / "cache" / "cc" / "cc" / key;
+  const auto entry_bytes = std::filesystem::file_size(entry);
+  {
+    std::fstream f(entry, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(entry_bytes - 10));
+    f.put('X');  // a flipped payload byte: the checksum no longer matches
+  }
+  EXPECT_EQ(cli({"get", key, (dir_ / "out.plan").string()}).status, 1);
+  EXPECT_FALSE(std::filesystem::exists(entry));
+  std::vector<std::string> kinds;
+  for (const auto& j : events(log)) {
+    kinds.push_back(j.at("event").get<std::string>());
+    if (kinds.back() != "corrupt") continue;
+    EXPECT_EQ(j.at("key"), key);
+    EXPECT_EQ(j.at("tier"), "local");
+    EXPECT_EQ(j.at("bytes").get<uint64_t>(), entry_bytes);
+    EXPECT_NE(j.at("detail").get<std::string>().find("checksum"), std::string::npos) << j.dump();
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"put", "corrupt", "miss"}));
 }
 
 }  // namespace

@@ -17,12 +17,7 @@
 namespace graphcache {
 namespace {
 
-using testing::KeyPair;
-using testing::make_key_pair;
-using testing::make_payload;
-using testing::put_bytes;
-using testing::ScratchDir;
-using testing::trust_config;
+using namespace graphcache::testing;
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,10 +69,9 @@ class BundleBuilder {
   nlohmann::json manifest_ = nlohmann::json::array();
 };
 
-class BundleTest : public ::testing::Test {
+class BundleTest : public TrustTest {
  protected:
-  ScratchDir keys, source_dir, target_dir, files;
-  KeyPair ci = make_key_pair(keys, "ci"), other = make_key_pair(keys, "other");
+  ScratchDir source_dir, target_dir, files;
   std::vector<Key> stored;
 
   void SetUp() override {
@@ -174,6 +168,36 @@ TEST_F(BundleTest, EntryWithTamperedMetadataIsRefused) {
   write_file(files / "meta.gcb", b.finish());
   EXPECT_NE(import(files / "meta.gcb").find("bad signature"), std::string::npos);  // even without keys
   expect_target_untouched();
+}
+
+TEST_F(BundleTest, EntryWithSwappedEngineIsRefused) {
+  // The genuine signed metadata over another engine, with checksums made to match: only the entry's
+  // signature can tell.
+  LocalStore attacker(testing::test_config(files / "attacker"));
+  std::optional<Entry> genuine = LocalStore(testing::test_config(source_dir.path())).get(stored[0]);
+  std::vector<uint8_t> engine(genuine->engine->data(), genuine->engine->data() + genuine->engine->size());
+  engine[engine.size() / 2] ^= 1;
+  put_bytes(attacker, stored[0], engine, genuine->metadata);
+  BundleBuilder b;
+  b.member(stored[0].hex(), read_file(attacker.entry_path(stored[0])));
+  write_file(files / "engine.gcb", b.finish());
+  EXPECT_NE(import(files / "engine.gcb").find("bad signature"), std::string::npos);
+  expect_target_untouched();
+  EXPECT_NE(import(files / "engine.gcb", {ci.public_pem}, true).find("bad signature"), std::string::npos);
+  expect_target_untouched();
+}
+
+TEST_F(BundleTest, CompressedSignedEntriesRoundTrip) {
+  // Compressed entries are hashed after decompression (the signed engine is not the stored payload).
+  StoreConfig c = trust_config(source_dir.path(), ci.private_pem, {}, false);
+  c.compress = true;
+  const Key key = testing::key_from_seed(40);
+  LocalStore compressing(c);
+  put_bytes(compressing, key, std::vector<uint8_t>(300000, 7));
+  EXPECT_EQ(import(make_bundle(ci.private_pem), {ci.public_pem}, true), "");
+  std::optional<Entry> e = LocalStore(trust_config(target_dir.path(), "", {ci.public_pem}, true)).get(key);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->engine->size(), 300000u);
 }
 
 TEST_F(BundleTest, MemberNamesCannotEscapeTheCacheDirectory) {

@@ -12,18 +12,11 @@
 namespace graphcache {
 namespace {
 
-using testing::KeyPair;
-using testing::make_key_pair;
-using testing::make_payload;
-using testing::put_bytes;
-using testing::ScratchDir;
-using testing::trust_config;
-using testing::WarningLog;
+using namespace graphcache::testing;
 
-class SigningTest : public ::testing::Test {
+class SigningTest : public TrustTest {
  protected:
-  ScratchDir keys, cache;
-  KeyPair ci = make_key_pair(keys, "ci"), other = make_key_pair(keys, "other");
+  ScratchDir cache;
   const std::vector<uint8_t> engine = make_payload(7, 100000);
   const Key key = testing::key_from_seed(1);
   WarningLog log;

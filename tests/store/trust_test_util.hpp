@@ -49,4 +49,11 @@ inline void put_bytes(Store& store, const Key& key, const std::vector<uint8_t>& 
   store.put(key, EngineSource::from_memory(bytes.data(), bytes.size()), m);
 }
 
+// The key files every trust test works with: "ci", the signer readers trust, and "other", a stranger.
+class TrustTest : public ::testing::Test {
+ protected:
+  ScratchDir keys;
+  KeyPair ci = make_key_pair(keys, "ci"), other = make_key_pair(keys, "other");
+};
+
 }  // namespace graphcache::testing
