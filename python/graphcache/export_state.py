@@ -193,6 +193,21 @@ def _dynamic_shapes(spec: Any, d: _Describer) -> Any:
     return {"other": [_qualname(type(spec)), repr(spec)]}
 
 
+def _stable_text(v: Any) -> str:
+    """repr(v), except that sets and dicts are written in sorted order and functions / classes by name:
+    repr of a set of strings follows the process's string hash seed, so the same config would otherwise
+    give another digest - and never a hit - in every new process."""
+    if isinstance(v, (set, frozenset)):
+        return "{" + ",".join(sorted(_stable_text(x) for x in v)) + "}"
+    if isinstance(v, dict):
+        return "{" + ",".join(sorted(f"{_stable_text(k)}:{_stable_text(x)}" for k, x in v.items())) + "}"
+    if isinstance(v, (list, tuple)):
+        return type(v).__name__ + "(" + ",".join(_stable_text(x) for x in v) + ")"
+    if isinstance(v, (types.FunctionType, types.BuiltinFunctionType, type)):
+        return _code_site(v)
+    return repr(v)
+
+
 def _config_digest(module_name: str) -> str:
     import importlib
 
@@ -203,7 +218,7 @@ def _config_digest(module_name: str) -> str:
     portable = getattr(config, "save_config_portable", None)
     if portable is None:
         return "absent"
-    return hashlib.sha256(repr(sorted(portable().items())).encode()).hexdigest()
+    return hashlib.sha256(_stable_text(portable()).encode()).hexdigest()
 
 
 def global_state() -> Dict[str, Any]:

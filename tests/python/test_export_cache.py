@@ -260,3 +260,32 @@ def test_torch_tensorrt_compile_module_exports_through_the_cache(tmp_path):
     assert graphcache.key(first[0]).key == graphcache.key(second[0]).key
     assert second[1]["cache_built_engines"] and second[1]["reuse_cached_engines"]
     torch.testing.assert_close(compiled(X), model(X))
+
+
+NEW_PROCESS = '''
+import importlib.util, sys, torch
+from graphcache.export_cache import export_cached
+spec = importlib.util.spec_from_file_location("edited_model", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+torch.manual_seed(0)
+model = module.Net().eval()
+result = export_cached(model, (torch.ones(3, 4),), cache=sys.argv[2])
+print("hit" if result.hit else "miss", result.reason)
+'''
+
+
+def test_a_new_process_hits_what_another_stored(tmp_path, net_module):
+    """Two processes with different string hash seeds (which reorder sets, e.g. in torch's configs)."""
+    import os
+    import subprocess
+
+    _, path = net_module
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", NEW_PROCESS, str(path), str(tmp_path / "cache")], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append(done.stdout.strip().splitlines()[-1])
+    assert outputs[0].startswith("miss") and outputs[1] == "hit", outputs
