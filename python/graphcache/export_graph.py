@@ -11,7 +11,10 @@ wrote, so it stores the graph in a form made to rebuild fast (export_graph_load.
                once per load
    "tensors":  [[dtype, device, shape, stride, requires_grad]]     distinct FakeTensor descriptions
    "tmetas":   [[shape, dtype, requires_grad, stride, memory_format, is_quantized]]  distinct tensor_meta
-   "metas":    [{stack_trace, nn_module_stack, source_fn_stack, torch_fn, custom, from_node}]  distinct
+   "strings":  [text]   distinct stack traces and JSON texts (custom, from_node): a Llama's layers share them
+   "stacks":   [[[key, path, type name]...]]   distinct nn_module_stacks
+   "metas":    [{stack_trace: string, nn_module_stack: stack, source_fn_stack, torch_fn, custom: string,
+                 from_node: string}]   distinct metadata records
    "graph":    {"nodes": [[op, name, target, args, kwargs, val, tensor_meta, meta]], "modules": {attr: graph}}
    "signature", "module_call_graph", "verifiers", "custom"}
 
@@ -94,7 +97,8 @@ class _Encoder:
         self.torch = torch
         self.fake_tensor = FakeTensor
         self.tensor_metadata = TensorMetadata
-        self.tables: Dict[str, Tuple[list, dict]] = {t: ([], {}) for t in ("targets", "tensors", "tmetas", "metas")}
+        self.tables: Dict[str, Tuple[list, dict]] = {
+            t: ([], {}) for t in ("targets", "tensors", "tmetas", "strings", "stacks", "metas")}
         self.tensor_ids: Dict[int, int] = {}  # id(FakeTensor) -> order of first appearance (for {"same": k})
         self.alive: List[Any] = []  # keeps the ids above from being reused while encoding
 
@@ -191,13 +195,13 @@ class _Encoder:
             elif key == "stack_trace":
                 if not isinstance(value, str):
                     raise Unsupported("a stack_trace that is not a string")
-                out[key] = value
+                out[key] = self._intern("strings", value)
             elif key == "nn_module_stack":
                 if not isinstance(value, dict) or not all(
                         isinstance(k, str) and type(v) is tuple and len(v) == 2 and all(type(x) is str for x in v)
                         for k, v in value.items()):
                     raise Unsupported("an nn_module_stack other than {key: (path, type name)}")
-                out[key] = [[k, v[0], v[1]] for k, v in value.items()]
+                out[key] = self._intern("stacks", [[k, v[0], v[1]] for k, v in value.items()])
             elif key == "torch_fn":
                 if type(value) is not tuple or not all(type(x) is str for x in value):
                     raise Unsupported("a torch_fn other than a tuple of strings")
@@ -206,13 +210,14 @@ class _Encoder:
                 out[key] = [self.source_fn(item) for item in value]
             elif key == "custom":
                 try:
-                    out[key] = json.dumps(value, allow_nan=False)
-                    if json.loads(out[key]) != value:
+                    text = json.dumps(value, allow_nan=False)
+                    if json.loads(text) != value:
                         raise ValueError("not JSON round-trippable")
                 except (TypeError, ValueError) as e:
                     raise Unsupported(f"custom metadata that is not JSON: {e}") from e
+                out[key] = self._intern("strings", text)
             elif key == "from_node":
-                out[key] = self.from_node(value)
+                out[key] = self._intern("strings", self.from_node(value))
         return self._intern("metas", out) if out else None
 
     def source_fn(self, item: Any) -> list:
@@ -226,8 +231,6 @@ class _Encoder:
     def from_node(self, value: Any) -> Any:
         from torch.fx.traceback import NodeSource
 
-        if value is None:
-            return None
         if not isinstance(value, list) or not all(isinstance(s, NodeSource) for s in value):
             raise Unsupported("from_node other than a list of NodeSource")
         if not hasattr(NodeSource, "_from_dict"):
@@ -345,6 +348,8 @@ def encode(ep: Any) -> bytes:
         "targets": encoder.tables["targets"][0],
         "tensors": encoder.tables["tensors"][0],
         "tmetas": encoder.tables["tmetas"][0],
+        "strings": encoder.tables["strings"][0],
+        "stacks": encoder.tables["stacks"][0],
         "metas": encoder.tables["metas"][0],
         "graph": graph,
         "signature": _signature(ep.graph_signature),

@@ -20,12 +20,13 @@ are checked against the digest written with them before this runs (export_store.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .export_graph import GRAPH_FORM, OPS, EntryError
 
@@ -56,34 +57,61 @@ def resolve_target(described: Any) -> Any:
     raise EntryError(f"unknown target description {described!r}")
 
 
-def _item(table: List[Any], index: Any, what: str) -> Any:
+def _item(table: Sequence[Any], index: Any, what: str) -> Any:
     """table[index] for a stored index (a negative or out-of-range one is malformed, not Python's wrap)."""
     if type(index) is not int or not 0 <= index < len(table):
         raise EntryError(f"a {what} index {index!r} out of range")
     return table[index]
 
 
-_lazy_lock = threading.Lock()
+_construction_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _lazy_graph_modules():
-    """While active, ExportedProgram's constructor wraps the graph in a _LazyGraphModule (torch's own
-    GraphModule that generates its code on first use) instead of recompiling at once. Other threads that
-    build an ExportedProgram meanwhile get one too, which behaves the same."""
+def _program_construction(check_graph: bool):
+    """While active, ExportedProgram's constructor - in this thread only; other threads get torch's own
+    behaviour - wraps the graph in a _LazyGraphModule (torch.fx's GraphModule that generates its Python
+    code on first use) instead of generating and compiling it at once, and, unless check_graph, runs the
+    verifier's signature and module-call-graph checks (they see the module's current weights) but not its
+    node-by-node graph check. Skipping that is safe because the graph is the one that passed it at store
+    time: the store rebuilt it with this code and the full verifier, compared it node by node with
+    torch.export's own program (export_store.py), and wrote these very bytes, whose SHA-256 was checked
+    before this runs."""
+    from torch._export import verifier
     from torch.export import exported_program
     from torch.fx._lazy_graph_module import _LazyGraphModule
 
-    with _lazy_lock:
-        original = getattr(exported_program, "_create_graph_module_for_export", None)
-        if original is None:  # a torch without this hook: eager GraphModules
-            yield
-            return
-        exported_program._create_graph_module_for_export = lambda root, graph: _LazyGraphModule(root, graph)
+    program_class = exported_program.ExportedProgram
+    with _construction_lock:
+        thread = threading.get_ident()
+        original_create = getattr(exported_program, "_create_graph_module_for_export", None)
+        original_validate = program_class.__dict__.get("_validate")
+        partial_checks = [getattr(verifier, name, None) for name in (
+            "_verify_exported_program_module_call_graph", "_verify_exported_program_signature")]
+
+        def create(root: Any, graph: Any) -> Any:
+            if threading.get_ident() == thread:
+                return _LazyGraphModule(root, graph)
+            return original_create(root, graph)
+
+        def validate(self: Any) -> None:
+            if threading.get_ident() == thread and not check_graph and all(partial_checks):
+                for check in partial_checks:
+                    check(self)
+                return
+            original_validate(self)
+
+        if original_create is not None:
+            exported_program._create_graph_module_for_export = create
+        if original_validate is not None:
+            program_class._validate = validate
         try:
             yield
         finally:
-            exported_program._create_graph_module_for_export = original
+            if original_create is not None:
+                exported_program._create_graph_module_for_export = original_create
+            if original_validate is not None:
+                program_class._validate = original_validate
 
 
 class _Builder:
@@ -102,6 +130,10 @@ class _Builder:
         self.targets = [resolve_target(t) for t in program["targets"]]
         self.tensor_specs = [self._tensor_spec(t) for t in program["tensors"]]
         self.tmetas = [self._tmeta_spec(t) for t in program["tmetas"]]
+        self.strings = program["strings"]
+        if type(self.strings) is not list or not all(type(t) is str for t in self.strings):
+            raise EntryError("a malformed string table")
+        self.stacks = [{str(k): (str(path), str(ty)) for k, path, ty in stack} for stack in program["stacks"]]
         self.metas = [self._meta_spec(m) for m in program["metas"]]
         self.made: List[Any] = []  # FakeTensors in order of creation ({"same": k})
 
@@ -136,41 +168,41 @@ class _Builder:
         return (self.torch.Size(self._ints(shape)), self._dtype(dtype), requires_grad, tuple(self._ints(stride)),
                 None if memory_format is None else self._memory_format(memory_format))
 
-    def _meta_spec(self, meta: dict) -> dict:
+    def _meta_spec(self, meta: dict) -> tuple:
+        """(the node metadata shared by reference, the keys each node needs its own copy of)."""
         out: Dict[str, Any] = {}
         for key, value in meta.items():
             if value is None:
                 out[key] = None
-            elif key == "stack_trace":
-                out[key] = str(value)
+            elif key in ("stack_trace", "custom", "from_node"):
+                out[key] = _item(self.strings, value, "string")  # custom / from_node: JSON, parsed per node
             elif key == "nn_module_stack":
-                out[key] = {str(k): (str(path), str(ty)) for k, path, ty in value}
+                out[key] = _item(self.stacks, value, "nn_module_stack")
             elif key == "torch_fn":
                 out[key] = tuple(str(x) for x in value)
             elif key == "source_fn_stack":
-                out[key] = [(str(name), fn["s"] if isinstance(fn, dict) else _item(self.targets, fn, "target")) for name, fn in value]
-            elif key in ("custom", "from_node"):
-                out[key] = str(value)  # JSON text, parsed per node (fresh mutable objects)
+                out[key] = [(str(name), fn["s"] if isinstance(fn, dict) else _item(self.targets, fn, "target"))
+                            for name, fn in value]
             else:
                 raise EntryError(f"unknown metadata {key!r}")
-        return out
+        return out, [k for k in ("nn_module_stack", "source_fn_stack", "custom", "from_node")
+                     if out.get(k) is not None]
 
-    # -- per node -------------------------------------------------------------------------------------
-    def node_meta(self, template: dict) -> dict:
+    def node_meta(self, spec: tuple) -> dict:
+        """A node's own metadata: shared immutable values (strings, tuples), fresh mutable ones."""
+        template, own_copies = spec
         out = dict(template)
-        for key, value in template.items():
-            if value is None:
-                continue
+        for key in own_copies:
             if key == "nn_module_stack":
-                out[key] = dict(value)
+                out[key] = dict(template[key])
             elif key == "source_fn_stack":
-                out[key] = list(value)
+                out[key] = list(template[key])
             elif key == "custom":
-                out[key] = json.loads(value)
-            elif key == "from_node":
+                out[key] = json.loads(template[key])
+            else:
                 from torch.fx.traceback import NodeSource
 
-                out[key] = [s for d in json.loads(value) if (s := NodeSource._from_dict(d)) is not None]
+                out[key] = [s for d in json.loads(template[key]) if (s := NodeSource._from_dict(d)) is not None]
         return out
 
     def tensor(self, index: int) -> Any:
@@ -248,7 +280,7 @@ class _Builder:
         nodes: List[Any] = []
         names = set()
         for op_index, name, target, args, kwargs, val, tmeta, meta in stored["nodes"]:
-            op = OPS[op_index]
+            op = _item(OPS, op_index, "operation")
             if op == "call_function":
                 target = _item(self.targets, target, "target")
             elif not isinstance(target, str):
@@ -319,14 +351,22 @@ def _module_call_graph(stored: list) -> list:
 
 
 def load(data: bytes, state_dict: Dict[str, Any], constants: Dict[str, Any],
-         example_inputs: Optional[tuple] = None, timings: Optional[Dict[str, float]] = None) -> Any:
+         example_inputs: Optional[tuple] = None, timings: Optional[Dict[str, float]] = None,
+         check_graph: bool = True) -> Any:
     """The ExportedProgram of the compact form `data`, with these state-dict tensors and constants.
-    timings (s): graph (parse + rebuild the graphs), program (ExportedProgram's constructor)."""
+    check_graph=False leaves out the verifier's node-by-node check: only for bytes this code rebuilt and
+    verified at store time (see _program_construction). timings (s): graph (parse + rebuild the graphs),
+    program (ExportedProgram's constructor)."""
     import torch
     from torch._export.verifier import Verifier
 
     timings = {} if timings is None else timings
     start = time.perf_counter()
+    # The cyclic garbage collector is paused while the graph is built: the build makes tens of thousands
+    # of long-lived objects and no garbage, and each collection it would trigger scans the whole heap
+    # (the model, torch) for nothing - a pause of up to a second in the middle of a 0.1 s build.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         program = json.loads(data)
         if not isinstance(program, dict) or program.get("form") != GRAPH_FORM:
@@ -344,7 +384,7 @@ def load(data: bytes, state_dict: Dict[str, Any], constants: Dict[str, Any],
         custom = None if program["custom"] is None else json.loads(program["custom"])
         timings["graph"] = time.perf_counter() - start
         start = time.perf_counter()
-        with _lazy_graph_modules():
+        with _program_construction(check_graph):
             ep = torch.export.ExportedProgram(
                 root=root, graph=graph, graph_signature=signature, state_dict=state_dict, range_constraints={},
                 module_call_graph=module_call_graph, example_inputs=example_inputs, constants=constants,
@@ -356,4 +396,7 @@ def load(data: bytes, state_dict: Dict[str, Any], constants: Dict[str, Any],
         raise
     except Exception as e:  # noqa: BLE001 - whatever a malformed graph makes torch raise (its verifier too)
         raise EntryError(f"malformed compact graph: {type(e).__name__}: {e}") from e
+    finally:
+        if collecting:
+            gc.enable()
     return ep
