@@ -48,6 +48,15 @@ KEPT_META = ("stack_trace", "nn_module_stack", "source_fn_stack", "torch_fn", "c
 OPS = ("placeholder", "call_function", "get_attr", "output")
 
 
+def kept_meta() -> Tuple[str, ...]:
+    """KEPT_META, less from_node where this torch cannot rebuild it (its own serializer drops it then)."""
+    from torch.fx.traceback import NodeSource
+
+    if hasattr(NodeSource, "to_dict") and hasattr(NodeSource, "_from_dict"):
+        return KEPT_META
+    return tuple(k for k in KEPT_META if k != "from_node")
+
+
 class Unsupported(Exception):
     """The program holds something the compact form does not encode; torch's form is stored instead."""
 
@@ -101,6 +110,7 @@ class _Encoder:
             t: ([], {}) for t in ("targets", "tensors", "tmetas", "strings", "stacks", "metas")}
         self.tensor_ids: Dict[int, int] = {}  # id(FakeTensor) -> order of first appearance (for {"same": k})
         self.alive: List[Any] = []  # keeps the ids above from being reused while encoding
+        self.kept = kept_meta()
 
     def _intern(self, table: str, value: Any) -> int:
         items, index = self.tables[table]
@@ -186,7 +196,7 @@ class _Encoder:
 
     def meta(self, meta: Dict[str, Any]) -> Optional[int]:
         out: Dict[str, Any] = {}
-        for key in KEPT_META:
+        for key in self.kept:
             if key not in meta:
                 continue
             value = meta[key]
@@ -233,8 +243,6 @@ class _Encoder:
 
         if not isinstance(value, list) or not all(isinstance(s, NodeSource) for s in value):
             raise Unsupported("from_node other than a list of NodeSource")
-        if not hasattr(NodeSource, "_from_dict"):
-            raise Unsupported("this torch cannot rebuild from_node metadata")
         data = [s.to_dict() for s in value]
         return json.dumps(data, allow_nan=False)
 
@@ -398,7 +406,9 @@ def _same_arg(a: Any, b: Any, torch: Any) -> bool:
     return a == b
 
 
-def _same_graph(a: Any, b: Any, torch: Any) -> Optional[str]:
+def _same_graph(a: Any, b: Any, torch: Any, kept: Tuple[str, ...]) -> Optional[str]:
+    if type(a.graph._codegen) is not type(b.graph._codegen):  # how the module is called (pytree or flat)
+        return f"{type(a.graph._codegen).__name__} vs {type(b.graph._codegen).__name__} code generation"
     nodes_a, nodes_b = list(a.graph.nodes), list(b.graph.nodes)
     if len(nodes_a) != len(nodes_b):
         return f"{len(nodes_a)} nodes vs {len(nodes_b)}"
@@ -408,7 +418,7 @@ def _same_graph(a: Any, b: Any, torch: Any) -> Optional[str]:
             return f"{where}: {x.op} {x.name} {x.target} vs {y.op} {y.name} {y.target}"
         if not _same_arg(x.args, y.args, torch) or not _same_arg(dict(x.kwargs), dict(y.kwargs), torch):
             return f"{where}: arguments differ"
-        for key in ("val", "tensor_meta", *KEPT_META):
+        for key in ("val", "tensor_meta", *kept):
             if (key in x.meta) != (key in y.meta):
                 return f"{where}: meta {key!r} present in one only"
             if key in x.meta:
@@ -418,7 +428,7 @@ def _same_graph(a: Any, b: Any, torch: Any) -> Optional[str]:
                 if why:
                     return f"{where}: meta {key!r}: {why}"
         if x.op == "get_attr":
-            why = _same_graph(getattr(a, x.target), getattr(b, y.target), torch)
+            why = _same_graph(getattr(a, x.target), getattr(b, y.target), torch, kept)
             if why:
                 return f"subgraph {x.target}: {why}"
     return None
@@ -448,7 +458,7 @@ def same_program(rebuilt: Any, original: Any) -> Optional[str]:
     signature, module call graph and verifiers; else the first difference."""
     import torch
 
-    why = _same_graph(rebuilt.graph_module, original.graph_module, torch)
+    why = _same_graph(rebuilt.graph_module, original.graph_module, torch, kept_meta())
     if why:
         return why
     if _sharing(rebuilt.graph_module, torch, {}, [], set()) != _sharing(original.graph_module, torch, {}, [], set()):

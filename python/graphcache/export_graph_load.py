@@ -20,6 +20,7 @@ are checked against the digest written with them before this runs (export_store.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import math
@@ -156,10 +157,12 @@ class _Builder:
         return values
 
     def _tensor_spec(self, spec: list) -> tuple:
+        """(a maker of the meta tensor, the FakeTensor's device)."""
         dtype, device, shape, stride, requires_grad = spec
         if len(self._ints(shape)) != len(self._ints(stride)) or type(requires_grad) is not bool:
             raise EntryError("a malformed tensor description")
-        return (self._dtype(dtype), self.torch.device(device), shape, stride, requires_grad)
+        return (functools.partial(self.torch.empty_strided, shape, stride, dtype=self._dtype(dtype), device="meta",
+                                  requires_grad=requires_grad), self.torch.device(device))
 
     def _tmeta_spec(self, spec: list) -> tuple:
         shape, dtype, requires_grad, stride, memory_format, is_quantized = spec
@@ -206,9 +209,8 @@ class _Builder:
         return out
 
     def tensor(self, index: int) -> Any:
-        dtype, device, shape, stride, requires_grad = _item(self.tensor_specs, index, "tensor")
-        elem = self.torch.empty_strided(shape, stride, dtype=dtype, device="meta", requires_grad=requires_grad)
-        made = self.fake_tensor(self.fake_mode, elem, device)
+        make_elem, device = _item(self.tensor_specs, index, "tensor")
+        made = self.fake_tensor(self.fake_mode, make_elem(), device)
         self.made.append(made)
         return made
 
@@ -239,15 +241,17 @@ class _Builder:
 
     def arg(self, a: Any, nodes: List[Any]) -> Any:
         kind = type(a)
-        if kind is list:
+        if kind is dict:
+            inner = a.get("n")
+            if inner is not None and len(a) == 1:
+                if type(inner) is not int or not 0 <= inner < len(nodes):
+                    raise EntryError("an argument refers to a node that is not an earlier one")
+                return nodes[inner]
+        elif kind is list:
             return [self.arg(x, nodes) for x in a]
-        if kind is not dict:
+        else:
             return a
         (tag, inner), = a.items()
-        if tag == "n":
-            if type(inner) is not int or not 0 <= inner < len(nodes):
-                raise EntryError("an argument refers to a node that is not an earlier one")
-            return nodes[inner]
         if tag == "t":
             return tuple(self.arg(x, nodes) for x in inner)
         if tag == "d":

@@ -14,6 +14,7 @@ address) raises NotDescribable: such a module is exported but not cached.
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import hashlib
@@ -23,6 +24,10 @@ import types
 from typing import Any, Dict, List
 
 STATE_VERSION = 1
+_PLAIN = (type(None), int, str)
+_EMPTY = {list: {"list": []}, tuple: {"tuple": []}, dict: {"dict": ["builtins.dict", []]},
+          collections.OrderedDict: {"dict": ["collections.OrderedDict", []]}, set: {"set": []},
+          frozenset: {"set": []}}
 _MAX_DEPTH = 24
 
 
@@ -59,6 +64,13 @@ class _Describer:
         return meta
 
     def value(self, v: Any, depth: int = 0) -> Any:
+        kind = type(v)
+        if kind in _PLAIN:  # the common cases first (every module has a dozen empty hook dicts)
+            return v
+        if kind is bool:
+            return {"bool": v}
+        if kind in _EMPTY and not v:
+            return _EMPTY[kind]  # what container() writes for it
         torch = self.torch
         if depth > _MAX_DEPTH:
             raise NotDescribable(f"a value nested deeper than {_MAX_DEPTH} levels ({_qualname(type(v))})")
@@ -265,5 +277,7 @@ def describe(module: Any, args: Any, kwargs: Any, dynamic_shapes: Any, strict: b
 
 
 def digest(description: Dict[str, Any]) -> str:
-    text = json.dumps(description, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    # Not sort_keys: the description is built in a fixed order (user dicts as lists of pairs, in their own
+    # order, which tracing may follow), and sorting a description of hundreds of modules costs a hit time.
+    text = json.dumps(description, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(b"graphcache.export.state\0" + text.encode()).hexdigest()

@@ -289,3 +289,13 @@ def test_a_new_process_hits_what_another_stored(tmp_path, net_module):
         assert done.returncode == 0, done.stderr[-2000:]
         outputs.append(done.stdout.strip().splitlines()[-1])
     assert outputs[0].startswith("miss") and outputs[1] == "hit", outputs
+
+
+def test_the_fast_path_for_empty_containers_describes_them_as_the_general_path():
+    import collections
+
+    from graphcache import export_state
+
+    describer = export_state._Describer()
+    for value in ([], (), {}, collections.OrderedDict(), set(), frozenset()):
+        assert describer.value(value) == describer.ref_or(value, 0), value
