@@ -6,9 +6,9 @@ The lookup key is the digest of the module state (export_state.py: module tree, 
 parameter / buffer metadata, input specs, dynamic_shapes, export flags, global state). The entry found
 there is served only if its code record (export_record.py: every source file that ran during tracing,
 by content hash, plus the torch / Python / dependency versions) still matches; the program is then
-deserialized with the module's current parameters and buffers bound in (export_store.py). Anything else -
-no entry, a changed file, another torch, a corrupt or foreign entry - is a miss: the module is exported
-with torch.export.export and the entry is (re)written.
+rebuilt with the module's current parameters and buffers bound in (export_store.py, export_graph_load.py).
+Anything else - no entry, a changed file, another torch, a corrupt or foreign entry - is a miss: the
+module is exported with torch.export.export and the entry is (re)written.
 
 Not cached (the export is still returned; ExportResult.reason says why): strict=True (Dynamo traces
 bytecode without running it, so the recorder cannot see the code), programs with higher-order ops whose
@@ -39,7 +39,8 @@ class ExportResult:
     key: Optional[str]  # the store key of the entry (None when the state could not be described)
     reason: str  # why it missed / was not cached ("" on a hit or a stored miss)
     stored: bool = False
-    timings: Dict[str, float] = field(default_factory=dict)  # s: state, lookup, check, load | export, store
+    # seconds: state, lookup, check, bind, graph, program on a hit | export, store on a miss
+    timings: Dict[str, float] = field(default_factory=dict)
 
 
 def _store_of(cache: ExportCacheLike) -> Any:

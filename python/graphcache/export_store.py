@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from . import blob_codec, export_graph, export_graph_load, export_serde
@@ -49,7 +49,6 @@ class Entry:
     form: str
     program: bytes
     values: List[Any]
-    timings: Dict[str, float] = field(default_factory=dict)
 
 
 def _serialize_program(ep: Any) -> bytes:
