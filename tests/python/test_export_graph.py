@@ -213,3 +213,19 @@ def test_random_damage_never_crashes_the_loader():
             assert isinstance(result, torch.export.ExportedProgram)
             outcomes["built"] += 1
     assert outcomes["refused"] > 100 and outcomes["built"] > 0, outcomes
+
+
+def test_a_rebuilt_program_compiles_with_aotinductor(tmp_path):
+    """An export-cache hit whose engine is not cached yet: AOTInductor compiles the rebuilt program (lazy
+    graph modules, FakeTensors made here) to the eager outputs."""
+    from graphcache import aoti
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 4)).eval()
+    x = torch.randn(2, 8)
+    cache = EngineCache(tmp_path)
+    assert export_cached(model, (x,), cache=cache).stored
+    result = aoti.get_or_compile(cache, model, (x,))
+    assert "export_hit" in result.timings and "compile" in result.timings
+    with torch.no_grad():
+        torch.testing.assert_close(result.runner(x), model(x), rtol=1e-4, atol=1e-4)
