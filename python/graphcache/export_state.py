@@ -24,6 +24,10 @@ import types
 from typing import Any, Dict, List
 
 STATE_VERSION = 1
+# Fields whose value differs from process to process for the same object, and that only restate fields
+# described anyway: transformers' GenerationConfig._original_object_hash is hash() of its own JSON text,
+# which Python salts per process - with it, no HF model's entry would ever be found by another process.
+_PROCESS_SPECIFIC = frozenset({"_original_object_hash"})
 _PLAIN = (type(None), int, str)
 _EMPTY = {list: {"list": []}, tuple: {"tuple": []}, dict: {"dict": ["builtins.dict", []]},
           collections.OrderedDict: {"dict": ["collections.OrderedDict", []]}, set: {"set": []},
@@ -145,7 +149,7 @@ class _Describer:
         out = {"object": _qualname(type(v))}
         if fields is not None:
             items = sorted(fields.items(), key=lambda i: str(i[0]))
-            out["fields"] = [[str(k), self.value(x, depth + 1)] for k, x in items]
+            out["fields"] = [[str(k), self.value(x, depth + 1)] for k, x in items if k not in _PROCESS_SPECIFIC]
         if slots:
             out["slots"] = [[s, self.value(getattr(v, s, "<unset>"), depth + 1)] for s in slots if s != "__dict__"]
         return out

@@ -299,3 +299,31 @@ def test_the_fast_path_for_empty_containers_describes_them_as_the_general_path()
     describer = export_state._Describer()
     for value in ([], (), {}, collections.OrderedDict(), set(), frozenset()):
         assert describer.value(value) == describer.ref_or(value, 0), value
+
+
+NEW_PROCESS_HF = '''
+import sys, torch, transformers
+from graphcache.export_cache import export_cached
+config = transformers.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  num_key_value_heads=2, vocab_size=128, max_position_embeddings=64, use_cache=False)
+torch.manual_seed(0)
+model = transformers.AutoModelForCausalLM.from_config(config).eval()
+result = export_cached(model, (torch.zeros(1, 6, dtype=torch.int64),), cache=sys.argv[1])
+print("hit" if result.hit else "miss", result.reason)
+'''
+
+
+def test_a_new_process_hits_an_hf_model_another_stored(tmp_path):
+    """transformers' GenerationConfig carries a per-process hash of itself: not part of the state."""
+    import os
+    import subprocess
+
+    pytest.importorskip("transformers")
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", NEW_PROCESS_HF, str(tmp_path / "cache")], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append(done.stdout.strip().splitlines()[-1])
+    assert outputs[0].startswith("miss") and outputs[1] == "hit", outputs
