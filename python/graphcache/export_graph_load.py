@@ -11,7 +11,9 @@ Where the time goes instead of torch's deserializer (7b Llama, ~2,100 nodes):
   * the GraphModules are torch.fx's _LazyGraphModule: their Python code is generated on first use
     (calling it, .code, printing) rather than three times at load. Consumers that only read the graph
     (graphcache.key, AOTInductor, Torch-TensorRT, ep.module()'s unlifting copy) never pay for it.
-ExportedProgram's own constructor still runs, with its verifier over the rebuilt graph.
+ExportedProgram's own constructor still runs; on a hit its verifier checks the signature and module call
+graph against the bound weights, and leaves out the node-by-node check the store already ran on these
+bytes (_program_construction says why that is safe).
 
 Every malformed or unknown part raises EntryError (a miss), never builds a different program: the bytes
 are checked against the digest written with them before this runs (export_store.py).
