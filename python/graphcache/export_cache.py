@@ -6,9 +6,9 @@ The lookup key is the digest of the module state (export_state.py: module tree, 
 parameter / buffer metadata, input specs, dynamic_shapes, export flags, global state). The entry found
 there is served only if its code record (export_record.py: every source file that ran during tracing,
 by content hash, plus the torch / Python / dependency versions) still matches; the program is then
-deserialized with the module's current parameters and buffers bound in (export_store.py). Anything else -
-no entry, a changed file, another torch, a corrupt or foreign entry - is a miss: the module is exported
-with torch.export.export and the entry is (re)written.
+rebuilt with the module's current parameters and buffers bound in (export_store.py, export_graph_load.py).
+Anything else - no entry, a changed file, another torch, a corrupt or foreign entry - is a miss: the
+module is exported with torch.export.export and the entry is (re)written.
 
 Not cached (the export is still returned; ExportResult.reason says why): strict=True (Dynamo traces
 bytecode without running it, so the recorder cannot see the code), programs with higher-order ops whose
@@ -20,6 +20,7 @@ custom-class constants. Force a miss with refresh=True, or by removing the entry
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import time
 import warnings
@@ -38,7 +39,8 @@ class ExportResult:
     key: Optional[str]  # the store key of the entry (None when the state could not be described)
     reason: str  # why it missed / was not cached ("" on a hit or a stored miss)
     stored: bool = False
-    timings: Dict[str, float] = field(default_factory=dict)  # s: state, lookup, check, load | export, store
+    # seconds: state, lookup, check, bind, graph, program on a hit | export, store on a miss
+    timings: Dict[str, float] = field(default_factory=dict)
 
 
 def _store_of(cache: ExportCacheLike) -> Any:
@@ -104,7 +106,7 @@ def export_cached(
     if key is not None and refresh:
         reason = "refresh=True"
     elif key is not None:
-        program, reason = _try_hit(store, key, state_digest, module, timings)
+        program, reason = _try_hit(store, key, state_digest, module, (args, dict(kwargs or {})), timings)
         if program is not None:
             return ExportResult(program=program, hit=True, key=key, reason="", timings=timings)
 
@@ -146,8 +148,10 @@ def export_cached(
     return ExportResult(program=program, hit=False, key=key, reason=reason, stored=stored, timings=timings)
 
 
-def _try_hit(store: Any, key: str, state_digest: str, module: Any, timings: Dict[str, float]):
-    """(program, "") on a servable hit, else (None, why it missed)."""
+def _try_hit(store: Any, key: str, state_digest: str, module: Any, example_inputs: tuple,
+             timings: Dict[str, float]):
+    """(program, "") on a servable hit, else (None, why it missed). timings (s): lookup (store read), check
+    (entry decode + digest + code record), bind (weights by name), graph (rebuild), program (its constructor)."""
     start = time.perf_counter()
     found = store.get(key)
     timings["lookup"] = time.perf_counter() - start
@@ -158,32 +162,25 @@ def _try_hit(store: Any, key: str, state_digest: str, module: Any, timings: Dict
         entry = export_store.decode(found[0])
         if entry.state != state_digest:
             raise export_store.EntryError("the entry was written for another module state")
+        change = entry.record.first_change()
     except export_store.EntryError as e:
-        timings["check"] = time.perf_counter() - start
-        return None, f"unusable entry: {e}"
-    change = entry.record.first_change()
+        change = f"unusable entry: {e}"
+    else:
+        change = None if change is None else f"code changed: {change}"
     timings["check"] = time.perf_counter() - start
     if change is not None:
-        return None, f"code changed: {change}"
-    start = time.perf_counter()
+        return None, change
     try:
-        program = export_store.load(entry, module)
-    except Exception as e:  # noqa: BLE001 - a stored program torch cannot load is a miss, re-exported
-        timings["load"] = time.perf_counter() - start
+        return export_store.load(entry, module, example_inputs, timings), ""
+    except Exception as e:  # noqa: BLE001 - a stored program that cannot be rebuilt is a miss, re-exported
         return None, f"unusable entry: {type(e).__name__}: {e}"
-    timings["load"] = time.perf_counter() - start
-    return program, ""
 
 
-def export(
-    module: Any,
-    args: Any,
-    kwargs: Optional[Dict[str, Any]] = None,
-    dynamic_shapes: Any = None,
-    strict: bool = False,
-    cache: ExportCacheLike = None,
-    refresh: bool = False,
-) -> Any:
+def export(*args: Any, **kwargs: Any) -> Any:
     """torch.export.export(module, args, kwargs, dynamic_shapes=..., strict=...) through the export cache
-    `cache` (an EngineCache, a LocalStore or a directory). Returns the ExportedProgram."""
-    return export_cached(module, args, kwargs, dynamic_shapes, strict, cache, refresh).program
+    `cache` (an EngineCache, a LocalStore or a directory). Returns the ExportedProgram. Parameters: those of
+    export_cached."""
+    return export_cached(*args, **kwargs).program
+
+
+export.__signature__ = inspect.signature(export_cached).replace(return_annotation=Any)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ address) raises NotDescribable: such a module is exported but not cached.
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import hashlib
@@ -23,6 +24,14 @@ import types
 from typing import Any, Dict, List
 
 STATE_VERSION = 1
+# Fields whose value differs from process to process for the same object, and that only restate fields
+# described anyway: transformers' GenerationConfig._original_object_hash is hash() of its own JSON text,
+# which Python salts per process - with it, no HF model's entry would ever be found by another process.
+_PROCESS_SPECIFIC = frozenset({"_original_object_hash"})
+_PLAIN = (type(None), int, str)
+_EMPTY = {list: {"list": []}, tuple: {"tuple": []}, dict: {"dict": ["builtins.dict", []]},
+          collections.OrderedDict: {"dict": ["collections.OrderedDict", []]}, set: {"set": []},
+          frozenset: {"set": []}}
 _MAX_DEPTH = 24
 
 
@@ -59,6 +68,13 @@ class _Describer:
         return meta
 
     def value(self, v: Any, depth: int = 0) -> Any:
+        kind = type(v)
+        if kind in _PLAIN:  # the common cases first (every module has a dozen empty hook dicts)
+            return v
+        if kind is bool:
+            return {"bool": v}
+        if kind in _EMPTY and not v:
+            return _EMPTY[kind]  # what container() writes for it
         torch = self.torch
         if depth > _MAX_DEPTH:
             raise NotDescribable(f"a value nested deeper than {_MAX_DEPTH} levels ({_qualname(type(v))})")
@@ -133,7 +149,7 @@ class _Describer:
         out = {"object": _qualname(type(v))}
         if fields is not None:
             items = sorted(fields.items(), key=lambda i: str(i[0]))
-            out["fields"] = [[str(k), self.value(x, depth + 1)] for k, x in items]
+            out["fields"] = [[str(k), self.value(x, depth + 1)] for k, x in items if k not in _PROCESS_SPECIFIC]
         if slots:
             out["slots"] = [[s, self.value(getattr(v, s, "<unset>"), depth + 1)] for s in slots if s != "__dict__"]
         return out
@@ -193,6 +209,21 @@ def _dynamic_shapes(spec: Any, d: _Describer) -> Any:
     return {"other": [_qualname(type(spec)), repr(spec)]}
 
 
+def _stable_text(v: Any) -> str:
+    """repr(v), except that sets and dicts are written in sorted order and functions / classes by name:
+    repr of a set of strings follows the process's string hash seed, so the same config would otherwise
+    give another digest - and never a hit - in every new process."""
+    if isinstance(v, (set, frozenset)):
+        return "{" + ",".join(sorted(_stable_text(x) for x in v)) + "}"
+    if isinstance(v, dict):
+        return "{" + ",".join(sorted(f"{_stable_text(k)}:{_stable_text(x)}" for k, x in v.items())) + "}"
+    if isinstance(v, (list, tuple)):
+        return type(v).__name__ + "(" + ",".join(_stable_text(x) for x in v) + ")"
+    if isinstance(v, (types.FunctionType, types.BuiltinFunctionType, type)):
+        return _code_site(v)
+    return repr(v)
+
+
 def _config_digest(module_name: str) -> str:
     import importlib
 
@@ -203,7 +234,7 @@ def _config_digest(module_name: str) -> str:
     portable = getattr(config, "save_config_portable", None)
     if portable is None:
         return "absent"
-    return hashlib.sha256(repr(sorted(portable().items())).encode()).hexdigest()
+    return hashlib.sha256(_stable_text(portable()).encode()).hexdigest()
 
 
 def global_state() -> Dict[str, Any]:
@@ -250,5 +281,7 @@ def describe(module: Any, args: Any, kwargs: Any, dynamic_shapes: Any, strict: b
 
 
 def digest(description: Dict[str, Any]) -> str:
-    text = json.dumps(description, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    # Not sort_keys: the description is built in a fixed order (user dicts as lists of pairs, in their own
+    # order, which tracing may follow), and sorting a description of hundreds of modules costs a hit time.
+    text = json.dumps(description, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(b"graphcache.export.state\0" + text.encode()).hexdigest()

@@ -1,35 +1,39 @@
 """The stored form of a cached export, and loading it onto the module's current weights.
 
-An entry holds torch.export's own serialized program (torch._export.serde: the graph, signature, range
-constraints and module call graph as JSON - no pickle), never the weights: torch's serializer would
-torch.save (pickle) the state dict and the constants, so here they are left out and, on load, the
-module's CURRENT parameters, buffers and tensor attributes are bound by name (the same tensor objects: no
-copy). Tensor constants that tracing created (torch.tensor(...) in forward: not module state) are stored
-as raw little-endian bytes with a dtype / shape / stride header. Custom-class constants (ScriptObjects)
-make the export not cacheable.
+An entry holds the program's graph, signature and module call graph - never the weights - in one of two
+forms: export_graph.py's compact form (static shapes; rebuilt by export_graph_load.py in a fraction of
+torch's deserialization), or, for what that form does not carry (symbolic shapes, custom objects...),
+torch.export's own serialized JSON (torch._export.serde; its state dict and constants, which torch would
+pickle, left out). No pickle either way. On load, the module's CURRENT parameters, buffers and tensor
+attributes are bound by name (the same tensor objects: no copy). Tensor constants that tracing created
+(torch.tensor(...) in forward: not module state) are stored by value (blob_codec tensors, with their
+strides). Custom-class constants (ScriptObjects) make the export not cacheable.
 
 Container: graphcache.blob_codec (versioned tagged JSON + raw payload) of
-  [header, program JSON bytes, constant bytes...]
-  header = {"format": EXPORT_FORMAT, "state": <state digest>, "record": CodeRecord JSON,
-            "state_names": [FQN...], "constants": [[name, "module"] | [name, "stored", dtype, shape, stride,
-            device, blob index]...]}
-Anything malformed, of another format or written by another torch raises EntryError: a miss.
+  [header, graph bytes, constant tensors...]
+  header = {"format": EXPORT_FORMAT, "torch": version, "state": <state digest>, "record": CodeRecord JSON,
+            "graph": {"form": export_graph.GRAPH_FORM | TORCH_FORM, "sha256": <digest of the graph bytes>,
+                      "note": why torch's form was used},
+            "state_names": [FQN...],
+            "constants": [[name, "module"] | [name, "stored", shape, stride, value index]...]}
+Anything malformed, of another format or torch, or whose graph bytes do not match their digest raises
+EntryError: a miss. The digest makes a damaged graph a miss rather than a different program.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from . import blob_codec, export_serde
-from ._code_identity import tensor_bytes
+from . import blob_codec, export_graph, export_graph_load, export_serde
+from .export_graph import EntryError
 from .export_record import CodeRecord
+from .weight_access import qualified_attr
 
-EXPORT_FORMAT = "graphcache.export.v1"
-
-
-class EntryError(ValueError):
-    """A stored export entry that cannot be used (corrupt, other format / torch): treated as a miss."""
+EXPORT_FORMAT = "graphcache.export.v2"
+TORCH_FORM = "torch.export.serde"
 
 
 class NotStorable(Exception):
@@ -42,8 +46,9 @@ class Entry:
     record: CodeRecord
     state_names: List[str]
     constants: List[list]
+    form: str
     program: bytes
-    blobs: List[Any]
+    values: List[Any]
 
 
 def _serialize_program(ep: Any) -> bytes:
@@ -61,15 +66,6 @@ def _serialize_program(ep: Any) -> bytes:
         finally:
             serde.serialize_torch_artifact = original
     return artifact.exported_program
-
-
-def _attribute(module: Any, path: str) -> Any:
-    obj = module
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
 
 
 def _same_tensor(a: Any, b: Any) -> bool:
@@ -91,6 +87,26 @@ def module_tensors(module: Any) -> Dict[str, Any]:
     return tensors
 
 
+def _graph_form(ep: Any) -> tuple:
+    """(form, bytes, note): the compact form when it rebuilds this very program (checked here, once, by
+    rebuilding it and comparing node by node), else torch's serialized form and why."""
+    try:
+        data = export_graph.encode(ep)
+        rebuilt = export_graph_load.load(data, dict(ep.state_dict), dict(ep.constants))
+        difference = export_graph.same_program(rebuilt, ep)
+        if difference is None:
+            return export_graph.GRAPH_FORM, data, ""
+        note = f"the compact form does not rebuild the program: {difference}"
+    except export_graph.Unsupported as e:
+        note = str(e)
+    except Exception as e:  # noqa: BLE001 - the compact form failed on this program: torch's form serves it
+        note = f"the compact form failed: {type(e).__name__}: {e}"
+    try:
+        return TORCH_FORM, _serialize_program(ep), note
+    except Exception as e:  # noqa: BLE001 - torch's serializer refuses some programs (unregistered namedtuples)
+        raise NotStorable(f"torch's serializer refuses the program: {e}") from e
+
+
 def encode(ep: Any, module: Any, state: str, record: CodeRecord) -> bytes:
     """The entry for `ep`, exported from `module`; NotStorable if part of it cannot be stored safely."""
     import torch
@@ -102,28 +118,25 @@ def encode(ep: Any, module: Any, state: str, record: CodeRecord) -> bytes:
             raise NotStorable(f"state-dict entry {name!r} is not the module's own parameter / buffer")
         state_names.append(name)
     constants: List[list] = []
-    blobs: List[bytes] = []
+    stored: List[Any] = []
     for name, value in ep.constants.items():
         if not isinstance(value, torch.Tensor):
             raise NotStorable(f"constant {name!r} is a {type(value).__qualname__} (only tensors are stored)")
         current = own.get(name)
         if current is None:
-            current = _attribute(module, name)
+            current = qualified_attr(module, name)
         if current is not None and _same_tensor(current, value):
             constants.append([name, "module"])
             continue
         if value.device.type == "meta" or value.layout != torch.strided or type(value) is not torch.Tensor:
             raise NotStorable(f"constant {name!r} ({value.device.type}, {value.layout}) has no storable values")
-        blobs.append(tensor_bytes(value))
-        constants.append([name, "stored", str(value.dtype).removeprefix("torch."), list(value.shape),
-                          list(value.stride()), str(value.device), 1 + len(blobs)])
+        stored.append(value)
+        constants.append([name, "stored", list(value.shape), list(value.stride()), 1 + len(stored)])
+    form, program, note = _graph_form(ep)
     header = {"format": EXPORT_FORMAT, "torch": torch.__version__, "state": state, "record": record.to_json(),
+              "graph": {"form": form, "sha256": hashlib.sha256(program).hexdigest(), "note": note},
               "state_names": state_names, "constants": constants}
-    try:
-        program = _serialize_program(ep)
-    except Exception as e:  # noqa: BLE001 - torch's serializer refuses some programs (unregistered namedtuples)
-        raise NotStorable(f"torch's serializer refuses the program: {e}") from e
-    return blob_codec.encode([header, program, *blobs])
+    return blob_codec.encode([header, program, *stored])
 
 
 def decode(data: Any) -> Entry:
@@ -136,44 +149,41 @@ def decode(data: Any) -> Entry:
             raise EntryError(f"not a {EXPORT_FORMAT} entry")
         if header.get("torch") != torch.__version__:
             raise EntryError(f"written by torch {header.get('torch')}, this is {torch.__version__}")
+        graph = header["graph"]
+        if graph["form"] not in (export_graph.GRAPH_FORM, TORCH_FORM):
+            raise EntryError(f"unknown graph form {graph['form']!r}")
+        program = bytes(program)
+        if hashlib.sha256(program).hexdigest() != graph["sha256"]:
+            raise EntryError("the stored graph does not match its digest (damaged)")
         entry = Entry(state=str(header["state"]), record=CodeRecord.from_json(header["record"]),
                       state_names=[str(n) for n in header["state_names"]], constants=list(header["constants"]),
-                      program=bytes(program), blobs=list(values))
-    except (blob_codec.CodecError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
-        if isinstance(e, EntryError):
-            raise
-        raise EntryError(f"malformed export entry: {e}") from e
+                      form=graph["form"], program=program, values=list(values))
+    except EntryError:
+        raise
+    except (blob_codec.CodecError, KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as e:
+        # RuntimeError: a stored tensor whose bytes do not fit its shape (blob_codec's reshape)
+        raise EntryError(f"malformed export entry: {type(e).__name__}: {e}") from e
     return entry
 
 
-def _stored_constant(spec: list, blobs: List[Any]) -> Any:
+def _stored_constant(spec: list, values: List[Any]) -> Any:
     import torch
 
-    _, _, dtype_name, shape, stride, device, index = spec
-    dtype = getattr(torch, str(dtype_name), None)
-    if not isinstance(dtype, torch.dtype):
-        raise EntryError(f"unknown dtype {dtype_name!r}")
-    raw = bytes(blobs[int(index)])
-    flat_dtype = torch.uint8 if dtype == torch.bool else dtype
-    count = 1
-    for s in shape:
-        count *= int(s)
-    if len(raw) != count * flat_dtype.itemsize:
-        raise EntryError(f"constant {spec[0]!r} has {len(raw)} bytes, expected {count * flat_dtype.itemsize}")
-    if raw:
-        flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(flat_dtype)
-    else:
-        flat = torch.empty(0, dtype=flat_dtype)
-    values = flat.to(dtype).reshape([int(s) for s in shape])
-    out = torch.empty_strided(values.shape, [int(s) for s in stride], dtype=dtype, device=str(device))
-    out.copy_(values)
+    _, _, shape, stride, index = spec
+    value = values[int(index)] if isinstance(index, int) and 2 <= index < len(values) else None
+    if not isinstance(value, torch.Tensor) or list(value.shape) != shape:
+        raise EntryError(f"constant {spec[0]!r} is not the stored tensor of shape {shape}")
+    out = torch.empty_strided(value.shape, [int(s) for s in stride], dtype=value.dtype, device=value.device)
+    out.copy_(value)
     return out
 
 
-def load(entry: Entry, module: Any) -> Any:
-    """The stored program, deserialized with `module`'s current tensors bound as its weights."""
-    from torch._export.serde import serialize as serde
-
+def load(entry: Entry, module: Any, example_inputs: Optional[tuple] = None,
+         timings: Optional[Dict[str, float]] = None) -> Any:
+    """The stored program, rebuilt with `module`'s current tensors bound as its weights (example_inputs:
+    what torch.export would record, (args, kwargs))."""
+    timings = {} if timings is None else timings
+    start = time.perf_counter()
     own = module_tensors(module)
     try:
         state_dict = {name: own[name] for name in entry.state_names}
@@ -184,13 +194,26 @@ def load(entry: Entry, module: Any) -> Any:
         name = str(spec[0])
         if spec[1] == "module":
             current = own.get(name)
-            constants[name] = current if current is not None else _attribute(module, name)
+            constants[name] = current if current is not None else qualified_attr(module, name)
             if constants[name] is None:
                 raise EntryError(f"the module has no tensor attribute {name!r}")
         elif spec[1] == "stored":
-            constants[name] = _stored_constant(spec, entry.blobs)
+            constants[name] = _stored_constant(spec, entry.values)
         else:
             raise EntryError(f"unknown constant kind {spec[1]!r}")
+    timings["bind"] = time.perf_counter() - start
+    if entry.form == export_graph.GRAPH_FORM:
+        # check_graph=False: these bytes passed the full verifier when the store rebuilt them (_graph_form)
+        # and match their digest (decode)
+        return export_graph_load.load(entry.program, state_dict, constants, example_inputs, timings,
+                                      check_graph=False)
+    from torch._export.serde import serialize as serde
+
+    start = time.perf_counter()
     program = export_serde.exported_program_from_json(entry.program)
     with export_serde.fast_tensor_meta():
-        return serde.ExportedProgramDeserializer().deserialize(program, state_dict, constants, None)
+        ep = serde.ExportedProgramDeserializer().deserialize(program, state_dict, constants, None)
+    if example_inputs is not None:
+        ep.example_inputs = example_inputs
+    timings["graph"] = time.perf_counter() - start
+    return ep

@@ -52,7 +52,7 @@ def named_tensors(model: Any) -> Dict[str, Any]:
     if graph is not None:
         for node in graph.nodes:
             if node.op == "get_attr" and node.target not in tensors:
-                value = _get_qualified_attr(model, node.target)
+                value = qualified_attr(model, node.target)
                 if value is not None:
                     tensors[node.target] = value
     return tensors
@@ -138,7 +138,8 @@ def _uint8():
     return torch.uint8
 
 
-def _get_qualified_attr(root: Any, target: str) -> Any:
+def qualified_attr(root: Any, target: str) -> Any:
+    """root.a.b.c for target "a.b.c"; None where a part is missing."""
     obj = root
     for part in target.split("."):
         obj = getattr(obj, part, None)

@@ -260,3 +260,70 @@ def test_torch_tensorrt_compile_module_exports_through_the_cache(tmp_path):
     assert graphcache.key(first[0]).key == graphcache.key(second[0]).key
     assert second[1]["cache_built_engines"] and second[1]["reuse_cached_engines"]
     torch.testing.assert_close(compiled(X), model(X))
+
+
+NEW_PROCESS = '''
+import importlib.util, sys, torch
+from graphcache.export_cache import export_cached
+spec = importlib.util.spec_from_file_location("edited_model", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+torch.manual_seed(0)
+model = module.Net().eval()
+result = export_cached(model, (torch.ones(3, 4),), cache=sys.argv[2])
+print("hit" if result.hit else "miss", result.reason)
+'''
+
+
+def test_a_new_process_hits_what_another_stored(tmp_path, net_module):
+    """Two processes with different string hash seeds (which reorder sets, e.g. in torch's configs)."""
+    import os
+    import subprocess
+
+    _, path = net_module
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", NEW_PROCESS, str(path), str(tmp_path / "cache")], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append(done.stdout.strip().splitlines()[-1])
+    assert outputs[0].startswith("miss") and outputs[1] == "hit", outputs
+
+
+def test_the_fast_path_for_empty_containers_describes_them_as_the_general_path():
+    import collections
+
+    from graphcache import export_state
+
+    describer = export_state._Describer()
+    for value in ([], (), {}, collections.OrderedDict(), set(), frozenset()):
+        assert describer.value(value) == describer.ref_or(value, 0), value
+
+
+NEW_PROCESS_HF = '''
+import sys, torch, transformers
+from graphcache.export_cache import export_cached
+config = transformers.LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  num_key_value_heads=2, vocab_size=128, max_position_embeddings=64, use_cache=False)
+torch.manual_seed(0)
+model = transformers.AutoModelForCausalLM.from_config(config).eval()
+result = export_cached(model, (torch.zeros(1, 6, dtype=torch.int64),), cache=sys.argv[1])
+print("hit" if result.hit else "miss", result.reason)
+'''
+
+
+def test_a_new_process_hits_an_hf_model_another_stored(tmp_path):
+    """transformers' GenerationConfig carries a per-process hash of itself: not part of the state."""
+    import os
+    import subprocess
+
+    pytest.importorskip("transformers")
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", NEW_PROCESS_HF, str(tmp_path / "cache")], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append(done.stdout.strip().splitlines()[-1])
+    assert outputs[0].startswith("miss") and outputs[1] == "hit", outputs

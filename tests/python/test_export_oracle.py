@@ -17,6 +17,8 @@ from torch import nn
 
 import graphcache
 import oracle_models
+from graphcache import blob_codec, export_graph, export_store
+from graphcache.engine_cache import EngineCache
 from graphcache.export_cache import export_cached
 
 
@@ -142,6 +144,10 @@ def _check(tmp_path, make_module, make_inputs, name=""):
         assert not export_cached(make_module(), args, kwargs, dynamic_shapes, cache=tmp_path).hit
         return
     assert not miss.hit and miss.stored, miss.reason
+    # Static shapes are stored in the compact form (export_graph.py); symbolic ones in torch's own.
+    header = blob_codec.decode(EngineCache(tmp_path).store.get(miss.key)[0])[0]
+    expected_form = export_store.TORCH_FORM if dynamic_shapes is not None else export_graph.GRAPH_FORM
+    assert header["graph"]["form"] == expected_form, header["graph"]["note"]
 
     module = make_module()  # a new object with the same code, state and weights: a new process's module
     hit = export_cached(module, args, kwargs, dynamic_shapes, cache=tmp_path)
