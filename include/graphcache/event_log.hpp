@@ -1,7 +1,8 @@
 // The opt-in structured event log: one JSON object per line, appended to a file, for users who want to
 // watch their cache (hit rates over time, slow lookups, who waited on whose build).
 //
-//   {"ts": 1764720000.123, "event": "hit", "key": "<hex>", "tier": "layered", "bytes": 1234, "ms": 0.41}
+//   {"ts": 1764720000.123, "event": "hit", "key": "<hex>", "tier": "layered", "bytes": 1234, "ms": 0.41,
+//    "model": "models/resnet.onnx"}
 //   events: hit, miss, put, remove, lock_wait (detail: whose lock, for how long); and from the local tier
 //   itself (LocalStore, whenever StoreConfig::event_log is set): evict (LRU eviction by gc, bytes: the
 //   file) and corrupt (an entry dropped as corrupt on read, detail: why)
@@ -24,8 +25,9 @@ class EventLog {
  public:
   explicit EventLog(std::string path) : path_(std::move(path)) {}
 
+  // `model`: the model the entry was built from, when its recorded factors name one (hit, put).
   void record(std::string_view event, const Key* key, std::string_view tier, uint64_t bytes = 0,
-              double milliseconds = 0, std::string_view detail = {}) noexcept;
+              double milliseconds = 0, std::string_view detail = {}, std::string_view model = {}) noexcept;
   const std::string& path() const { return path_; }
 
  private:

@@ -160,6 +160,7 @@ TEST_F(ExplainCli, EventLogRecordsLookupsAndPutsAsJsonLines) {
     EXPECT_EQ(j.at("tier"), "local");
     if (events.back() != "miss") {
       EXPECT_GT(j.at("bytes").get<uint64_t>(), 0u) << line;
+      EXPECT_EQ(j.value("model", ""), kModel) << "exec's entry names its model: " << line;
     }
   }
   EXPECT_EQ(events, (std::vector<std::string>{"miss", "put", "hit", "miss"}));
