@@ -122,7 +122,8 @@ def test_remote_comes_from_the_argument_else_the_environment(tmp_path, monkeypat
     from graphcache.engine_cache import EngineCache
 
     monkeypatch.delenv("GRAPHCACHE_REMOTE", raising=False)
-    monkeypatch.setenv("GRAPHCACHE_CONFIG", str(tmp_path / "absent.conf"))
+    (tmp_path / "empty.conf").write_text("")
+    monkeypatch.setenv("GRAPHCACHE_CONFIG", str(tmp_path / "empty.conf"))
     assert _core.LocalStore(tmp_path / "a").remote is None
     monkeypatch.setenv("GRAPHCACHE_REMOTE", "redis://127.0.0.1:1/0?prefix=env:")
     assert _core.LocalStore(tmp_path / "b").remote == "redis://127.0.0.1:1/0?prefix=env:"
