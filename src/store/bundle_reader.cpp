@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "bundle_format.hpp"
+#include "common/atomic_file.hpp"
 #include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "graphcache/bundle.hpp"
@@ -234,16 +235,6 @@ class StagingDir {
   std::vector<std::string> files_;
 };
 
-void write_all(int fd, const uint8_t* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error(ErrorKind::kIo, "cannot write '" + path + "': " + std::strerror(errno));
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 // Checks a staged entry as a get would: checksums, key, and the signature (required, or present).
 void verify_staged(int fd, uint64_t size, const Key& key, const EntryTrust* trust) {
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -331,7 +322,7 @@ BundleImportReport import_bundle(LocalStore& store, const std::string& path, con
           throw Error(ErrorKind::kIo, "cannot create '" + file + "': " + std::strerror(errno));
         uint64_t written = 0;
         for (size_t n; (n = read(buffer.data(), buffer.size())) != 0; written += n) {
-          write_all(out.get(), buffer.data(), n, file);
+          write_all(out.get(), buffer.data(), n, "'" + file + "'");
           // With fsync on, start this chunk's writeback now (asynchronous), so the disk works while the
           // next chunk is read and hashed and the fsync below waits for the tail only, not the member.
           if (config.fsync)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bundle_format.hpp"
+#include "common/atomic_file.hpp"
 #include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "graphcache/bundle.hpp"
@@ -59,13 +60,7 @@ class HashedWriter {
   void write_out(const uint8_t* p, size_t size) {
     const uint64_t start = bytes_;
     bytes_ += size;
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(ErrorKind::kIo, "cannot write bundle '" + name_ + "': " + std::strerror(errno));
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
+    write_all(fd_, p, size, "bundle '" + name_ + "'");
     if (to_file_) settle(start);
   }
   // A bundle of many GiB is written once and read elsewhere: start each range's writeback as soon as it
