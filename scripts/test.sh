@@ -8,7 +8,7 @@ bash scripts/build.sh
 status=0
 (cd build && ctest --output-on-failure -j"$(nproc)") || status=1
 if [ -d tests/python ]; then
-  .venv/bin/python -m pytest -q tests/python tests/hardening tests/onnx_oracle || status=1
+  .venv/bin/python -m pytest -q tests/python tests/hardening tests/frontends/onnx || status=1
 fi
 # The READMEs' shell and Python blocks, run as a reader would (scripts/readme_snippets.py).
 .venv/bin/python scripts/readme_snippets.py || status=1

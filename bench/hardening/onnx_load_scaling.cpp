@@ -34,8 +34,8 @@
 
 namespace {
 
-// Residual blocks of 3 ONNX nodes and a 4x4 raw_data weight (tests/onnx/residual_model.hpp, shared with
-// the golden-keys test).
+// Residual blocks of 3 ONNX nodes and a 4x4 raw_data weight (tests/frontends/onnx/residual_model.hpp, shared
+// with the golden-keys test).
 std::string make_model_bytes(size_t target_nodes) {
   return graphcache::onnx_test::residual_model({.blocks = target_nodes / 3});
 }

@@ -5,7 +5,7 @@
 //   raw GET 1x    one GET of the whole 1 GiB value (needs proto-max-bulk-len > 1 GiB on the server)
 //   raw GET 16x   16 pipelined GETs of the 64 MiB chunk values, no checks, no reassembly
 // Usage: redis_get_bench [--size-mib N] [--repeat N] [--chunk-mib N]
-// Starts its own redis-server on a free loopback port (see tests/redis/redis_server.hpp).
+// Starts its own redis-server on a free loopback port (see tests/store/redis/redis_server.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

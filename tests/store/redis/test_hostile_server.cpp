@@ -1,6 +1,6 @@
-// RedisStore against a hostile RESP server (tests/redis/hostile_server.hpp): huge declared bulk lengths,
-// 2^31 array counts, bytes dripped every 0.3 s, replies of the wrong type or shape, a SCAN cursor that
-// never returns to 0, manifests claiming 4 GB or 1 TB. Every operation must return a miss or throw
+// RedisStore against a hostile RESP server (tests/store/redis/hostile_server.hpp): huge declared bulk
+// lengths, 2^31 array counts, bytes dripped every 0.3 s, replies of the wrong type or shape, a SCAN cursor
+// that never returns to 0, manifests claiming 4 GB or 1 TB. Every operation must return a miss or throw
 // graphcache::Error within its deadline, never crash, hang or allocate what the server merely claims.
 // Each test prints the longest client wait it saw and the process' peak RSS (getrusage ru_maxrss).
 #include <gtest/gtest.h>

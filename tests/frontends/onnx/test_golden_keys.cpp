@@ -65,7 +65,8 @@ std::string record(const std::string& path, const std::string& root) {
   }
 }
 
-// The scaling bench's model (tests/onnx/residual_model.hpp) with a mix of weight shapes and payloads.
+// The scaling bench's model (tests/frontends/onnx/residual_model.hpp) with a mix of weight shapes and
+// payloads.
 std::string residual_model(size_t blocks, float weight_scale, int weight_side = 4) {
   return onnx_test::residual_model(ResidualModelOptions{blocks, weight_side, true, weight_scale});
 }
@@ -112,7 +113,7 @@ void current_records(std::map<std::string, std::string>& records) {
 }
 
 TEST(OnnxGoldenKeys, EveryModelKeysAsBeforeTheRework) {
-  const fs::path golden = fs::path(GRAPHCACHE_SOURCE_DIR) / "tests/onnx/golden_keys.txt";
+  const fs::path golden = fs::path(GRAPHCACHE_SOURCE_DIR) / "tests/frontends/onnx/golden_keys.txt";
   std::map<std::string, std::string> now;
   current_records(now);
   if (std::getenv("GRAPHCACHE_UPDATE_GOLDEN") != nullptr) {

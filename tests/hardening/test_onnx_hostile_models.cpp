@@ -1,6 +1,7 @@
 // Crafted ONNX models: external data leading out of the model folder (beyond the cases in
-// tests/onnx/loader_test.cpp ExternalDataOutsideTheModelFolderIsRefused), shape products that overflow
-// int64, and 10,000 levels of nested If subgraphs. Each must be a clear graphcache::Error, never a crash.
+// tests/frontends/onnx/test_loader.cpp ExternalDataOutsideTheModelFolderIsRefused), shape products that
+// overflow int64, and 10,000 levels of nested If subgraphs. Each must be a clear graphcache::Error, never a
+// crash.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 #include <sys/socket.h>

@@ -24,7 +24,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import helper, numpy_helper, TensorProto  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLI = Path(os.environ.get("GRAPHCACHE_CLI", ROOT / "build" / "src" / "cli" / "graphcache"))
 DATA = Path("/usr/share/libonnx-testdata/data")
 SAMPLE_EVERY = int(os.environ.get("GRAPHCACHE_ORACLE_SAMPLE", "3"))  # every 3rd model: CI stays short

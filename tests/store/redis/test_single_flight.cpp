@@ -1,4 +1,4 @@
-// Single-flight across real processes (tests/redis/sf_worker.cpp) with a real redis-server: one build
+// Single-flight across real processes (tests/store/redis/sf_worker.cpp) with a real redis-server: one build
 // for 8 concurrent callers, takeover after the builder is SIGKILLed, the locks' own guarantees, and the
 // fallback to file locks when Redis is down.
 #include <gtest/gtest.h>
