@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "bundle_format.hpp"
@@ -18,6 +19,7 @@
 #include "graphcache/error.hpp"
 #include "graphcache/local_store.hpp"
 #include "graphcache/signing.hpp"
+#include "local_layout.hpp"
 #include "sha256.hpp"
 
 namespace graphcache {
@@ -139,68 +141,57 @@ BundleCreateReport create_bundle(LocalStore& store, const std::vector<Key>& keys
     if (!store.peek(key)) throw Error(ErrorKind::kInvalidArgument, "no valid entry for key " + key.hex());
   }
 
-  UniqueFd owned;
+  // A file is written next to `out_path` and renamed over it once complete (common/atomic_file.hpp);
+  // on any error the temp file is removed. "-" streams to stdout.
+  std::optional<AtomicFile> file;
   int fd = STDOUT_FILENO;
-  std::string temp;
   if (out_path != "-") {
     const std::filesystem::path target(out_path);
     const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-    temp = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
-    owned = UniqueFd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (!owned.valid()) throw Error(ErrorKind::kIo, "cannot create '" + temp + "': " + std::strerror(errno));
-    fd = owned.get();
+    file.emplace(out_path,
+                 (dir / ("." + target.filename().string() + "." + store::temp_file_name())).string());
+    fd = file->fd();
   }
-  try {
-    BundleCreateReport report;
-    struct stat out_stat {};
-    HashedWriter out(fd, out_path, ::fstat(fd, &out_stat) == 0 && S_ISREG(out_stat.st_mode));
-    out.add(store::kBundleMagic.data(), store::kBundleMagic.size());
-    out.add_int<uint32_t>(store::kBundleVersion);
-    out.add_int<uint32_t>(0);
-    nlohmann::json entries = nlohmann::json::array();
-    std::vector<uint8_t> chunk(kBufferBytes);
-    for (const Key& key : selected) {
-      const auto [size, is_signed] = write_member(store, key, out, chunk);
-      entries.push_back({{"key", key.hex()}, {"bytes", size}});
-      ++report.entries;
-      if (!is_signed) ++report.unsigned_entries;
-    }
-    const std::string manifest = nlohmann::json{
-        {"format", 1},
-        {"created_unix", static_cast<int64_t>(std::time(nullptr))},
-        {"entries", entries}}.dump();
-    out.add(store::kBundleTrailerTag.data(), store::kBundleTrailerTag.size());
-    out.add_int<uint64_t>(report.entries);
-    out.add_int<uint64_t>(manifest.size());
-    out.add(manifest.data(), manifest.size());
-    const std::array<uint8_t, 32> digest = out.digest();
-    out.raw(digest.data(), digest.size());
-    report.signed_bundle = trust != nullptr && trust->signs();
-    const uint8_t flag = report.signed_bundle ? 1 : 0;
-    out.raw(&flag, 1);
-    if (report.signed_bundle) {
-      std::vector<uint8_t> message(store::kBundleSignatureDomain.begin(),
-                                   store::kBundleSignatureDomain.end());
-      message.insert(message.end(), digest.begin(), digest.end());
-      const PublicKeyBytes signer = *trust->signer();
-      const std::array<uint8_t, 64> signature = trust->sign_bytes(message.data(), message.size());
-      out.raw(signer.data(), signer.size());
-      out.raw(signature.data(), signature.size());
-    }
-    out.raw(store::kBundleEndTag.data(), store::kBundleEndTag.size());
-    out.flush();
-    report.bytes = out.bytes();
-    if (owned.valid()) {
-      if (::fsync(fd) != 0 || owned.close() != 0)
-        throw Error(ErrorKind::kIo, "cannot write bundle '" + out_path + "': " + std::strerror(errno));
-      if (::rename(temp.c_str(), out_path.c_str()) != 0)
-        throw Error(ErrorKind::kIo, "cannot rename into '" + out_path + "': " + std::strerror(errno));
-    }
-    return report;
-  } catch (...) {
-    if (!temp.empty()) ::unlink(temp.c_str());
-    throw;
+  BundleCreateReport report;
+  struct stat out_stat {};
+  HashedWriter out(fd, out_path, ::fstat(fd, &out_stat) == 0 && S_ISREG(out_stat.st_mode));
+  out.add(store::kBundleMagic.data(), store::kBundleMagic.size());
+  out.add_int<uint32_t>(store::kBundleVersion);
+  out.add_int<uint32_t>(0);
+  nlohmann::json entries = nlohmann::json::array();
+  std::vector<uint8_t> chunk(kBufferBytes);
+  for (const Key& key : selected) {
+    const auto [size, is_signed] = write_member(store, key, out, chunk);
+    entries.push_back({{"key", key.hex()}, {"bytes", size}});
+    ++report.entries;
+    if (!is_signed) ++report.unsigned_entries;
   }
+  const std::string manifest = nlohmann::json{
+      {"format", 1},
+      {"created_unix", static_cast<int64_t>(std::time(nullptr))},
+      {"entries", entries}}.dump();
+  out.add(store::kBundleTrailerTag.data(), store::kBundleTrailerTag.size());
+  out.add_int<uint64_t>(report.entries);
+  out.add_int<uint64_t>(manifest.size());
+  out.add(manifest.data(), manifest.size());
+  const std::array<uint8_t, 32> digest = out.digest();
+  out.raw(digest.data(), digest.size());
+  report.signed_bundle = trust != nullptr && trust->signs();
+  const uint8_t flag = report.signed_bundle ? 1 : 0;
+  out.raw(&flag, 1);
+  if (report.signed_bundle) {
+    std::vector<uint8_t> message(store::kBundleSignatureDomain.begin(), store::kBundleSignatureDomain.end());
+    message.insert(message.end(), digest.begin(), digest.end());
+    const PublicKeyBytes signer = *trust->signer();
+    const std::array<uint8_t, 64> signature = trust->sign_bytes(message.data(), message.size());
+    out.raw(signer.data(), signer.size());
+    out.raw(signature.data(), signature.size());
+  }
+  out.raw(store::kBundleEndTag.data(), store::kBundleEndTag.size());
+  out.flush();
+  report.bytes = out.bytes();
+  if (file) file->commit(/*durable=*/true);  // fsync, rename, fsync of the folder
+  return report;
 }
 
 }  // namespace graphcache

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "common/atomic_file.hpp"
 #include "common/unique_fd.hpp"
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
@@ -130,16 +131,12 @@ void rewrite(const std::string& cache_dir, const std::vector<IndexRecord>& recor
   std::string bytes;
   for (const auto& r : records) bytes += frame(kPut, encode_index_record(r));
   const std::string path = local_index_path(cache_dir);
-  const std::string temp = path + "." + temp_file_name();
-  {
-    UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return;
-    if (::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-      ::unlink(temp.c_str());
-      return;
-    }
+  try {
+    AtomicFile file(path, path + "." + temp_file_name());  // removes the temp file on any error
+    write_all(file.fd(), bytes.data(), bytes.size(), "the explain index");
+    file.commit(/*durable=*/false);  // a hint, rebuilt when lost: no fsync
+  } catch (const Error&) {           // a hint: never fails the caller
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) ::unlink(temp.c_str());
 }
 
 std::optional<IndexRecord> record_from_payload(const Key& key, std::string_view payload) {
