@@ -4,8 +4,6 @@ locally and through a real redis-server; min_compile_seconds."""
 
 import logging
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -135,31 +133,15 @@ def test_min_compile_seconds_skips_cheap_builds(tmp_path):
 
 
 @pytest.mark.skipif(REDIS is None, reason="redis-server is installed by scripts/setup.sh")
-def test_over_redis_from_another_machine(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        url = f"redis://127.0.0.1:{port}/0?prefix=explain:"
-        EngineCache(tmp_path / "builder", remote=url).get_or_build(export(Net()), build, settings={"precision": "fp16"})
-        worker = EngineCache(tmp_path / "worker", remote=url)  # its local tier is empty
-        e = worker.explain(export(Net()), settings={"precision": "fp32"})
-        assert e.result == "same_structure" and e.candidates[0]["tier"] == "redis", str(e)
-        assert first(e)["kind"] == "setting"
-        node = worker.explain(export(Net(act="sigmoid")), settings={"precision": "fp16"})
-        assert first(node)["kind"] == "node", str(node)
-    finally:
-        proc.kill()
-        proc.wait()
+def test_over_redis_from_another_machine(tmp_path, redis_server):
+    url = f"{redis_server[0]}?prefix=explain:"
+    EngineCache(tmp_path / "builder", remote=url).get_or_build(export(Net()), build, settings={"precision": "fp16"})
+    worker = EngineCache(tmp_path / "worker", remote=url)  # its local tier is empty
+    e = worker.explain(export(Net()), settings={"precision": "fp32"})
+    assert e.result == "same_structure" and e.candidates[0]["tier"] == "redis", str(e)
+    assert first(e)["kind"] == "setting"
+    node = worker.explain(export(Net(act="sigmoid")), settings={"precision": "fp16"})
+    assert first(node)["kind"] == "node", str(node)
 
 
 def test_events_go_through_the_graphcache_logger(tmp_path, caplog):

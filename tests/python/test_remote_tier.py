@@ -3,7 +3,6 @@
 falls back to the local tier."""
 import shutil
 import socket
-import subprocess
 import time
 import warnings
 
@@ -17,27 +16,10 @@ REDIS = shutil.which("redis-server")
 assert REDIS is not None, "redis-server is not installed: run scripts/setup.sh"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def redis_url():
-    port = _free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0?prefix=pytest:&timeout_ms=500", proc
-    proc.kill()
-    proc.wait()
+def redis_url(redis_server):
+    base, proc = redis_server
+    yield f"{base}?prefix=pytest:&timeout_ms=500", proc
 
 
 KEY = "ab" * 32

@@ -112,39 +112,20 @@ REDIS = shutil.which("redis-server")
 
 
 @pytest.mark.skipif(REDIS is None, reason="redis-server is installed by scripts/setup.sh")
-def test_redis_tier_signs_and_enforces(tmp_path, keys):
-    import socket
-    import time
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        url = f"redis://127.0.0.1:{port}/0?prefix=signing:"
-        _core.LocalStore(tmp_path / "ci", remote=url, signing_key=keys["ci"][0]).put(KEY, ENGINE, {})
-        _core.LocalStore(tmp_path / "attacker", remote=url).put("ab" * 32, ENGINE, {})
-        fleet = _core.LocalStore(tmp_path / "fleet", remote=url, trusted_keys=[keys["ci"][1]],
-                                 require_signature=True)
-        engine, _ = fleet.get(KEY)
-        assert bytes(engine) == ENGINE
-        hit, messages = _get_quietly(fleet, "ab" * 32)
-        assert hit is None and any("unsigned" in m for m in messages)
-        assert fleet.tier_stats()["redis"]["untrusted"] == 1
-        revoked = _core.LocalStore(tmp_path / "fleet2", remote=url, trusted_keys=[keys["other"][1]],
-                                   require_signature=True)
-        assert _get_quietly(revoked, KEY)[0] is None
-    finally:
-        proc.kill()
-        proc.wait()
+def test_redis_tier_signs_and_enforces(tmp_path, keys, redis_server):
+    url = f"{redis_server[0]}?prefix=signing:"
+    _core.LocalStore(tmp_path / "ci", remote=url, signing_key=keys["ci"][0]).put(KEY, ENGINE, {})
+    _core.LocalStore(tmp_path / "attacker", remote=url).put("ab" * 32, ENGINE, {})
+    fleet = _core.LocalStore(tmp_path / "fleet", remote=url, trusted_keys=[keys["ci"][1]],
+                             require_signature=True)
+    engine, _ = fleet.get(KEY)
+    assert bytes(engine) == ENGINE
+    hit, messages = _get_quietly(fleet, "ab" * 32)
+    assert hit is None and any("unsigned" in m for m in messages)
+    assert fleet.tier_stats()["redis"]["untrusted"] == 1
+    revoked = _core.LocalStore(tmp_path / "fleet2", remote=url, trusted_keys=[keys["other"][1]],
+                               require_signature=True)
+    assert _get_quietly(revoked, KEY)[0] is None
 
 
 def test_bundle_round_trip_and_tampering(tmp_path, keys):
