@@ -91,8 +91,13 @@ class KeyInfo:
     metadata: Dict[str, Any] = field(default_factory=dict)
 
 
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps(str) with the default ensure_ascii
+
+
 def _setting_text(value: Any) -> str:
     """Type-tagged, deterministic text of a setting value (1, "1", 1.0 and True all differ)."""
+    if type(value) is str:  # the common case (Torch-TensorRT's settings arrive as strings): what
+        return _json_str(value)  # json.dumps returns for a str, without building an encoder per call
 
     def tag(v: Any) -> Any:
         if v is None or isinstance(v, (bool, int, float, str)):

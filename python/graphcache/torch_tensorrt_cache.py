@@ -290,14 +290,8 @@ def _named_fields(named: Mapping[str, Any]) -> list:
 
 
 def _get_hash(gm: Any, input_specs: Sequence[Any], settings: Any, toolchain: Optional[Mapping[str, str]]) -> str:
-    import graphcache
-
-    relevant_names = _relevant_names()
-    hashed, relevant = {}, set()
-    for name, value in _fields(settings).items():
-        hashed[f"trt.{name}"] = _canonical(value, name)
-        if name in relevant_names:
-            relevant.add(f"trt.{name}")
+    hashed = {"trt." + name: _canonical(value, name) for name, value in _fields(settings).items()}
+    relevant = set(hashed)  # _fields keeps the engine-relevant fields only
     specs = list(input_specs or ())
     for i, spec in enumerate(specs):
         hashed[f"trt.input.{i}"] = _canonical_input(spec)

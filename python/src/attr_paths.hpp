@@ -1,5 +1,5 @@
 // The object a dotted get_attr / call_module target (`layers.0.self_attn.q_proj.weight`) names on a
-// module, resolved as Python's getattr would, with resolved prefixes memoized per walk.
+// module, resolved as Python's getattr would, reusing the previous target's shared prefixes.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "graphcache/error.hpp"
 #include "torch_types.hpp"
@@ -30,31 +31,43 @@ struct TextHash {
 
 }  // namespace detail
 
-// The object a dotted get_attr / call_module target names, with resolved prefixes memoized per walk
-// (a Llama layer's weights share `layers.N.self_attn`).
+// The object a dotted get_attr / call_module target names. fx lists a module's get_attr nodes in the
+// order the model uses its weights, so consecutive targets share their leading segments
+// (`layers.3.self_attn.q_proj.weight`, then `layers.3.self_attn.k_proj.weight`): the objects of the
+// previous target's prefixes are kept, and only the segments after the shared ones are looked up. No
+// string is built or hashed per target (a memo of prefixes by name was a tenth of a Torch-TensorRT key).
 class AttrPaths {
  public:
   explicit AttrPaths(const TorchTypes& t) : t_(t) {}
 
+  // One owner per AttrPaths (the walked GraphModule).
   py::object resolve(py::handle owner, const std::string& target) {
-    const size_t dot = target.rfind('.');
-    const std::string_view path(target);
-    py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
-                                                 : prefix(owner, target, path.substr(0, dot));
-    return segment(parent, target, path.substr(dot == std::string::npos ? 0 : dot + 1));
+    // Segments of `target` shared with the previous one reuse its prefix objects (never the last segment:
+    // the target itself is looked up every time, as getattr would).
+    size_t shared = 0, start = 0;
+    while (shared < prefix_ends_.size()) {
+      const size_t end = prefix_ends_[shared];
+      if (end >= target.size() || target[end] != '.' ||
+          target.compare(start, end - start, last_, start, end - start) != 0)
+        break;
+      start = end + 1;
+      ++shared;
+    }
+    prefix_ends_.resize(shared);
+    prefix_objects_.resize(shared);
+    last_.assign(target, 0, start);
+    py::object parent = shared == 0 ? py::reinterpret_borrow<py::object>(owner) : prefix_objects_.back();
+    for (size_t dot = target.find('.', start); dot != std::string::npos; dot = target.find('.', start)) {
+      parent = segment(parent, target, std::string_view(target).substr(start, dot - start));
+      prefix_objects_.push_back(parent);
+      prefix_ends_.push_back(dot);
+      last_.append(target, start, dot - start + 1);
+      start = dot + 1;
+    }
+    return segment(parent, target, std::string_view(target).substr(start));
   }
 
  private:
-  py::object prefix(py::handle owner, const std::string& target, std::string_view path) {
-    if (auto it = prefixes_.find(path); it != prefixes_.end()) return it->second;
-    const size_t dot = path.rfind('.');
-    py::object parent = dot == std::string::npos ? py::reinterpret_borrow<py::object>(owner)
-                                                 : prefix(owner, target, path.substr(0, dot));
-    py::object obj = segment(parent, target, path.substr(dot == std::string::npos ? 0 : dot + 1));
-    prefixes_.emplace(std::string(path), obj);
-    return obj;
-  }
-
   py::object segment(py::handle parent, const std::string& target, std::string_view part) {
     PyObject* v = detail::attr_segment(t_, parent.ptr(), detail::segment_name(part).ptr());
     if (!v) throw Error(ErrorKind::kInvalidModel, "fx target '" + target + "' does not exist on the module");
@@ -62,7 +75,9 @@ class AttrPaths {
   }
 
   const TorchTypes& t_;
-  std::unordered_map<std::string, py::object, detail::TextHash, std::equal_to<>> prefixes_;
+  std::string last_;                        // the previous target's prefix segments, each followed by '.'
+  std::vector<size_t> prefix_ends_;         // end of each prefix segment in last_ (the '.' after it)
+  std::vector<py::object> prefix_objects_;  // the object each prefix of last_ names
 };
 
 }  // namespace graphcache::py_frontend

@@ -72,17 +72,24 @@ py::dict key_result(ConvertedGraph converted, KeyRequest request, py::handle fac
   const KeyResult result = compute_key(p.hashed, p.request);
   py::list structural;
   for (const auto& f : p.converted.graph.facts) structural.append(py::make_tuple(f.name, f.value));
+  // Each name list becomes a Python list once; the metadata dict shares them (a Llama has hundreds of
+  // weight names, and both copies were ~2% of a key).
+  py::list weights = py::cast(p.weight_names), inputs = py::cast(p.converted.input_names),
+           outputs = py::cast(p.converted.output_names);
+  py::dict metadata = metadata_to_dict(entry_metadata(result, {}, {}, {}));
+  metadata["weight_slots"] = weights;
+  metadata["input_names"] = inputs;
+  metadata["output_names"] = outputs;
   py::dict out;
   out["key"] = result.key.hex();
   out["parts"] = key_parts_hex(result.parts);
-  out["weights"] = p.weight_names;
-  out["inputs"] = p.converted.input_names;
-  out["outputs"] = p.converted.output_names;
+  out["weights"] = weights;
+  out["inputs"] = inputs;
+  out["outputs"] = outputs;
   out["nodes"] = p.converted.graph.nodes.size();
   out["reachable_nodes"] = result.structure.reachable_nodes;
   out["structural_settings"] = structural;
-  out["metadata"] = metadata_to_dict(
-      entry_metadata(result, p.converted.input_names, p.converted.output_names, p.weight_names));
+  out["metadata"] = metadata;
   return out;
 }
 
