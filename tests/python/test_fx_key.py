@@ -659,6 +659,35 @@ def test_dotted_get_attr_paths_resolve_exactly_as_getattr():
         graphcache.key(missing)
 
 
+def _prefix_sharing_graph(order) -> torch.fx.GraphModule:
+    """get_attr targets that share leading segments in every way (a.b.w / a.c.w / ab.w / a.bb.w / a.b.v),
+    each a tensor of its own shape, listed in `order`; the output uses them in one fixed order."""
+    root = nn.Module()
+    root.a, root.ab = nn.Module(), nn.Module()
+    root.a.b, root.a.c, root.a.bb = nn.Module(), nn.Module(), nn.Module()
+    shapes = {"a.b.w": 1, "a.c.w": 2, "ab.w": 3, "a.bb.w": 4, "a.b.v": 5}
+    for target, n in shapes.items():
+        *path, name = target.split(".")
+        root.get_submodule(".".join(path)).register_parameter(name, nn.Parameter(torch.ones(n)))
+    g = torch.fx.Graph()
+    nodes = {t: g.get_attr(t) for t in order}
+    g.output(tuple(g.call_function(torch.ops.aten.neg.default, (nodes[t],)) for t in shapes))
+    return torch.fx.GraphModule(root, g)
+
+
+def test_get_attr_targets_sharing_prefixes_resolve_to_their_own_tensors():
+    """The walker reuses the objects of the previous target's leading segments: whatever order the
+    get_attr nodes come in, each target names its own tensor (a wrong object would change a slot's shape
+    and so the key)."""
+    targets = ["a.b.w", "a.c.w", "ab.w", "a.bb.w", "a.b.v"]
+    keys = {graphcache.key(_prefix_sharing_graph(order)).key
+            for order in (targets, targets[::-1], ["ab.w", "a.b.v", "a.b.w", "a.bb.w", "a.c.w"])}
+    assert len(keys) == 1
+    changed = _prefix_sharing_graph(targets)
+    changed.a.bb.w = nn.Parameter(torch.ones(6))
+    assert graphcache.key(changed).key not in keys
+
+
 class _IndexBuffer(nn.Module):
     def __init__(self):
         super().__init__()
