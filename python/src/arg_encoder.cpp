@@ -98,12 +98,12 @@ std::string_view utf8_view(PyObject* str) {
   return {data, static_cast<size_t>(size)};
 }
 
-ir::ValueRef GraphState::weight_for(py::handle tensor, const std::string& name) {
+ir::ValueRef GraphState::weight_for(py::handle tensor, std::string name) {
   if (const ir::ValueRef* seen = weight_by_object.find(tensor.ptr())) return *seen;
   auto type = tensor_type_of(t, tensor);
   if (!type) throw Error(ErrorKind::kInternal, "weight '" + name + "' is not a tensor");
   const auto index = static_cast<uint32_t>(graph.weights.size());
-  graph.weights.push_back(ir::WeightSlot{name, std::move(*type), {}});
+  graph.weights.push_back(ir::WeightSlot{std::move(name), std::move(*type), {}});
   weight_by_object.emplace(tensor.ptr(), ir::ValueRef::weight(index));
   return ir::ValueRef::weight(index);
 }

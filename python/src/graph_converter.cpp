@@ -69,8 +69,11 @@ class Converter {
       // fx op names are interned literals: one pointer compare for the common case.
       const OpKind kind =
           op.ptr() == call_function_.ptr() ? OpKind::kCallFunction : op_kind(detail::utf8(op.ptr()));
-      // Placeholders read their name themselves (a weight's is only looked up, never copied).
-      const bool named = options_.node_names || kind == OpKind::kGetAttr;
+      // Placeholders and get_attr nodes read their name themselves, where they need it (a weight's is
+      // only looked up, never copied).
+      const bool is_call =
+          kind != OpKind::kPlaceholder && kind != OpKind::kGetAttr && kind != OpKind::kOutput;
+      const bool named = options_.node_names && is_call;
       std::string name = named ? node_name(n) : std::string();
       if (saw_output)
         throw Error(ErrorKind::kInvalidModel, "node '" + node_name(n) + "' follows the output node");
@@ -79,7 +82,7 @@ class Converter {
           placeholder(n);
           break;
         case OpKind::kGetAttr:
-          get_attr(n, std::move(name));
+          get_attr(n);
           break;
         case OpKind::kOutput:
           output(n);
@@ -196,19 +199,19 @@ class Converter {
     add_node(n, std::move(node));
   }
 
-  void get_attr(py::handle n, std::string name) {
+  void get_attr(py::handle n) {
     const TorchTypes& t = s_.t;
-    const std::string target = detail::utf8(fields_.get(n, NodeFields::kTarget).ptr());
+    std::string target = detail::utf8(fields_.get(n, NodeFields::kTarget).ptr());
     py::object obj = attr_paths_.resolve(s_.owner, target);
     if (t.is(obj, t.tensor)) {
       const bool lifted =
           target.rfind("_tensor_constant", 0) == 0 || target.find("._tensor_constant") != target.npos;
       if (detail::key_by_value(t, obj, t.is(obj, t.parameter), lifted)) {
         note_weight_device(obj);
-        add_constant(n, obj, std::move(name));
+        add_constant(n, obj, node_name(n));
         return;
       }
-      bind_weight(n, s_.weight_for(obj, target), obj);
+      bind_weight(n, s_.weight_for(obj, std::move(target)), obj);
       return;
     }
     if (t.is(obj, t.fx_graph_module)) {
@@ -218,7 +221,7 @@ class Converter {
       ConvertedGraph sub = convert_fx_graph(obj, obj.attr(t.s_graph), sub_options);
       ir::Node node;
       node.op = ir::OpId{"fx", "subgraph", "", 0};
-      node.name = std::move(name);
+      node.name = node_name(n);
       node.attributes.push_back(
           {"graph", ir::GraphPtr(std::make_shared<const ir::Graph>(std::move(sub.graph)))});
       for (auto& setting : sub.settings) node.attributes.push_back({setting.name, std::move(setting.value)});

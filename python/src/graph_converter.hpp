@@ -141,7 +141,7 @@ struct GraphState {
   bool mutates = false;
 
   // The weight slot for a tensor object (tied tensors share one), created on first use.
-  ir::ValueRef weight_for(py::handle tensor, const std::string& name);
+  ir::ValueRef weight_for(py::handle tensor, std::string name);
   // Type and index of a torch.device. Reading device.type formats a new string (~1 us) and every
   // FakeTensor has its own device object; devices are immutable, so one equal (==) to a device seen
   // before has its answer.
