@@ -10,6 +10,7 @@
 #include <memory_resource>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -208,9 +209,41 @@ struct OpId {
   bool operator==(const OpId&) const = default;
 };
 
+// A node's operator, shared: every node of one op holds the same immutable OpId (a front end makes each
+// distinct op once), so a node carries 16 bytes instead of an OpId's three strings. Copies share it.
+class OpRef {
+ public:
+  OpRef() = default;  // the empty OpId
+  OpRef(OpId op)      // NOLINT: implicit, so `node.op = OpId{...}` reads as before
+      : op_(std::make_shared<const OpId>(std::move(op))) {}
+  const OpId& operator*() const { return op_ ? *op_ : empty(); }
+  const OpId* operator->() const { return &**this; }
+  bool operator==(const OpRef& other) const { return op_ == other.op_ || **this == *other; }
+  bool operator==(const OpId& other) const { return **this == other; }
+
+ private:
+  static const OpId& empty();
+  std::shared_ptr<const OpId> op_;
+};
+
+// A value's type, shared and immutable; empty means "not known" (TensorType{}), which is what most ONNX
+// intermediate values carry: 16 bytes in a node output instead of a TensorType's 64.
+class TypeRef {
+ public:
+  TypeRef() = default;       // TensorType{}: dtype and rank unknown
+  TypeRef(TensorType type);  // NOLINT: implicit, so `NodeOutput{name, type}` reads as before
+  const TensorType& operator*() const { return type_ ? *type_ : unknown(); }
+  const TensorType* operator->() const { return &**this; }
+  bool operator==(const TypeRef& other) const { return type_ == other.type_ || **this == *other; }
+
+ private:
+  static const TensorType& unknown();
+  std::shared_ptr<const TensorType> type_;
+};
+
 struct NodeOutput {
   std::string name;  // not part of the key
-  TensorType type;   // kUndefined/nullopt where the front end does not know it
+  TypeRef type;      // empty where the front end does not know it
 };
 
 // A node's own sequences. They use the heap like std::vector unless a front end gives them the graph's
@@ -220,15 +253,16 @@ template <typename T>
 using NodeVector = std::pmr::vector<T>;
 
 struct Node {
-  OpId op;
+  OpRef op;
   NodeVector<ValueRef> inputs;       // ordered operands
   NodeVector<Attribute> attributes;  // any order; the key sorts by name
   NodeVector<NodeOutput> outputs;    // the count is part of the key
   NodeVector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
   std::string name;                  // not part of the key
   // The op's definition where the model itself defines it (an ONNX model-local function: its body and
-  // every function that body calls, serialized). Part of the key; empty for ops defined elsewhere.
-  std::string definition;
+  // every function that body calls, serialized; shared by the nodes that call it). Part of the key; null
+  // for ops defined elsewhere (keyed as the empty string).
+  std::shared_ptr<const std::string> definition;
   // Random ops (RandomNormal, dropout in training, randn_like...): two such nodes are two draws, so the
   // key never merges them even when their encodings are equal (front ends set this from op schemas).
   bool nondeterministic = false;
@@ -237,6 +271,7 @@ struct Node {
   // A node whose vectors allocate from `memory` (which must outlive the node: a graph's arena).
   explicit Node(std::pmr::memory_resource* memory)
       : inputs(memory), attributes(memory), outputs(memory), captures(memory) {}
+  std::string_view definition_text() const { return definition ? *definition : std::string_view(); }
 };
 
 struct GraphInput {

@@ -89,6 +89,7 @@ struct Shared {
   const OnnxLoadOptions& options;
   const ErrorSource& source;
   OpResolver resolver;
+  ir::OpRef unversioned_constant = ir::OpId{"", "Constant", "", 0};  // where no opset "" is imported
 };
 
 template <typename Message>
@@ -384,11 +385,14 @@ class GraphConverter {
   uint32_t add_constant_node(ir::TensorValue value, const std::string& name, Origin origin,
                              const std::string& where) {
     ir::Node& node = graph_.nodes.emplace_back(graph_.arena.get());
-    node.op = ir::OpId{"", "Constant", "", 0};
     node.attributes.push_back({"value", std::move(value)});
     node.outputs.push_back({name, {}});
     node.name = name;
-    if (shared_.resolver.imports("")) shared_.resolver.resolve(node, [&] { return where; });
+    if (shared_.resolver.imports("")) {
+      shared_.resolver.resolve(node, "", "Constant", "", [&] { return where; });
+    } else {
+      node.op = shared_.unversioned_constant;
+    }
     origin_.push_back(origin);
     return static_cast<uint32_t>(graph_.nodes.size() - 1);
   }
@@ -467,8 +471,6 @@ class GraphConverter {
     ir::Node& node = graph_.nodes[index];
     node.name = wire_.str(wire.name);
     const std::string_view domain = wire_.str(wire.domain);
-    node.op = ir::OpId{domain == "ai.onnx" ? std::string() : std::string(domain),
-                       std::string(wire_.str(wire.op_type)), std::string(wire_.str(wire.overload)), 0};
     const WireNames inputs = wire_.node_inputs(wire), outputs = wire_.node_outputs(wire);
     for (size_t k = 0; k < inputs.size(); ++k) {  // declare_nodes resolved the operands defined before
       if (node.inputs[k] != kUnresolved) continue;
@@ -488,7 +490,8 @@ class GraphConverter {
         if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= index) sorted_ = false;
       }
     }
-    shared_.resolver.resolve(node, where);
+    shared_.resolver.resolve(node, domain == "ai.onnx" ? std::string_view() : domain, wire_.str(wire.op_type),
+                             wire_.str(wire.overload), where);
   }
 
   void convert_attributes(const WireNode& wire, ir::Node& node, const std::string& where) {
