@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "graphcache/node_vector.hpp"
+
 namespace graphcache::ir {
 
 // Element types. Values 0..23 follow onnx.TensorProto.DataType so ONNX maps 1:1; framework-only types
@@ -246,11 +248,9 @@ struct NodeOutput {
   TypeRef type;      // empty where the front end does not know it
 };
 
-// A node's own sequences. They use the heap like std::vector unless a front end gives them the graph's
-// arena (Graph::arena): then building and freeing a graph costs a few large allocations instead of
-// several per node (a third of the time of keying an fx graph went to malloc/free).
-template <typename T>
-using NodeVector = std::pmr::vector<T>;
+// A node's own sequences (NodeVector, node_vector.hpp) use the heap unless a front end gives them the
+// graph's arena (Graph::arena): then building and freeing a graph costs a few large allocations instead
+// of several per node (a third of the time of keying an fx graph went to malloc/free).
 
 struct Node {
   OpRef op;

@@ -109,9 +109,10 @@ constexpr ValueRef kUnresolved{ValueRef::Kind::kNone, 0, 1};
 
 // What an IR node came from: wire node `index`, or (a by-value Constant) initializer `index`.
 struct Origin {
-  uint32_t index = 0;
-  bool initializer = false;
+  uint32_t index : 31 = 0;  // a model under 2 GiB (protobuf's limit) has fewer than 2^30 nodes
+  uint32_t initializer : 1 = 0;
 };
+static_assert(sizeof(Origin) == 4, "one Origin per IR node");
 
 class GraphConverter {
  public:

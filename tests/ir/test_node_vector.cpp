@@ -1,0 +1,102 @@
+// ir::NodeVector (a node's sequences in 16 bytes) and the shared parts of a node (OpRef, TypeRef): what
+// they hold stays valid whoever holds it, and however the graph whose arena made it is copied or freed.
+#include <gtest/gtest.h>
+
+#include <memory_resource>
+#include <string>
+
+#include "graphcache/ir.hpp"
+
+namespace graphcache::ir {
+namespace {
+
+std::string long_text(int i) {
+  return "a string too long for the small-string buffer #" + std::to_string(i);
+}
+
+TEST(NodeVector, IsHalfAPmrVector) {
+  static_assert(sizeof(NodeVector<Attribute>) == 16);
+  static_assert(sizeof(NodeVector<ValueRef>) == sizeof(std::pmr::vector<ValueRef>) / 2);
+}
+
+TEST(NodeVector, GrowsKeepingElementsAndTakesItsOwnElementsWhileGrowing) {
+  NodeVector<std::string> v;
+  v.push_back(long_text(0));
+  for (int i = 1; i < 100; ++i) v.push_back(v[static_cast<size_t>(i - 1)] + "+");  // reads what growing moves
+  ASSERT_EQ(v.size(), 100u);
+  EXPECT_EQ(v[99], long_text(0) + std::string(99, '+'));
+  v.pop_back();
+  EXPECT_EQ(v.back(), long_text(0) + std::string(98, '+'));
+  v.clear();
+  EXPECT_TRUE(v.empty());
+}
+
+TEST(NodeVector, CopiesOutliveTheArenaOfTheOriginal) {
+  NodeVector<std::string> copy, moved_into;
+  {
+    std::pmr::monotonic_buffer_resource arena;
+    NodeVector<std::string> in_arena(&arena);
+    for (int i = 0; i < 10; ++i) in_arena.push_back(long_text(i));
+    copy = in_arena;  // copy-assigned: into copy's own (heap) memory
+    NodeVector<std::string> other_arena_source(&arena);
+    other_arena_source.push_back(long_text(42));
+    moved_into = std::move(other_arena_source);  // another resource: the elements move, not the block
+    const NodeVector<std::string> copy_constructed(in_arena);
+    EXPECT_EQ(copy_constructed, in_arena);
+  }  // the arena is gone: ASan reports any element still in it
+  ASSERT_EQ(copy.size(), 10u);
+  EXPECT_EQ(copy[9], long_text(9));
+  ASSERT_EQ(moved_into.size(), 1u);
+  EXPECT_EQ(moved_into[0], long_text(42));
+  moved_into.push_back(long_text(43));  // grows in its own memory
+  EXPECT_EQ(moved_into[1], long_text(43));
+}
+
+TEST(NodeVector, MovesWithinOneArenaTakeTheBlock) {
+  std::pmr::monotonic_buffer_resource arena;
+  NodeVector<ValueRef> a(&arena), b(&arena);
+  b = {ValueRef::graph_input(1),
+       ValueRef::weight(2)};  // initializer lists allocate from the vector's resource
+  const ValueRef* block = b.data();
+  a = std::move(b);
+  EXPECT_EQ(a.data(), block);
+  EXPECT_TRUE(b.empty());
+  b.push_back(ValueRef::capture(3));  // the moved-from vector is usable, still in the arena
+  EXPECT_EQ(b[0], ValueRef::capture(3));
+}
+
+TEST(NodeVector, NodesOfACopiedGraphOutliveTheOriginal) {
+  Graph copy;
+  {
+    Graph g;
+    g.arena = std::make_shared<std::pmr::monotonic_buffer_resource>();
+    Node& n = g.nodes.emplace_back(g.arena.get());
+    n.op = OpId{"", "Relu", "", 14};
+    n.inputs.push_back(ValueRef::graph_input(0));
+    n.outputs.push_back({long_text(1), TensorType::of(DType::kFloat32, {2, 3})});
+    n.attributes.push_back({long_text(2), long_text(3)});
+    copy = g;
+  }
+  const Node& n = copy.nodes[0];
+  EXPECT_EQ(n.op, (OpId{"", "Relu", "", 14}));
+  EXPECT_EQ(n.inputs[0], ValueRef::graph_input(0));
+  EXPECT_EQ(n.outputs[0].name, long_text(1));
+  EXPECT_EQ(*n.outputs[0].type, TensorType::of(DType::kFloat32, {2, 3}));
+  EXPECT_EQ(n.attributes[0].name, long_text(2));
+}
+
+TEST(SharedRefs, EmptyRefsReadAsTheEmptyOpAndTheUnknownType) {
+  const OpRef op;
+  EXPECT_EQ(*op, OpId{});
+  const TypeRef unknown, declared_unknown = TensorType{};
+  EXPECT_EQ(*unknown, TensorType{});
+  EXPECT_EQ(unknown, declared_unknown);
+  EXPECT_FALSE(TypeRef(TensorType::of(DType::kInt64, {})) == unknown);  // rank 0 is known
+  const OpRef relu = OpId{"", "Relu", "", 14}, again = OpId{"", "Relu", "", 14}, shared = relu;
+  EXPECT_EQ(relu, again);  // equal by value, not by identity
+  EXPECT_EQ(&*shared, &*relu);
+  EXPECT_FALSE(relu == OpRef(OpId{"", "Relu", "", 13}));
+}
+
+}  // namespace
+}  // namespace graphcache::ir
