@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "graphcache/name.hpp"
 #include "graphcache/node_vector.hpp"
 
 namespace graphcache::ir {
@@ -212,20 +213,29 @@ struct OpId {
 };
 
 // A node's operator, shared: every node of one op holds the same immutable OpId (a front end makes each
-// distinct op once), so a node carries 16 bytes instead of an OpId's three strings. Copies share it.
+// distinct op once), so a node carries 16 bytes instead of an OpId's three strings. Copies share it. With
+// it, the op's definition where the model itself defines it (an ONNX model-local function: its body and
+// every function that body calls, serialized); part of the key, empty for ops defined elsewhere.
 class OpRef {
  public:
-  OpRef() = default;  // the empty OpId
-  OpRef(OpId op)      // NOLINT: implicit, so `node.op = OpId{...}` reads as before
-      : op_(std::make_shared<const OpId>(std::move(op))) {}
-  const OpId& operator*() const { return op_ ? *op_ : empty(); }
+  OpRef() = default;                            // the empty OpId
+  OpRef(OpId op, std::string definition = {});  // NOLINT: implicit, so `node.op = OpId{...}` reads as before
+  const OpId& operator*() const { return op_ ? op_->id : empty().id; }
   const OpId* operator->() const { return &**this; }
-  bool operator==(const OpRef& other) const { return op_ == other.op_ || **this == *other; }
-  bool operator==(const OpId& other) const { return **this == other; }
+  std::string_view definition() const { return op_ ? op_->definition : std::string_view(); }
+  // Equal ids and definitions (an OpId has none).
+  bool operator==(const OpRef& other) const {
+    return op_ == other.op_ || (**this == *other && definition() == other.definition());
+  }
+  bool operator==(const OpId& other) const { return **this == other && definition().empty(); }
 
  private:
-  static const OpId& empty();
-  std::shared_ptr<const OpId> op_;
+  struct Op {
+    OpId id;
+    std::string definition;
+  };
+  static const Op& empty();
+  std::shared_ptr<const Op> op_;
 };
 
 // A value's type, shared and immutable; empty means "not known" (TensorType{}), which is what most ONNX
@@ -244,8 +254,8 @@ class TypeRef {
 };
 
 struct NodeOutput {
-  std::string name;  // not part of the key
-  TypeRef type;      // empty where the front end does not know it
+  Name name;     // not part of the key
+  TypeRef type;  // empty where the front end does not know it
 };
 
 // A node's own sequences (NodeVector, node_vector.hpp) use the heap unless a front end gives them the
@@ -258,11 +268,7 @@ struct Node {
   NodeVector<Attribute> attributes;  // any order; the key sorts by name
   NodeVector<NodeOutput> outputs;    // the count is part of the key
   NodeVector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
-  std::string name;                  // not part of the key
-  // The op's definition where the model itself defines it (an ONNX model-local function: its body and
-  // every function that body calls, serialized; shared by the nodes that call it). Part of the key; null
-  // for ops defined elsewhere (keyed as the empty string).
-  std::shared_ptr<const std::string> definition;
+  Name name;                         // not part of the key
   // Random ops (RandomNormal, dropout in training, randn_like...): two such nodes are two draws, so the
   // key never merges them even when their encodings are equal (front ends set this from op schemas).
   bool nondeterministic = false;
@@ -271,7 +277,7 @@ struct Node {
   // A node whose vectors allocate from `memory` (which must outlive the node: a graph's arena).
   explicit Node(std::pmr::memory_resource* memory)
       : inputs(memory), attributes(memory), outputs(memory), captures(memory) {}
-  std::string_view definition_text() const { return definition ? *definition : std::string_view(); }
+  std::string_view definition_text() const { return op.definition(); }
 };
 
 struct GraphInput {

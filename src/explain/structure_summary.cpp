@@ -110,7 +110,7 @@ class Builder {
     op.u8(n.nondeterministic ? 1 : 0);
     s.op_hash = hash_bytes(op.bytes());
     s.op = intern(clip(ir::to_string(*n.op)));
-    s.name = intern(clip(n.name));
+    s.name = intern(clip(n.name.str()));
     std::vector<const ir::Attribute*> attrs;
     for (const auto& a : n.attributes) attrs.push_back(&a);
     std::sort(attrs.begin(), attrs.end(), [](auto* a, auto* b) { return a->name < b->name; });

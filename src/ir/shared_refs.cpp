@@ -3,8 +3,11 @@
 
 namespace graphcache::ir {
 
-const OpId& OpRef::empty() {
-  static const OpId kEmpty;
+OpRef::OpRef(OpId op, std::string definition)
+    : op_(std::make_shared<const Op>(Op{std::move(op), std::move(definition)})) {}
+
+const OpRef::Op& OpRef::empty() {
+  static const Op kEmpty;
   return kEmpty;
 }
 

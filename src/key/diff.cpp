@@ -11,8 +11,8 @@ namespace {
 
 using ir::ValueRef;
 
-std::string quoted(const std::string& name) {
-  return name.empty() ? "" : " '" + name + "'";
+std::string quoted(std::string_view name) {
+  return name.empty() ? "" : " '" + std::string(name) + "'";
 }
 
 std::string describe_node(const ir::Node& n) {

@@ -98,5 +98,30 @@ TEST(SharedRefs, EmptyRefsReadAsTheEmptyOpAndTheUnknownType) {
   EXPECT_FALSE(relu == OpRef(OpId{"", "Relu", "", 13}));
 }
 
+TEST(Name, HoldsAnyTextInSixteenBytes) {
+  static_assert(sizeof(Name) == 16);
+  for (const size_t size : {0, 1, 14, 15, 16, 17, 1000}) {  // inline up to 15 characters, else on the heap
+    std::string text(size, 'x');
+    if (size > 0) text.back() = '\0';  // names may hold any byte
+    const Name name(text);
+    EXPECT_EQ(name.size(), size);
+    EXPECT_EQ(name.view(), text);
+    Name copy = name, moved = Name(text);
+    EXPECT_EQ(copy.view(), text);
+    EXPECT_EQ(moved.view(), text);
+    copy = moved;  // copy-assigned over a name that may own a block
+    moved = Name("short");
+    EXPECT_EQ(copy.view(), text);
+    EXPECT_EQ(moved, "short");
+    Name taken = std::move(copy);
+    EXPECT_EQ(taken.view(), text);
+    EXPECT_TRUE(copy.empty());  // NOLINT: a moved-from name is empty
+  }
+  const Name node = long_text(7);
+  EXPECT_EQ("node '" + node + "'", "node '" + long_text(7) + "'");
+  EXPECT_EQ(node + ":0", long_text(7) + ":0");
+  EXPECT_EQ(Name().view(), "");
+}
+
 }  // namespace
 }  // namespace graphcache::ir

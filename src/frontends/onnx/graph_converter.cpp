@@ -141,6 +141,9 @@ class GraphConverter {
     scope_.names.reserve(names);
     declare_inputs();
     declare_initializers();
+    // The initializers are converted, and the names map holds views of the model's bytes, not of them:
+    // free them (the model's graph) before the nodes are declared, when memory peaks.
+    if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
     declare_nodes();
     // Without subgraphs (which resolve names through this map while their node converts), the map is done
     // once the forward references and the outputs are resolved: freed before the nodes are converted, it
@@ -153,8 +156,6 @@ class GraphConverter {
                                                           : std::optional<ValueRef>(it->second));
       }
       NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
-      // The initializers are converted (and the map held views of their names): release them too.
-      if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
       if (!origin_[i].initializer) convert_node(wire_.nodes[origin_[i].index], static_cast<uint32_t>(i));
@@ -217,9 +218,10 @@ class GraphConverter {
     };
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
-      const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + tensor.name + "')";
+      const std::string name(tensor.name);
+      const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + name + "')";
       if (defined_by_initializer(tensor.name))
-        source_.fail("initializer '" + tensor.name + "' is defined twice", where);
+        source_.fail("initializer '" + name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
       const bool is_input =
           existing != scope_.names.end() && existing->second.kind() == ValueRef::Kind::kGraphInput;
@@ -230,10 +232,10 @@ class GraphConverter {
         if (by_value.dtype == ir::DType::kUndefined)
           by_value =
               to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-        value = ValueRef::node_output(add_constant_node(std::move(by_value), tensor.name,
-                                                        Origin{static_cast<uint32_t>(i), true}, where));
+        value = ValueRef::node_output(
+            add_constant_node(std::move(by_value), name, Origin{static_cast<uint32_t>(i), true}, where));
       } else {
-        value = add_weight(tensor, tensor.name, where);
+        value = add_weight(tensor, name, where);
       }
       if (is_input) {
         // The default of a graph input (IR < 4, keep_initializers_as_inputs): the input stays an input

@@ -69,7 +69,7 @@ OpResolver::OpResolver(const std::vector<std::pair<std::string, int64_t>>& opset
   }
 }
 
-const std::shared_ptr<const std::string>& OpResolver::definition(const FunctionId& id) const {
+const std::string& OpResolver::definition(const FunctionId& id) const {
   if (const auto it = definitions_.find(id); it != definitions_.end()) return it->second;
   // Iterative DFS (a chain of thousands of functions must not overflow the stack); each function once, so
   // recursion between functions (invalid ONNX) terminates too.
@@ -86,7 +86,7 @@ const std::shared_ptr<const std::string>& OpResolver::definition(const FunctionI
       if (function_bodies_.count(*it) != 0 && seen.insert(*it).second) stack.push_back(*it);
     }
   }
-  return definitions_.emplace(id, std::make_shared<const std::string>(std::move(out))).first->second;
+  return definitions_.emplace(id, std::move(out)).first->second;
 }
 
 OpResolver::Resolution& OpResolver::resolution(std::string_view domain_view, std::string_view name_view,
@@ -100,6 +100,7 @@ OpResolver::Resolution& OpResolver::resolution(std::string_view domain_view, std
   const std::string domain(domain_view), name(name_view), overload(overload_view);
   Resolution found;
   int64_t version = 0;
+  std::string definition_text;
   const auto opset_it = opsets_.find(domain);
   const int64_t opset = opset_it == opsets_.end() ? -1 : opset_it->second;
   const auto& known_domains = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
@@ -107,7 +108,7 @@ OpResolver::Resolution& OpResolver::resolution(std::string_view domain_view, std
   const FunctionId function{domain, name, overload};
   if (function_bodies_.count(function) != 0) {  // the model defines this op: its body is its identity
     version = std::max<int64_t>(opset, 0);
-    found.definition = definition(function);
+    definition_text = definition(function);
   } else if (known == known_domains.end()) {  // custom domain
     version = std::max<int64_t>(opset, 0);
   } else {
@@ -129,7 +130,7 @@ OpResolver::Resolution& OpResolver::resolution(std::string_view domain_view, std
       found.defaults.resize(schema->attributes().size());
     }
   }
-  found.op = ir::OpId{domain, name, overload, version};
+  found.op = ir::OpRef(ir::OpId{domain, name, overload, version}, std::move(definition_text));
   return resolutions_.emplace(std::move(id), std::move(found)).first.value();
 }
 
@@ -137,7 +138,6 @@ void OpResolver::resolve(ir::Node& node, std::string_view domain, std::string_vi
                          std::string_view overload, const std::function<std::string()>& where) const {
   Resolution& found = resolution(domain, op_name, overload, where);
   node.op = found.op;
-  node.definition = found.definition;
   if (found.schema == nullptr) return;
   size_t k = 0;
   for (const auto& entry : found.schema->attributes()) {

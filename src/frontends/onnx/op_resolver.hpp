@@ -38,9 +38,9 @@ class OpResolver {
 
   // Sets node.op to (domain, name, overload) at its resolved version (one shared OpId per distinct op)
   // and appends the schema's default attributes the node does not set. A call of a model-local function
-  // gets Node::definition: the function and every function it calls, at any depth (through nested calls
-  // and If/Loop/Scan bodies), serialized without doc strings. `where()` spells out the node's location,
-  // only for an error.
+  // gets its op's definition (OpRef::definition): the function and every function it calls, at any depth
+  // (through nested calls and If/Loop/Scan bodies), serialized without doc strings. `where()` spells out the
+  // node's location, only for an error.
   void resolve(ir::Node& node, std::string_view domain, std::string_view name, std::string_view overload,
                const std::function<std::string()>& where) const;
 
@@ -53,19 +53,18 @@ class OpResolver {
   using FunctionId = std::tuple<std::string, std::string, std::string>;  // domain, name, overload
   // The definition of a call of `id`: the functions reachable from it in first-call order, each as
   // length-prefixed serialized bytes.
-  const std::shared_ptr<const std::string>& definition(const FunctionId& id) const;
+  const std::string& definition(const FunctionId& id) const;
 
   std::unordered_map<std::string, int64_t> opsets_;
   std::map<FunctionId, std::string> function_bodies_;             // serialized, doc strings cleared
   std::map<FunctionId, std::vector<FunctionId>> function_calls_;  // callees of each, in body order
-  mutable std::map<FunctionId, std::shared_ptr<const std::string>> definitions_;
+  mutable std::map<FunctionId, std::string> definitions_;
   const ErrorSource& source_;
 
   // What resolve() found for one (domain, name, overload): a model has a million nodes but few ops, and
   // a schema lookup (and the converted defaults) per node cost more than the rest of the node.
   struct Resolution {
-    ir::OpRef op;                                        // at its resolved version
-    std::shared_ptr<const std::string> definition;       // a model-local function's
+    ir::OpRef op;                                        // at its resolved version, with its definition
     const onnx::OpSchema* schema = nullptr;              // defaults to fill; null: none
     std::vector<std::optional<ir::AttrValue>> defaults;  // converted on first need, schema attribute order
   };
