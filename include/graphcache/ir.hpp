@@ -5,6 +5,7 @@
 // ValueRefs, so a different topological order is the same graph.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <memory_resource>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -213,13 +215,32 @@ struct OpId {
 };
 
 // A node's operator, shared: every node of one op holds the same immutable OpId (a front end makes each
-// distinct op once), so a node carries 16 bytes instead of an OpId's three strings. Copies share it. With
-// it, the op's definition where the model itself defines it (an ONNX model-local function: its body and
-// every function that body calls, serialized); part of the key, empty for ops defined elsewhere.
+// distinct op once), so a node carries 8 bytes (a reference-counted pointer; std::shared_ptr takes 16)
+// instead of an OpId's three strings. Copies share it. With it, the op's definition where the model
+// itself defines it (an ONNX model-local function: its body and every function that body calls,
+// serialized); part of the key, empty for ops defined elsewhere.
 class OpRef {
  public:
-  OpRef() = default;                            // the empty OpId
+  OpRef() noexcept = default;                   // the empty OpId
   OpRef(OpId op, std::string definition = {});  // NOLINT: implicit, so `node.op = OpId{...}` reads as before
+  OpRef(const OpRef& other) noexcept : op_(other.op_) {
+    if (op_ != nullptr) op_->references.fetch_add(1, std::memory_order_relaxed);
+  }
+  OpRef(OpRef&& other) noexcept : op_(std::exchange(other.op_, nullptr)) {}
+  OpRef& operator=(const OpRef& other) noexcept {
+    OpRef copy(other);
+    std::swap(op_, copy.op_);
+    return *this;
+  }
+  OpRef& operator=(OpRef&& other) noexcept {
+    if (this != &other) {
+      release();
+      op_ = std::exchange(other.op_, nullptr);
+    }
+    return *this;
+  }
+  ~OpRef() { release(); }
+
   const OpId& operator*() const { return op_ ? op_->id : empty().id; }
   const OpId* operator->() const { return &**this; }
   std::string_view definition() const { return op_ ? op_->definition : std::string_view(); }
@@ -231,11 +252,14 @@ class OpRef {
 
  private:
   struct Op {
+    Op(OpId op, std::string text) : id(std::move(op)), definition(std::move(text)) {}
+    mutable std::atomic<uint64_t> references{1};
     OpId id;
     std::string definition;
   };
   static const Op& empty();
-  std::shared_ptr<const Op> op_;
+  void release() noexcept;
+  const Op* op_ = nullptr;
 };
 
 // A value's type, shared and immutable; empty means "not known" (TensorType{}), which is what most ONNX

@@ -3,11 +3,16 @@
 
 namespace graphcache::ir {
 
-OpRef::OpRef(OpId op, std::string definition)
-    : op_(std::make_shared<const Op>(Op{std::move(op), std::move(definition)})) {}
+OpRef::OpRef(OpId op, std::string definition) : op_(new Op(std::move(op), std::move(definition))) {}
+
+void OpRef::release() noexcept {
+  // acq_rel: the last owner sees every other owner's reads of the op done before it frees it.
+  if (op_ != nullptr && op_->references.fetch_sub(1, std::memory_order_acq_rel) == 1) delete op_;
+  op_ = nullptr;
+}
 
 const OpRef::Op& OpRef::empty() {
-  static const Op kEmpty;
+  static const Op kEmpty({}, {});
   return kEmpty;
 }
 

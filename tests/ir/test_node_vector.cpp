@@ -4,6 +4,7 @@
 
 #include <memory_resource>
 #include <string>
+#include <vector>
 
 #include "graphcache/ir.hpp"
 
@@ -96,6 +97,28 @@ TEST(SharedRefs, EmptyRefsReadAsTheEmptyOpAndTheUnknownType) {
   EXPECT_EQ(relu, again);  // equal by value, not by identity
   EXPECT_EQ(&*shared, &*relu);
   EXPECT_FALSE(relu == OpRef(OpId{"", "Relu", "", 13}));
+}
+
+TEST(SharedRefs, OpRefsShareOneOpUntilTheLastGoes) {
+  static_assert(sizeof(OpRef) == 8);
+  static_assert(sizeof(Node) <= 96, "a node of a million-node graph: keep it small (bench/hardening)");
+  std::vector<OpRef> refs;
+  {
+    const OpRef first(OpId{"com.example", "Fn", "", 1}, long_text(0));
+    for (int i = 0; i < 100; ++i) refs.push_back(first);  // copies (and moves as the vector grows)
+  }  // the first holder is gone; the copies still hold the op
+  OpRef assigned;
+  assigned = refs[50];
+  refs[50] = std::move(refs[10]);  // a move over a holder of the same op
+  const OpRef& same = refs[10];
+  refs[10] = same;  // self-assignment keeps it
+  refs.erase(refs.begin(), refs.begin() + 60);
+  EXPECT_EQ(assigned->name, "Fn");
+  EXPECT_EQ(assigned.definition(), long_text(0));
+  EXPECT_EQ(refs.back(), assigned);
+  EXPECT_FALSE(assigned == (OpId{"com.example", "Fn", "", 1}));  // it has a definition, an OpId none
+  refs.clear();
+  EXPECT_EQ(assigned->domain, "com.example");  // ASan: freed only with the last holder
 }
 
 TEST(Name, HoldsAnyTextInSixteenBytes) {
