@@ -5,14 +5,20 @@
 // ValueRefs, so a different topological order is the same graph.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <memory_resource>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
+
+#include "graphcache/name.hpp"
+#include "graphcache/node_vector.hpp"
 
 namespace graphcache::ir {
 
@@ -208,27 +214,85 @@ struct OpId {
   bool operator==(const OpId&) const = default;
 };
 
-struct NodeOutput {
-  std::string name;  // not part of the key
-  TensorType type;   // kUndefined/nullopt where the front end does not know it
+// A node's operator, shared: every node of one op holds the same immutable OpId (a front end makes each
+// distinct op once), so a node carries 8 bytes (a reference-counted pointer; std::shared_ptr takes 16)
+// instead of an OpId's three strings. Copies share it. With it, the op's definition where the model
+// itself defines it (an ONNX model-local function: its body and every function that body calls,
+// serialized); part of the key, empty for ops defined elsewhere.
+class OpRef {
+ public:
+  OpRef() noexcept = default;                   // the empty OpId
+  OpRef(OpId op, std::string definition = {});  // NOLINT: implicit, so `node.op = OpId{...}` reads as before
+  OpRef(const OpRef& other) noexcept : op_(other.op_) {
+    if (op_ != nullptr) op_->references.fetch_add(1, std::memory_order_relaxed);
+  }
+  OpRef(OpRef&& other) noexcept : op_(std::exchange(other.op_, nullptr)) {}
+  OpRef& operator=(const OpRef& other) noexcept {
+    OpRef copy(other);
+    std::swap(op_, copy.op_);
+    return *this;
+  }
+  OpRef& operator=(OpRef&& other) noexcept {
+    if (this != &other) {
+      release();
+      op_ = std::exchange(other.op_, nullptr);
+    }
+    return *this;
+  }
+  ~OpRef() { release(); }
+
+  const OpId& operator*() const { return op_ ? op_->id : empty().id; }
+  const OpId* operator->() const { return &**this; }
+  std::string_view definition() const { return op_ ? op_->definition : std::string_view(); }
+  // Equal ids and definitions (an OpId has none).
+  bool operator==(const OpRef& other) const {
+    return op_ == other.op_ || (**this == *other && definition() == other.definition());
+  }
+  bool operator==(const OpId& other) const { return **this == other && definition().empty(); }
+
+ private:
+  struct Op {
+    Op(OpId op, std::string text) : id(std::move(op)), definition(std::move(text)) {}
+    mutable std::atomic<uint64_t> references{1};
+    OpId id;
+    std::string definition;
+  };
+  static const Op& empty();
+  void release() noexcept;
+  const Op* op_ = nullptr;
 };
 
-// A node's own sequences. They use the heap like std::vector unless a front end gives them the graph's
-// arena (Graph::arena): then building and freeing a graph costs a few large allocations instead of
-// several per node (a third of the time of keying an fx graph went to malloc/free).
-template <typename T>
-using NodeVector = std::pmr::vector<T>;
+// A value's type, shared and immutable; empty means "not known" (TensorType{}), which is what most ONNX
+// intermediate values carry: 16 bytes in a node output instead of a TensorType's 64.
+class TypeRef {
+ public:
+  TypeRef() = default;       // TensorType{}: dtype and rank unknown
+  TypeRef(TensorType type);  // NOLINT: implicit, so `NodeOutput{name, type}` reads as before
+  const TensorType& operator*() const { return type_ ? *type_ : unknown(); }
+  const TensorType* operator->() const { return &**this; }
+  bool operator==(const TypeRef& other) const { return type_ == other.type_ || **this == *other; }
+
+ private:
+  static const TensorType& unknown();
+  std::shared_ptr<const TensorType> type_;
+};
+
+struct NodeOutput {
+  Name name;     // not part of the key
+  TypeRef type;  // empty where the front end does not know it
+};
+
+// A node's own sequences (NodeVector, node_vector.hpp) use the heap unless a front end gives them the
+// graph's arena (Graph::arena): then building and freeing a graph costs a few large allocations instead
+// of several per node (a third of the time of keying an fx graph went to malloc/free).
 
 struct Node {
-  OpId op;
+  OpRef op;
   NodeVector<ValueRef> inputs;       // ordered operands
   NodeVector<Attribute> attributes;  // any order; the key sorts by name
   NodeVector<NodeOutput> outputs;    // the count is part of the key
   NodeVector<ValueRef> captures;     // enclosing-graph values that subgraph attributes read (kCapture i)
-  std::string name;                  // not part of the key
-  // The op's definition where the model itself defines it (an ONNX model-local function: its body and
-  // every function that body calls, serialized). Part of the key; empty for ops defined elsewhere.
-  std::string definition;
+  Name name;                         // not part of the key
   // Random ops (RandomNormal, dropout in training, randn_like...): two such nodes are two draws, so the
   // key never merges them even when their encodings are equal (front ends set this from op schemas).
   bool nondeterministic = false;
@@ -237,6 +301,7 @@ struct Node {
   // A node whose vectors allocate from `memory` (which must outlive the node: a graph's arena).
   explicit Node(std::pmr::memory_resource* memory)
       : inputs(memory), attributes(memory), outputs(memory), captures(memory) {}
+  std::string_view definition_text() const { return op.definition(); }
 };
 
 struct GraphInput {

@@ -287,7 +287,7 @@ ir::AttrValue encode_arg(GraphState& s, ir::Node& node, py::handle value, int de
   }
   if (t.is(value, t.op_overload) || t.is(value, t.op_overload_packet) ||
       t.is(value, t.higher_order_operator) || PyFunction_Check(o) || PyCFunction_Check(o)) {
-    const ir::OpId& op = resolve_function_target(s, value).op;
+    const ir::OpId& op = *resolve_function_target(s, value).op;
     return ir::Sequence{ir::Sequence::Kind::kTuple,
                         {ir::EnumValue{"callable", op.domain}, op.name, op.overload}};
   }

@@ -295,7 +295,7 @@ class Converter {
       node.op = ir::OpId{"module", std::move(class_name), std::move(code), 0};
       // ExportedProgram.module() checks its inputs with a generated GuardsFn: input checks derived from
       // the placeholders' types, which the key already covers; its state is generated code.
-      if (node.op.name != "torch.export._unlift.GuardsFn")
+      if (node.op->name != "torch.export._unlift.GuardsFn")
         node.attributes.push_back({"$module", detail::encode_module(s_, node, module, path, mutating)});
     }
     if (info && info->dtype_arg >= 0 && info->dtype_arg >= nargs &&

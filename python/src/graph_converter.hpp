@@ -115,7 +115,7 @@ ConvertedGraph convert_fx_graph(py::handle owner, py::handle fx_graph, const Con
 namespace detail {
 
 struct TargetInfo {
-  ir::OpId op;
+  ir::OpRef op;  // one op shared by every node that calls this target
   bool mutating = false;
   // A random op (schema tag nondeterministic_seeded, or a known random function / method): never merged.
   bool nondeterministic = false;

@@ -102,15 +102,15 @@ class Builder {
     std::memcpy(&digest, hasher_.node_digest(index).bytes.data(), sizeof digest);
     s.digest = digest;
     key::Encoder op;
-    op.str(n.op.domain);
-    op.str(n.op.name);
-    op.str(n.op.overload);
-    op.svar(n.op.version);
-    op.str(n.definition);
+    op.str(n.op->domain);
+    op.str(n.op->name);
+    op.str(n.op->overload);
+    op.svar(n.op->version);
+    op.str(n.definition_text());
     op.u8(n.nondeterministic ? 1 : 0);
     s.op_hash = hash_bytes(op.bytes());
-    s.op = intern(clip(ir::to_string(n.op)));
-    s.name = intern(clip(n.name));
+    s.op = intern(clip(ir::to_string(*n.op)));
+    s.name = intern(clip(n.name.str()));
     std::vector<const ir::Attribute*> attrs;
     for (const auto& a : n.attributes) attrs.push_back(&a);
     std::sort(attrs.begin(), attrs.end(), [](auto* a, auto* b) { return a->name < b->name; });
@@ -126,8 +126,8 @@ class Builder {
     key::Encoder types;
     std::string text;
     for (const auto& o : n.outputs) {
-      hasher_.encode_type(types, o.type);
-      text += (text.empty() ? "" : ", ") + ir::to_string(o.type);
+      hasher_.encode_type(types, *o.type);
+      text += (text.empty() ? "" : ", ") + ir::to_string(*o.type);
     }
     s.outputs_hash = hash_bytes(types.bytes());
     s.outputs_text = intern(clip(text));

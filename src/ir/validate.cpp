@@ -60,7 +60,7 @@ std::string ref_problem(const Graph& g, const ValueRef& ref, size_t captures) {
 }
 
 std::string node_where(const Node& node, size_t i) {
-  return "node " + std::to_string(i) + " (" + node.op.name +
+  return "node " + std::to_string(i) + " (" + node.op->name +
          (node.name.empty() ? "" : " '" + node.name + "'") + ")";
 }
 
@@ -153,7 +153,7 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
   if (topo.size() != n) {
     for (size_t i = 0; i < n; ++i)
       if (pending[i] != 0)
-        fail("node " + std::to_string(i) + " (" + g.nodes[i].op.name + ")", "is part of a cycle");
+        fail("node " + std::to_string(i) + " (" + g.nodes[i].op->name + ")", "is part of a cycle");
   }
   if (order) *order = std::move(topo);
 }

@@ -11,12 +11,12 @@ namespace {
 
 using ir::ValueRef;
 
-std::string quoted(const std::string& name) {
-  return name.empty() ? "" : " '" + name + "'";
+std::string quoted(std::string_view name) {
+  return name.empty() ? "" : " '" + std::string(name) + "'";
 }
 
 std::string describe_node(const ir::Node& n) {
-  return "node" + quoted(n.name) + " (" + ir::to_string(n.op) + ")";
+  return "node" + quoted(n.name) + " (" + ir::to_string(*n.op) + ")";
 }
 
 std::string describe(const ir::Graph& g, const ValueRef& ref) {
@@ -96,7 +96,7 @@ class Differ {
       const ir::Node& nb = b_.nodes[rb.index];
       const std::string node = describe_node(na);
       if (!(na.op == nb.op))
-        return {where + ": op " + ir::to_string(na.op) + " in A, " + ir::to_string(nb.op) + " in B"};
+        return {where + ": op " + ir::to_string(*na.op) + " in A, " + ir::to_string(*nb.op) + " in B"};
       if (auto lines = compare_attributes(na, nb, node); !lines.empty()) return lines;
       if (na.inputs.size() != nb.inputs.size())
         return {node + ": " + std::to_string(na.inputs.size()) + " operands in A, " +
@@ -123,9 +123,9 @@ class Differ {
         return {node + ": " + std::to_string(na.outputs.size()) + " outputs in A, " +
                 std::to_string(nb.outputs.size()) + " in B"};
       for (size_t k = 0; k < na.outputs.size(); ++k)
-        if (type_bytes(ha_, na.outputs[k].type) != type_bytes(hb_, nb.outputs[k].type))
-          return {node + ": output " + std::to_string(k) + " has type " + ir::to_string(na.outputs[k].type) +
-                  " in A, " + ir::to_string(nb.outputs[k].type) + " in B"};
+        if (type_bytes(ha_, *na.outputs[k].type) != type_bytes(hb_, *nb.outputs[k].type))
+          return {node + ": output " + std::to_string(k) + " has type " + ir::to_string(*na.outputs[k].type) +
+                  " in A, " + ir::to_string(*nb.outputs[k].type) + " in B"};
       return {node + ": differs (symbol numbering of its types)"};
     }
   }

@@ -261,11 +261,11 @@ void MerkleHasher::encode_node(uint32_t index) {
   Encoder& e = node_encoder_;
   e.clear();
   e.tag('N');
-  e.str(node.op.domain);
-  e.str(node.op.name);
-  e.str(node.op.overload);
-  e.svar(node.op.version);
-  e.str(node.definition);
+  e.str(node.op->domain);
+  e.str(node.op->name);
+  e.str(node.op->overload);
+  e.svar(node.op->version);
+  e.str(node.definition_text());
   e.uvar(node.inputs.size());
   for (const auto& ref : node.inputs) encode_ref(e, ref);
   e.uvar(node.captures.size());
@@ -289,7 +289,7 @@ void MerkleHasher::encode_node(uint32_t index) {
     }
   }
   e.uvar(node.outputs.size());
-  for (const auto& out : node.outputs) encode_type(e, out.type);
+  for (const auto& out : node.outputs) encode_type(e, *out.type);
   // A random node is numbered by walk order, so it equals no other node (two draws are two values),
   // while the same graph stored in another order still gets the same numbers.
   e.u8(node.nondeterministic ? 1 : 0);
@@ -315,7 +315,7 @@ void MerkleHasher::walk() {
     if (ref.kind != ValueRef::Kind::kNodeOutput || node_ids_[ref.index] >= 0) return;
     if (on_stack[ref.index])
       throw Error(ErrorKind::kInvalidModel, "node " + std::to_string(ref.index) + " (" +
-                                                graph_.nodes[ref.index].op.name + ") is part of a cycle");
+                                                graph_.nodes[ref.index].op->name + ") is part of a cycle");
     on_stack[ref.index] = 1;
     stack.push_back(Frame{ref.index, 0});
   };

@@ -36,7 +36,7 @@ TEST(Ir, OperandIndexAndCapturesAreChecked) {
   auto body = std::make_shared<ir::Graph>();
   body->capture_names = {"outer"};
   ir::Node relu;
-  relu.op = {"", "Relu", "", 0};
+  relu.op = ir::OpId{"", "Relu", "", 0};
   relu.inputs = {ir::ValueRef::capture(0)};
   relu.outputs = {{"r", {}}};
   relu.name = "r";

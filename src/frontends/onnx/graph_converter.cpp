@@ -89,6 +89,7 @@ struct Shared {
   const OnnxLoadOptions& options;
   const ErrorSource& source;
   OpResolver resolver;
+  ir::OpRef unversioned_constant = ir::OpId{"", "Constant", "", 0};  // where no opset "" is imported
 };
 
 template <typename Message>
@@ -108,9 +109,10 @@ constexpr ValueRef kUnresolved{ValueRef::Kind::kNone, 0, 1};
 
 // What an IR node came from: wire node `index`, or (a by-value Constant) initializer `index`.
 struct Origin {
-  uint32_t index = 0;
-  bool initializer = false;
+  uint32_t index : 31 = 0;  // a model under 2 GiB (protobuf's limit) has fewer than 2^30 nodes
+  uint32_t initializer : 1 = 0;
 };
+static_assert(sizeof(Origin) == 4, "one Origin per IR node");
 
 class GraphConverter {
  public:
@@ -139,6 +141,9 @@ class GraphConverter {
     scope_.names.reserve(names);
     declare_inputs();
     declare_initializers();
+    // The initializers are converted, and the names map holds views of the model's bytes, not of them:
+    // free them (the model's graph) before the nodes are declared, when memory peaks.
+    if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
     declare_nodes();
     // Without subgraphs (which resolve names through this map while their node converts), the map is done
     // once the forward references and the outputs are resolved: freed before the nodes are converted, it
@@ -151,8 +156,6 @@ class GraphConverter {
                                                           : std::optional<ValueRef>(it->second));
       }
       NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
-      // The initializers are converted (and the map held views of their names): release them too.
-      if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
       if (!origin_[i].initializer) convert_node(wire_.nodes[origin_[i].index], static_cast<uint32_t>(i));
@@ -215,9 +218,10 @@ class GraphConverter {
     };
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
-      const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + tensor.name + "')";
+      const std::string name(tensor.name);
+      const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + name + "')";
       if (defined_by_initializer(tensor.name))
-        source_.fail("initializer '" + tensor.name + "' is defined twice", where);
+        source_.fail("initializer '" + name + "' is defined twice", where);
       const auto existing = scope_.names.find(tensor.name);
       const bool is_input =
           existing != scope_.names.end() && existing->second.kind() == ValueRef::Kind::kGraphInput;
@@ -228,10 +232,10 @@ class GraphConverter {
         if (by_value.dtype == ir::DType::kUndefined)
           by_value =
               to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-        value = ValueRef::node_output(add_constant_node(std::move(by_value), tensor.name,
-                                                        Origin{static_cast<uint32_t>(i), true}, where));
+        value = ValueRef::node_output(
+            add_constant_node(std::move(by_value), name, Origin{static_cast<uint32_t>(i), true}, where));
       } else {
-        value = add_weight(tensor, tensor.name, where);
+        value = add_weight(tensor, name, where);
       }
       if (is_input) {
         // The default of a graph input (IR < 4, keep_initializers_as_inputs): the input stays an input
@@ -384,11 +388,14 @@ class GraphConverter {
   uint32_t add_constant_node(ir::TensorValue value, const std::string& name, Origin origin,
                              const std::string& where) {
     ir::Node& node = graph_.nodes.emplace_back(graph_.arena.get());
-    node.op = ir::OpId{"", "Constant", "", 0};
     node.attributes.push_back({"value", std::move(value)});
     node.outputs.push_back({name, {}});
     node.name = name;
-    if (shared_.resolver.imports("")) shared_.resolver.resolve(node, [&] { return where; });
+    if (shared_.resolver.imports("")) {
+      shared_.resolver.resolve(node, "", "Constant", "", [&] { return where; });
+    } else {
+      node.op = shared_.unversioned_constant;
+    }
     origin_.push_back(origin);
     return static_cast<uint32_t>(graph_.nodes.size() - 1);
   }
@@ -467,8 +474,6 @@ class GraphConverter {
     ir::Node& node = graph_.nodes[index];
     node.name = wire_.str(wire.name);
     const std::string_view domain = wire_.str(wire.domain);
-    node.op = ir::OpId{domain == "ai.onnx" ? std::string() : std::string(domain),
-                       std::string(wire_.str(wire.op_type)), std::string(wire_.str(wire.overload)), 0};
     const WireNames inputs = wire_.node_inputs(wire), outputs = wire_.node_outputs(wire);
     for (size_t k = 0; k < inputs.size(); ++k) {  // declare_nodes resolved the operands defined before
       if (node.inputs[k] != kUnresolved) continue;
@@ -488,7 +493,8 @@ class GraphConverter {
         if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= index) sorted_ = false;
       }
     }
-    shared_.resolver.resolve(node, where);
+    shared_.resolver.resolve(node, domain == "ai.onnx" ? std::string_view() : domain, wire_.str(wire.op_type),
+                             wire_.str(wire.overload), where);
   }
 
   void convert_attributes(const WireNode& wire, ir::Node& node, const std::string& where) {

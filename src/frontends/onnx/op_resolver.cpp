@@ -89,50 +89,55 @@ const std::string& OpResolver::definition(const FunctionId& id) const {
   return definitions_.emplace(id, std::move(out)).first->second;
 }
 
-OpResolver::Resolution& OpResolver::resolution(const ir::Node& node,
+OpResolver::Resolution& OpResolver::resolution(std::string_view domain_view, std::string_view name_view,
+                                               std::string_view overload_view,
                                                const std::function<std::string()>& where) const {
   std::string id;  // domain, name, overload: NUL-separated (none of them holds a NUL that matters here)
-  id.reserve(node.op.domain.size() + node.op.name.size() + node.op.overload.size() + 2);
-  id.append(node.op.domain).append(1, '\0').append(node.op.name).append(1, '\0').append(node.op.overload);
+  id.reserve(domain_view.size() + name_view.size() + overload_view.size() + 2);
+  id.append(domain_view).append(1, '\0').append(name_view).append(1, '\0').append(overload_view);
   if (const auto it = resolutions_.find(id); it != resolutions_.end()) return it.value();
 
+  const std::string domain(domain_view), name(name_view), overload(overload_view);
   Resolution found;
-  const auto opset_it = opsets_.find(node.op.domain);
+  int64_t version = 0;
+  std::string definition_text;
+  const auto opset_it = opsets_.find(domain);
   const int64_t opset = opset_it == opsets_.end() ? -1 : opset_it->second;
   const auto& known_domains = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
-  const auto known = known_domains.find(node.op.domain);
-  const FunctionId function{node.op.domain, node.op.name, node.op.overload};
+  const auto known = known_domains.find(domain);
+  const FunctionId function{domain, name, overload};
   if (function_bodies_.count(function) != 0) {  // the model defines this op: its body is its identity
-    found.version = std::max<int64_t>(opset, 0);
-    found.definition = &definition(function);
+    version = std::max<int64_t>(opset, 0);
+    definition_text = definition(function);
   } else if (known == known_domains.end()) {  // custom domain
-    found.version = std::max<int64_t>(opset, 0);
+    version = std::max<int64_t>(opset, 0);
   } else {
-    const std::string shown_domain = node.op.domain.empty() ? "ai.onnx" : node.op.domain;
+    const std::string shown_domain = domain.empty() ? "ai.onnx" : domain;
     if (opset < 0) source_.fail("the model imports no opset for domain '" + shown_domain + "'", where());
     const int64_t max_known = known->second.second;
-    const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(
-        node.op.name, static_cast<int>(std::min(opset, max_known)), node.op.domain);
+    const onnx::OpSchema* schema =
+        onnx::OpSchemaRegistry::Schema(name, static_cast<int>(std::min(opset, max_known)), domain);
     if (opset > max_known) {  // newer than this libonnx: identity by opset, no defaults
-      found.version = opset;
+      version = opset;
     } else {
       if (schema == nullptr) {
-        source_.fail("unknown operator '" + node.op.name + "' in domain '" + shown_domain + "' at opset " +
+        source_.fail("unknown operator '" + name + "' in domain '" + shown_domain + "' at opset " +
                          std::to_string(opset),
                      where());
       }
-      found.version = schema->since_version();
+      version = schema->since_version();
       found.schema = schema;
       found.defaults.resize(schema->attributes().size());
     }
   }
+  found.op = ir::OpRef(ir::OpId{domain, name, overload, version}, std::move(definition_text));
   return resolutions_.emplace(std::move(id), std::move(found)).first.value();
 }
 
-void OpResolver::resolve(ir::Node& node, const std::function<std::string()>& where) const {
-  Resolution& found = resolution(node, where);
-  node.op.version = found.version;
-  if (found.definition != nullptr) node.definition = *found.definition;
+void OpResolver::resolve(ir::Node& node, std::string_view domain, std::string_view op_name,
+                         std::string_view overload, const std::function<std::string()>& where) const {
+  Resolution& found = resolution(domain, op_name, overload, where);
+  node.op = found.op;
   if (found.schema == nullptr) return;
   size_t k = 0;
   for (const auto& entry : found.schema->attributes()) {

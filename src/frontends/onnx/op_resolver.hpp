@@ -17,8 +17,10 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -34,11 +36,13 @@ class OpResolver {
   OpResolver(const std::vector<std::pair<std::string, int64_t>>& opset_import,
              const std::vector<onnx::FunctionProto>& functions, const ErrorSource& source);
 
-  // Sets node.op.version and appends the schema's default attributes the node does not set. A call of a
-  // model-local function (domain, name, overload) gets Node::definition: the function and every function
-  // it calls, at any depth (through nested calls and If/Loop/Scan bodies), serialized without doc strings.
-  // `where()` spells out the node's location, only for an error.
-  void resolve(ir::Node& node, const std::function<std::string()>& where) const;
+  // Sets node.op to (domain, name, overload) at its resolved version (one shared OpId per distinct op)
+  // and appends the schema's default attributes the node does not set. A call of a model-local function
+  // gets its op's definition (OpRef::definition): the function and every function it calls, at any depth
+  // (through nested calls and If/Loop/Scan bodies), serialized without doc strings. `where()` spells out the
+  // node's location, only for an error.
+  void resolve(ir::Node& node, std::string_view domain, std::string_view name, std::string_view overload,
+               const std::function<std::string()>& where) const;
 
   bool imports(const std::string& domain) const { return opsets_.count(domain) != 0; }
 
@@ -60,12 +64,12 @@ class OpResolver {
   // What resolve() found for one (domain, name, overload): a model has a million nodes but few ops, and
   // a schema lookup (and the converted defaults) per node cost more than the rest of the node.
   struct Resolution {
-    int64_t version = 0;
-    const std::string* definition = nullptr;             // a model-local function's
+    ir::OpRef op;                                        // at its resolved version, with its definition
     const onnx::OpSchema* schema = nullptr;              // defaults to fill; null: none
     std::vector<std::optional<ir::AttrValue>> defaults;  // converted on first need, schema attribute order
   };
-  Resolution& resolution(const ir::Node& node, const std::function<std::string()>& where) const;
+  Resolution& resolution(std::string_view domain, std::string_view name, std::string_view overload,
+                         const std::function<std::string()>& where) const;
   mutable tsl::robin_map<std::string, Resolution> resolutions_;
 };
 

@@ -152,7 +152,7 @@ WireTensor scan_tensor(Span span, const ErrorSource& source, Where where) {
     } else if (field == 6 && wire == kLengthDelimited) {
       note_payload(tensor, 6, false, in.bytes());
     } else if (field == 8 && wire == kLengthDelimited) {
-      tensor.name = in.string();
+      tensor.name = in.view();
     } else if (field == 9 && wire == kLengthDelimited) {
       note_payload(tensor, 9, true, in.bytes());
     } else if (field == 13 && wire == kLengthDelimited) {

@@ -51,7 +51,7 @@ struct Where {
 
 // A TensorProto's header; the payload is located, not read.
 struct WireTensor {
-  std::string name;
+  std::string_view name;  // a view of the model's bytes, which outlive the conversion
   std::vector<int64_t> dims;
   int32_t data_type = 0;
   bool external = false;  // data_location == EXTERNAL

@@ -59,7 +59,7 @@ bool dropout_marked(const std::string& training) {
   add_node(graph, "Dropout", {"X", "", training}, {"Y"});
   add_output(graph, "Y");
   for (const ir::Node& node : load(model).nodes) {
-    if (node.op.name == "Dropout") return node.nondeterministic;
+    if (node.op->name == "Dropout") return node.nondeterministic;
   }
   ADD_FAILURE() << "no Dropout node";
   return false;
@@ -177,7 +177,7 @@ TEST(OnnxCoverage, FunctionsAreKeyedAtEveryDepthAndByOverload) {
   // The op's definition is no attribute: a node cannot spell it.
   for (const ir::Node& node : load(nested_functions("Relu", "a")).nodes) {
     EXPECT_TRUE(node.attributes.empty());
-    EXPECT_FALSE(node.definition.empty());
+    EXPECT_FALSE(node.definition_text().empty());
   }
 }
 

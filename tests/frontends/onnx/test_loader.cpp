@@ -61,7 +61,7 @@ TEST(OnnxLoader, SymbolicAndUnknownDims) {
 TEST(OnnxLoader, AiOnnxDomainIsTheDefaultDomain) {
   onnx::ModelProto model = relu_model();
   model.mutable_graph()->mutable_node(0)->set_domain("ai.onnx");
-  EXPECT_EQ(load(model).nodes[0].op.domain, "");
+  EXPECT_EQ(load(model).nodes[0].op->domain, "");
   EXPECT_EQ(key_of(model), key_of(relu_model()));
 }
 
@@ -180,9 +180,9 @@ TEST(OnnxLoader, SmallIntegerInitializersAreKeyedByValue) {
   EXPECT_TRUE(graph.weights.empty());
   ASSERT_EQ(graph.nodes.size(), 2u);
   const ValueRef shape_ref =
-      graph.nodes[1].op.name == "Reshape" ? graph.nodes[1].inputs[1] : graph.nodes[0].inputs[1];
+      graph.nodes[1].op->name == "Reshape" ? graph.nodes[1].inputs[1] : graph.nodes[0].inputs[1];
   ASSERT_EQ(shape_ref.kind, ValueRef::Kind::kNodeOutput);
-  EXPECT_EQ(graph.nodes[shape_ref.index].op.name, "Constant");
+  EXPECT_EQ(graph.nodes[shape_ref.index].op->name, "Constant");
   EXPECT_NE(key_of(reshape(3)), key_of(reshape(2)));
 }
 
@@ -196,7 +196,7 @@ TEST(OnnxLoader, GraphInputWithInitializerStaysAGraphInput) {
   EXPECT_EQ(graph.inputs[1].default_value->kind, ValueRef::Kind::kNodeOutput);
   EXPECT_FALSE(graph.inputs[0].default_value);
   for (const ir::Node& node : graph.nodes) {
-    if (node.op.name == "MatMul") {
+    if (node.op->name == "MatMul") {
       EXPECT_EQ(node.inputs[1], ValueRef::graph_input(1));
     }
   }
@@ -367,10 +367,10 @@ TEST(OnnxLoader, ForwardOperandsAndOutputsResolveBeforeTheNamesMapIsFreed) {
   const ir::Graph loaded = load(reversed);
   ASSERT_EQ(loaded.outputs.size(), 4u);
   EXPECT_EQ(loaded.outputs[0].value.kind, ir::ValueRef::Kind::kNodeOutput);
-  EXPECT_EQ(loaded.nodes[loaded.outputs[0].value.index].op.name, "Neg");
-  EXPECT_EQ(loaded.nodes[loaded.outputs[1].value.index].op.name, "Relu");
+  EXPECT_EQ(loaded.nodes[loaded.outputs[0].value.index].op->name, "Neg");
+  EXPECT_EQ(loaded.nodes[loaded.outputs[1].value.index].op->name, "Relu");
   EXPECT_EQ(loaded.outputs[2].value, ir::ValueRef::graph_input(0));
-  EXPECT_EQ(loaded.nodes[loaded.outputs[3].value.index].op.name, "Constant");
+  EXPECT_EQ(loaded.nodes[loaded.outputs[3].value.index].op->name, "Constant");
   for (const ir::Node& node : loaded.nodes) {
     for (const ir::ValueRef& ref : node.inputs) EXPECT_NE(ref.kind, ir::ValueRef::Kind::kNone) << node.name;
   }
@@ -420,13 +420,13 @@ TEST(OnnxLoader, CustomDomainOpsAreKeptWithTheirOpsetVersion) {
   auto* import = model.add_opset_import();
   import->set_domain("com.example");
   import->set_version(3);
-  EXPECT_EQ(load(model).nodes[0].op.version, 3);
+  EXPECT_EQ(load(model).nodes[0].op->version, 3);
 }
 
 TEST(OnnxLoader, OpsetNewerThanLibonnxKnowsUsesTheOpsetVersion) {
   onnx::ModelProto model = relu_model();
   model.mutable_opset_import(0)->set_version(99);
-  EXPECT_EQ(load(model).nodes[0].op.version, 99);
+  EXPECT_EQ(load(model).nodes[0].op->version, 99);
 }
 
 TEST(OnnxLoader, ConstantsAreKeyedByValueAndLargeOnesBecomeWeights) {
@@ -495,7 +495,7 @@ TEST(OnnxLoader, SubgraphsCaptureOuterValuesInOrderOfFirstUse) {
   const ir::Graph graph = load(if_model(false));
   ASSERT_EQ(graph.nodes.size(), 1u);
   const ir::Node& node = graph.nodes[0];
-  EXPECT_EQ(node.op.name, "If");
+  EXPECT_EQ(node.op->name, "If");
   // Bodies are walked in attribute-name order: else_branch (y - x) first, so y is capture 0.
   EXPECT_EQ(node.captures, (NodeVector<ValueRef>{ValueRef::graph_input(2), ValueRef::graph_input(1)}));
   const ir::Attribute* then_branch = find_attribute(node, "then_branch");
@@ -503,10 +503,10 @@ TEST(OnnxLoader, SubgraphsCaptureOuterValuesInOrderOfFirstUse) {
   const auto& body = *std::get<ir::GraphPtr>(then_branch->value.value);
   EXPECT_EQ(body.capture_names, (std::vector<std::string>{"y", "x"}));
   for (const ir::Node& inner : body.nodes) {
-    if (inner.op.name == "Add") {
+    if (inner.op->name == "Add") {
       EXPECT_EQ(inner.inputs[0], ValueRef::capture(1));
     }
-    if (inner.op.name == "Relu") {
+    if (inner.op->name == "Relu") {
       EXPECT_EQ(inner.inputs[0], ValueRef::capture(0));
     }
   }
