@@ -152,9 +152,20 @@ ir::Device GraphState::device(py::handle torch_device) {
   return value;
 }
 
+std::string GraphState::device_type(py::handle tensor) {
+  if (fake_class_unpatched < 0) fake_class_unpatched = t.fake_tensor_class_unpatched() ? 1 : 0;
+  PyObject* mode = nullptr;
+  PyObject* fake = fake_class_unpatched ? t.fake_device_field(tensor.ptr(), &mode) : nullptr;
+  if (fake && mode != fake_mode.ptr()) {
+    fake_mode = py::reinterpret_borrow<py::object>(mode);
+    fake_mode_outside_kernel = t.fake_mode_outside_kernel(mode);
+  }
+  if (fake && fake_mode_outside_kernel) return device(fake).type;
+  return device(tensor.attr(t.s_device)).type;
+}
+
 std::string layout_of(GraphState& s, py::handle tensor, bool with_strides) {
-  PyObject* fake = s.t.fake_device(tensor.ptr());
-  std::string out = fake ? s.device(fake).type : s.device(tensor.attr(s.t.s_device)).type;
+  std::string out = s.device_type(tensor);
   if (!with_strides) return out;
   // Fast path (one C call): most tensors are contiguous. A symbolic answer takes the slow path.
   PyObject* answer = PyObject_CallMethodNoArgs(tensor.ptr(), s.t.s_is_contiguous.ptr());

@@ -170,6 +170,8 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
     if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
       py::object target = py::getattr(spec, n.target, py::none());
       PlaceholderBinding b{PlaceholderBinding::Kind::kWeight, keep_str(options, target)};
+      if (!target.is_none() && PyUnicode_CheckExact(options.keep_alive.back().ptr()))
+        b.name_object = options.keep_alive.back().ptr();  // what keep_str just kept
       if (mutated.empty() || !mutated.count(std::string(b.name)))
         b.tensor = tensor_named(merged, state_dict, constants, target, b.name);
       b.parameter = kind == "PARAMETER";

@@ -131,6 +131,10 @@ class Converter {
         }
         const auto index = static_cast<uint32_t>(s_.graph.weights.size());
         s_.graph.weights.push_back(ir::WeightSlot{std::string(b.name), std::move(*type), {}});
+        if (b.name_object) {
+          out_.weight_name_objects.resize(index);
+          out_.weight_name_objects.push_back(py::reinterpret_borrow<py::object>(b.name_object));
+        }
         bind_weight(n, ir::ValueRef::weight(index), py::handle(val));
         return;
       }

@@ -74,7 +74,8 @@ namespace graphcache::py_frontend {
 struct PlaceholderBinding {
   enum class Kind { kInput, kWeight };
   Kind kind = Kind::kInput;
-  std::string_view name;  // user input name or weight FQN (see ConvertOptions::keep_alive)
+  std::string_view name;            // user input name or weight FQN (see ConvertOptions::keep_alive)
+  PyObject* name_object = nullptr;  // the exact str `name` views, where there is one (borrowed, held there)
   // kWeight: the real tensor (borrowed; ConvertOptions::keep_alive holds it) and what it is, for the
   // by-value rule (detail::key_by_value).
   PyObject* tensor = nullptr;
@@ -106,6 +107,9 @@ struct ConvertOptions {
 struct ConvertedGraph {
   ir::Graph graph;
   std::vector<std::string> input_names, output_names;
+  // The str object of each weight slot's name where the walk had one (an ExportedProgram's spec
+  // targets), else null: the key's weight-name list reuses them instead of building new strings.
+  std::vector<py::object> weight_name_objects;
   std::vector<Setting> settings;  // structure facts kept outside the IR (output tree, dynamic ranges)
 };
 
@@ -148,6 +152,13 @@ struct GraphState {
   // Anything else with .type / .index (a tensor subclass's device) is read every time.
   ir::Device device(py::handle torch_device);
   std::vector<std::pair<py::object, ir::Device>> devices;  // for device(); held: addresses may recur
+  // The device type of a tensor or FakeTensor ("cpu", "cuda"). A FakeTensor's is read from its fields
+  // (TorchTypes::fake_device_field) with the class checked once per walk and each fake mode's
+  // in_kernel_invocation read once per walk: the walk runs no fake kernel, so neither changes during it.
+  std::string device_type(py::handle tensor);
+  int fake_class_unpatched = -1;  // for device_type(): unknown / no / yes
+  py::object fake_mode;           // the mode device_type() checked last, and its answer
+  bool fake_mode_outside_kernel = false;
 };
 
 // Encodes one argument; fx nodes and tensors inside become operands appended to node.inputs.

@@ -111,17 +111,27 @@ void add_python_facts(std::vector<ir::GraphFact>& out, py::handle facts) {
 
 PreparedKey prepare_key(ConvertedGraph converted, KeyRequest request, py::handle facts,
                         py::handle weight_fingerprint) {
-  PreparedKey p{std::move(converted), std::move(request), {}, {}};
+  PreparedKey p{std::move(converted), std::move(request), {}, py::list()};
   facts_into_ir(p.converted);
   add_python_facts(p.converted.graph.facts, facts);
   {
     py::gil_scoped_release unlocked;  // pure C++ from here: other Python threads may run
     p.hashed = hash_graph(p.converted.graph);
   }
-  p.weight_names = weight_slot_names(p.converted.graph, p.hashed.structure);
+  // Each name once as a Python str: the spec target's own where the walk kept it (a BERT has ~400).
+  const auto& objects = p.converted.weight_name_objects;
+  for (uint32_t w : p.hashed.structure.weight_order) {
+    if (w < objects.size() && objects[w]) {
+      p.weight_names.append(objects[w]);
+    } else {
+      p.weight_names.append(py::str(p.converted.graph.weights[w].name));
+    }
+  }
   if (PyCallable_Check(weight_fingerprint.ptr())) {
-    p.request.weight_fingerprint =
-        Digest::from_hex(py::str(weight_fingerprint(p.weight_names)).cast<std::string>());
+    // A copy: the callable may change the list it gets, and the key's own list is returned.
+    auto names = py::reinterpret_steal<py::list>(PySequence_List(p.weight_names.ptr()));
+    if (!names) throw py::error_already_set();
+    p.request.weight_fingerprint = Digest::from_hex(py::str(weight_fingerprint(names)).cast<std::string>());
   } else if (!weight_fingerprint.is_none()) {
     p.request.weight_fingerprint = Digest::from_hex(weight_fingerprint.cast<std::string>());
   }

@@ -28,10 +28,10 @@ void facts_into_ir(ConvertedGraph& converted);
 void add_python_facts(std::vector<ir::GraphFact>& out, pybind11::handle facts);
 
 struct PreparedKey {
-  ConvertedGraph converted;               // graph.facts: the front end's and the caller's
-  KeyRequest request;                     // with the weight fingerprint, when one was given
-  HashedGraph hashed;                     // the one walk of the graph
-  std::vector<std::string> weight_names;  // canonical slot order
+  ConvertedGraph converted;     // graph.facts: the front end's and the caller's
+  KeyRequest request;           // with the weight fingerprint, when one was given
+  HashedGraph hashed;           // the one walk of the graph
+  pybind11::list weight_names;  // canonical slot order
 };
 
 // Facts into the graph, one hash of it, then the weight fingerprint: None, a hex digest, or a callable

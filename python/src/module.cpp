@@ -74,7 +74,7 @@ py::dict key_result(ConvertedGraph converted, KeyRequest request, py::handle fac
   for (const auto& f : p.converted.graph.facts) structural.append(py::make_tuple(f.name, f.value));
   // Each name list becomes a Python list once; the metadata dict shares them (a Llama has hundreds of
   // weight names, and both copies were ~2% of a key).
-  py::list weights = py::cast(p.weight_names), inputs = py::cast(p.converted.input_names),
+  py::list weights = p.weight_names, inputs = py::cast(p.converted.input_names),
            outputs = py::cast(p.converted.output_names);
   py::dict metadata = metadata_to_dict(entry_metadata(result, {}, {}, {}));
   metadata["weight_slots"] = weights;

@@ -187,31 +187,34 @@ const TorchTypes& TorchTypes::get() {
   return *instance;
 }
 
-PyObject* TorchTypes::fake_device(PyObject* tensor) const {
+bool TorchTypes::fake_tensor_class_unpatched() const {
   auto* type = reinterpret_cast<PyTypeObject*>(fake_tensor.ptr());
-  if (!type || Py_TYPE(tensor) != type) return nullptr;
   // The class still has the properties whose code was checked, and no class attribute shadows the
   // instance fields they read.
-  if (_PyType_Lookup(type, s_device.ptr()) != fake_tensor_device.ptr() ||
-      _PyType_Lookup(type, s_fake_device.ptr()) != fake_tensor_fake_device.ptr() ||
-      _PyType_Lookup(type, s_fake_mode.ptr()) || _PyType_Lookup(type, s_fake_device_field.ptr()))
-    return nullptr;
+  return type && _PyType_Lookup(type, s_device.ptr()) == fake_tensor_device.ptr() &&
+         _PyType_Lookup(type, s_fake_device.ptr()) == fake_tensor_fake_device.ptr() &&
+         !_PyType_Lookup(type, s_fake_mode.ptr()) && !_PyType_Lookup(type, s_fake_device_field.ptr());
+}
+
+PyObject* TorchTypes::fake_device_field(PyObject* tensor, PyObject** mode) const {
+  if (!fake_tensor || Py_TYPE(tensor) != reinterpret_cast<PyTypeObject*>(fake_tensor.ptr())) return nullptr;
   PyObject** dict_slot = _PyObject_GetDictPtr(tensor);
   PyObject* dict = dict_slot ? *dict_slot : nullptr;
   if (!dict || !PyDict_CheckExact(dict)) return nullptr;
-  PyObject* mode = PyDict_GetItemWithError(dict, s_fake_mode.ptr());
-  PyObject* device = mode ? PyDict_GetItemWithError(dict, s_fake_device_field.ptr()) : nullptr;
-  if (!device) {
-    PyErr_Clear();
-    return nullptr;
-  }
+  *mode = PyDict_GetItemWithError(dict, s_fake_mode.ptr());
+  PyObject* device = *mode ? PyDict_GetItemWithError(dict, s_fake_device_field.ptr()) : nullptr;
+  if (!device) PyErr_Clear();
+  return device;
+}
+
+bool TorchTypes::fake_mode_outside_kernel(PyObject* mode) const {
   PyObject* in_kernel = PyObject_GetAttr(mode, s_in_kernel_invocation.ptr());
   if (!in_kernel) {
     PyErr_Clear();
-    return nullptr;
+    return false;
   }
   Py_DECREF(in_kernel);  // True / False are immortal-ish singletons: only identity is compared
-  return in_kernel == Py_False ? device : nullptr;
+  return in_kernel == Py_False;
 }
 
 ir::DType TorchTypes::to_dtype(py::handle torch_dtype) const {

@@ -29,7 +29,7 @@ struct TorchTypes {
   py::str s_schema, s_overloadname, s_is_mutable, s_qualified_op_name, s_namespace;
   py::str s_module, s_qualname, s_dict, s_parameters, s_buffers, s_modules, s_device, s_is_contiguous;
   // FakeTensor and its device / fake_device properties, set only where their code reads what
-  // fake_device() below assumes (else null, and every device read takes getattr).
+  // the fake-device reads below assume (else null, and every device read takes getattr).
   py::object fake_tensor, fake_tensor_device, fake_tensor_fake_device;
   py::str s_fake_mode, s_fake_device_field, s_in_kernel_invocation, s_fake_device;
 
@@ -39,10 +39,13 @@ struct TorchTypes {
   bool is(py::handle obj, const py::object& type) const {
     return PyObject_TypeCheck(obj.ptr(), reinterpret_cast<PyTypeObject*>(type.ptr())) != 0;
   }
-  // What `tensor.device` returns for an exact FakeTensor outside a kernel, read from the instance dict
-  // (borrowed); null where the property must run (another type, a patched class, a mode inside a kernel,
-  // a missing field). Never raises.
-  PyObject* fake_device(PyObject* tensor) const;
+  // What `tensor.device` returns for an exact FakeTensor outside a kernel, read from the instance dict, in
+  // three steps (GraphState::device_type): the class is the one whose property code was checked (no
+  // patched property, no class attribute shadowing the fields); the tensor's device field and its fake
+  // mode (borrowed; null if either is missing); the mode's in_kernel_invocation is False. Never raise.
+  bool fake_tensor_class_unpatched() const;
+  PyObject* fake_device_field(PyObject* tensor, PyObject** mode) const;
+  bool fake_mode_outside_kernel(PyObject* mode) const;
   // Throws Error(kUnsupported) for torch dtypes the IR has no code for (bit-packed uint1..7, ...).
   ir::DType to_dtype(py::handle torch_dtype) const;
 };

@@ -62,3 +62,21 @@ def test_fake_tensor_device_inside_a_kernel_is_meta(monkeypatch):
     assert graphcache.key(ep).key == as_meta  # what the property answers inside a kernel
     monkeypatch.setattr(mode, "in_kernel_invocation", False)
     assert graphcache.key(ep).key == outside
+
+
+def test_weight_names_are_the_signature_targets_and_a_fingerprint_callable_gets_its_own_list():
+    ep = _export()
+    targets = {s.target for s in ep.graph_signature.input_specs if s.target is not None}
+    given = []
+
+    def fingerprint(names):
+        given.append(list(names))
+        names.clear()  # the caller's list: the key's own names must not change with it
+        return "ab" * 32
+
+    info = graphcache.key(ep, weight_fingerprint=fingerprint)
+    assert given == [info.weight_names]
+    assert sorted(info.weight_names) == sorted(targets) and len(info.weight_names) == 2
+    assert info.metadata["weight_slots"] == info.weight_names
+    assert all(type(n) is str for n in info.weight_names)
+    assert info.key != graphcache.key(ep).key  # the fingerprint is keyed
