@@ -15,6 +15,7 @@
 #include "capture_order.hpp"
 #include "external_data.hpp"
 #include "graphcache/error.hpp"
+#include "model_pages.hpp"
 #include "nondeterminism.hpp"
 #include "op_resolver.hpp"
 #include "tensor_convert.hpp"
@@ -118,7 +119,12 @@ class GraphConverter {
  public:
   GraphConverter(Shared& shared, const WireGraph& wire, GraphConverter* parent, CaptureSink* sink,
                  std::string where)
-      : shared_(shared), source_(shared.source), wire_(wire), where_(std::move(where)), parent_(parent) {
+      : shared_(shared),
+        source_(shared.source),
+        wire_(wire),
+        where_(std::move(where)),
+        parent_(parent),
+        pages_(parent == nullptr ? shared.location.file : nullptr) {  // a body's bytes are its node's
     scope_.parent = parent == nullptr ? nullptr : &parent->scope_;
     scope_.sink = sink;
   }
@@ -141,10 +147,12 @@ class GraphConverter {
     scope_.names.reserve(names);
     declare_inputs();
     declare_initializers();
+    pages_.release_all();  // the initializers' names and payloads
     // The initializers are converted, and the names map holds views of the model's bytes, not of them:
     // free them (the model's graph) before the nodes are declared, when memory peaks.
     if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
     declare_nodes();
+    pages_.release_all();  // the nodes' and those that lookups compared
     // Without subgraphs (which resolve names through this map while their node converts), the map is done
     // once the forward references and the outputs are resolved: freed before the nodes are converted, it
     // is not in memory with all of them (~40 bytes a node at a million nodes).
@@ -158,8 +166,12 @@ class GraphConverter {
       NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
-      if (!origin_[i].initializer) convert_node(wire_.nodes[origin_[i].index], static_cast<uint32_t>(i));
+      if (origin_[i].initializer) continue;
+      const WireNode& node = wire_.nodes[origin_[i].index];
+      pages_.reached(wire_.offset(node));
+      convert_node(node, static_cast<uint32_t>(i));
     }
+    pages_.release_all();
     bind_outputs();
     NameMap<PackedRef>().swap(scope_.names);  // resolved: free it before the cycle check's arrays
     check_acyclic();
@@ -192,7 +204,7 @@ class GraphConverter {
     const WireNode& node = wire_.nodes[j];
     return where_ + ".node[" + std::to_string(j) + "] (" +
            (node.name.empty() ? "" : "'" + std::string(wire_.str(node.name)) + "', ") +
-           std::string(wire_.str(node.op_type)) + ")";
+           std::string(wire_.str(wire_.op(node).op_type)) + ")";
   }
 
   void declare_inputs() {
@@ -300,8 +312,9 @@ class GraphConverter {
   void declare_nodes() {
     for (size_t j = 0; j < wire_.nodes.size(); ++j) {
       const WireNode& node = wire_.nodes[j];
+      pages_.reached(wire_.offset(node));
       const WireNames outputs = wire_.node_outputs(node);
-      if (is_constant_op(wire_.str(node.domain), wire_.str(node.op_type))) {
+      if (is_constant_op(wire_.str(wire_.op(node).domain), wire_.str(wire_.op(node).op_type))) {
         const std::string where = wire_node_where(j);
         if (const WireTensor* big = large_constant(node, where); big != nullptr) {
           if (outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
@@ -470,10 +483,11 @@ class GraphConverter {
   // Fills graph_.nodes[index] (built in place: its vectors use the graph's arena).
   void convert_node(const WireNode& wire, uint32_t index) {
     const auto where = [&] { return node_where(index); };
-    if (wire.op_type.empty()) source_.fail("node has no op_type", where());
+    const WireOp& op = wire_.op(wire);
+    if (op.op_type.empty()) source_.fail("node has no op_type", where());
     ir::Node& node = graph_.nodes[index];
     node.name = wire_.str(wire.name);
-    const std::string_view domain = wire_.str(wire.domain);
+    const std::string_view domain = wire_.str(op.domain);
     const WireNames inputs = wire_.node_inputs(wire), outputs = wire_.node_outputs(wire);
     for (size_t k = 0; k < inputs.size(); ++k) {  // declare_nodes resolved the operands defined before
       if (node.inputs[k] != kUnresolved) continue;
@@ -493,8 +507,8 @@ class GraphConverter {
         if (ref.kind == ValueRef::Kind::kNodeOutput && ref.index >= index) sorted_ = false;
       }
     }
-    shared_.resolver.resolve(node, domain == "ai.onnx" ? std::string_view() : domain, wire_.str(wire.op_type),
-                             wire_.str(wire.overload), where);
+    shared_.resolver.resolve(node, domain == "ai.onnx" ? std::string_view() : domain, wire_.str(op.op_type),
+                             wire_.str(op.overload), where);
   }
 
   void convert_attributes(const WireNode& wire, ir::Node& node, const std::string& where) {
@@ -624,6 +638,7 @@ class GraphConverter {
   std::vector<WireTensor>* releasable_initializers_ = nullptr;
   std::string where_;
   GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
+  ModelPages pages_;  // the model graph's: the mapped file's pages its passes over the nodes are done with
   Scope scope_;
   ir::Graph graph_;
   std::vector<Origin> origin_;   // per IR node: what it came from (the wire node to convert; messages)

@@ -21,7 +21,8 @@ ir::Graph load_onnx_file(const std::string& path, const OnnxLoadOptions& options
   if (ec) throw Error(ErrorKind::kIo, path + ": cannot resolve the model's folder: " + ec.message());
   const ErrorSource source{path};
   WireModel model = scan_model(Span{file.data(), file.size(), 0}, source);
-  const ModelLocation location{model_path.string(), file.data(), folder.string()};
+  file.release(0, file.size());  // the scan read every page; the conversion reads the nodes' again, in order
+  const ModelLocation location{model_path.string(), file.data(), folder.string(), &file};
   return convert_model(model, location, options, source);
 }
 

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
 
 #include "graphcache/error.hpp"
 #include "graphcache/limits.hpp"
@@ -202,12 +205,39 @@ WireAttribute scan_attribute(Span span, const ErrorSource& source, const std::st
   return attribute;
 }
 
+// A graph's distinct operators (WireGraph::ops), found by their names' bytes.
+class OpTable {
+ public:
+  explicit OpTable(WireGraph& graph) : graph_(graph) {}
+  uint32_t intern(const WireOp& op) {
+    const Names names{graph_.str(op.op_type), graph_.str(op.domain), graph_.str(op.overload)};
+    const auto [it, added] = index_.try_emplace(names, static_cast<uint32_t>(graph_.ops.size()));
+    if (added) graph_.ops.push_back(op);
+    return it->second;
+  }
+
+ private:
+  struct Names {
+    std::string_view op_type, domain, overload;
+    bool operator==(const Names&) const = default;
+  };
+  struct NamesHash {
+    size_t operator()(const Names& names) const noexcept {
+      const std::hash<std::string_view> hash;
+      return hash(names.op_type) ^ (hash(names.domain) * 31) ^ (hash(names.overload) * 961);
+    }
+  };
+  WireGraph& graph_;
+  std::unordered_map<Names, uint32_t, NamesHash> index_;
+};
+
 // Appends the node to graph.nodes (its inputs and outputs to graph.value_names, its attributes to
-// graph.attributes). `inputs` / `outputs` are scratch buffers reused across nodes (the two lists may
-// interleave on the wire).
-void scan_node(Span span, const ErrorSource& source, Where where, int depth, WireGraph& graph,
+// graph.attributes, its operator to graph.ops if new). `inputs` / `outputs` are scratch buffers reused
+// across nodes (the two lists may interleave on the wire).
+void scan_node(Span span, const ErrorSource& source, Where where, int depth, WireGraph& graph, OpTable& ops,
                std::vector<WireName>& inputs, std::vector<WireName>& outputs) {
   WireNode node;
+  WireOp op;
   node.first_attribute = static_cast<uint32_t>(graph.attributes.size());
   inputs.clear();
   outputs.clear();
@@ -229,13 +259,13 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
         node.name = in.name();
         break;
       case 4:
-        node.op_type = in.name();
+        op.op_type = in.name();
         break;
       case 7:
-        node.domain = in.name();
+        op.domain = in.name();
         break;
       case 8:
-        node.overload = in.name();
+        op.overload = in.name();
         break;
       case 5:
         if (!node_where) node_where = where.str();
@@ -253,6 +283,7 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
   node.output_count = static_cast<uint32_t>(outputs.size());
   graph.value_names.insert(graph.value_names.end(), inputs.begin(), inputs.end());
   graph.value_names.insert(graph.value_names.end(), outputs.begin(), outputs.end());
+  node.op = ops.intern(op);
   graph.nodes.push_back(node);
 }
 
@@ -280,6 +311,7 @@ WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& wh
   // A guess (pages of a reserve nobody writes cost nothing), bounded by what the bytes can hold.
   graph.value_names.reserve(std::min(node_count * 4, span.size / 2));
   std::vector<WireName> inputs, outputs;
+  OpTable ops(graph);
   FieldReader in(span, source, where);
   while (in.next()) {
     if (in.wire_type() != kLengthDelimited) {
@@ -288,7 +320,7 @@ WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& wh
     }
     switch (in.field()) {
       case 1:
-        scan_node(in.bytes(), source, Where(where, ".node", graph.nodes.size()), depth, graph, inputs,
+        scan_node(in.bytes(), source, Where(where, ".node", graph.nodes.size()), depth, graph, ops, inputs,
                   outputs);
         break;
       case 2:
