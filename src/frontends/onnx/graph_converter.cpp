@@ -3,6 +3,10 @@
 #include <tsl/robin_map.h>
 #include <xxhash.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <memory>
 #include <memory_resource>
@@ -105,6 +109,20 @@ bool is_constant_op(std::string_view domain, std::string_view op_type) {
   return (domain.empty() || domain == "ai.onnx") && op_type == "Constant";
 }
 
+// Gives the blocks a graph of `nodes` nodes just freed (its wire initializers, its names map) back to the
+// system. glibc keeps a freed block in its heap, instead of unmapping it, when the block is smaller than
+// its mmap threshold, which it raises to the size of every large block freed (up to 32 MiB): after one
+// load, the next load's freed initializers and names map would stay resident under its peak (~15% more
+// at 133k nodes). malloc_trim also returns free pages inside the heap. Small graphs free small blocks that
+// the heap reuses anyway.
+void return_freed_memory(size_t nodes) {
+#if defined(__GLIBC__)
+  if (nodes >= 4096) ::malloc_trim(0);
+#else
+  (void)nodes;
+#endif
+}
+
 // An operand declare_nodes could not resolve yet (a real omitted input has output 0).
 constexpr ValueRef kUnresolved{ValueRef::Kind::kNone, 0, 1};
 
@@ -150,7 +168,10 @@ class GraphConverter {
     pages_.release_all();  // the initializers' names and payloads
     // The initializers are converted, and the names map holds views of the model's bytes, not of them:
     // free them (the model's graph) before the nodes are declared, when memory peaks.
-    if (releasable_initializers_ != nullptr) std::vector<WireTensor>().swap(*releasable_initializers_);
+    if (releasable_initializers_ != nullptr) {
+      std::vector<WireTensor>().swap(*releasable_initializers_);
+      return_freed_memory(nodes);
+    }
     declare_nodes();
     pages_.release_all();  // the nodes' and those that lookups compared
     // Without subgraphs (which resolve names through this map while their node converts), the map is done
@@ -164,6 +185,7 @@ class GraphConverter {
                                                           : std::optional<ValueRef>(it->second));
       }
       NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
+      return_freed_memory(nodes);
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
       if (origin_[i].initializer) continue;
