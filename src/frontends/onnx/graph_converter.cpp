@@ -675,9 +675,17 @@ ir::Graph convert_model(WireModel& model, const ModelLocation& location, const O
                         const ErrorSource& source) {
   if (!model.graph) source.fail("model has no graph", "model");
   Shared shared{location, options, source, OpResolver(model.opset_import, model.functions, source)};
-  GraphConverter converter(shared, *model.graph, nullptr, nullptr, "graph");
-  converter.release_initializers_when_converted(model.graph->initializers);
-  return converter.convert();
+  ir::Graph graph;
+  {
+    GraphConverter converter(shared, *model.graph, nullptr, nullptr, "graph");
+    converter.release_initializers_when_converted(model.graph->initializers);
+    graph = converter.convert();
+  }
+  // The wire form is done: freed now, and its blocks handed back, before the caller keys the graph.
+  const size_t nodes = model.graph->nodes.size();
+  model.graph.reset();
+  return_freed_memory(nodes);
+  return graph;
 }
 
 }  // namespace graphcache::onnx_frontend

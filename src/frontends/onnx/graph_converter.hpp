@@ -28,8 +28,8 @@ struct ModelLocation {
   const MappedFile* file = nullptr;
 };
 
-// Releases parts of `model` once converted (the model graph's initializers), so that they and the whole
-// converted graph are not in memory together.
+// Releases parts of `model` once converted (the model graph's initializers, then the whole graph), so that
+// they and the whole converted graph are not in memory together.
 ir::Graph convert_model(WireModel& model, const ModelLocation& location, const OnnxLoadOptions& options,
                         const ErrorSource& source);
 
