@@ -252,6 +252,7 @@ class GraphConverter {
     };
     for (size_t i = 0; i < wire_.initializers.size(); ++i) {
       const WireTensor& tensor = wire_.initializers[i];
+      pages_.reached(tensor.whole.offset);
       const std::string name(tensor.name);
       const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + name + "')";
       if (defined_by_initializer(tensor.name))

@@ -11,6 +11,7 @@
 
 #include "graphcache/error.hpp"
 #include "graphcache/limits.hpp"
+#include "model_pages.hpp"
 
 namespace graphcache::onnx_frontend {
 
@@ -40,6 +41,7 @@ class FieldReader {
     return true;
   }
   uint32_t field() const { return tag_ >> 3; }
+  uint64_t offset() const { return span_.offset + position(); }  // in the model
   int wire_type() const { return static_cast<int>(tag_ & 7); }
 
   uint64_t varint() {
@@ -301,7 +303,8 @@ std::pair<size_t, size_t> count_nodes_and_initializers(Span span) {
   return {nodes, initializers};
 }
 
-WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
+WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth,
+                     ModelPages* pages = nullptr) {
   if (depth > kMaxNestingDepth) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
   graph.model = span.data - span.offset;
@@ -314,6 +317,7 @@ WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& wh
   OpTable ops(graph);
   FieldReader in(span, source, where);
   while (in.next()) {
+    if (pages != nullptr) pages->reached(in.offset());
     if (in.wire_type() != kLengthDelimited) {
       in.skip();
       continue;
@@ -372,7 +376,7 @@ std::pair<std::string, int64_t> scan_opset(Span span, const ErrorSource& source,
 
 }  // namespace
 
-WireModel scan_model(Span model, const ErrorSource& source) {
+WireModel scan_model(Span model, const ErrorSource& source, ModelPages* pages) {
   if (model.size >= static_cast<size_t>(INT_MAX)) {
     throw Error(ErrorKind::kUnsupported, source.label +
                                              ": model is larger than protobuf's 2 GiB message limit: " +
@@ -390,7 +394,7 @@ WireModel scan_model(Span model, const ErrorSource& source) {
           in.bytes(), source, "model.opset_import[" + std::to_string(result.opset_import.size()) + "]"));
     } else if (field == 7 && in.wire_type() == kLengthDelimited) {
       if (result.graph) in.fail("field 'graph' appears twice");
-      result.graph = scan_graph(in.bytes(), source, "graph", 0);
+      result.graph = scan_graph(in.bytes(), source, "graph", 0, pages);
     } else if (field == 25 && in.wire_type() == kLengthDelimited) {
       result.functions.push_back(parse_message<onnx::FunctionProto>(
           in.bytes(), source, "model.functions[" + std::to_string(result.functions.size()) + "]"));

@@ -175,7 +175,10 @@ struct WireModel {
   std::vector<onnx::FunctionProto> functions;
 };
 
+class ModelPages;
+
 // Parses the model's structure. Throws Error(kInvalidModel) naming the malformed or truncated message.
-WireModel scan_model(Span model, const ErrorSource& source);
+// `pages` (a mapped file's): released behind the scan of the model graph's fields.
+WireModel scan_model(Span model, const ErrorSource& source, ModelPages* pages = nullptr);
 
 }  // namespace graphcache::onnx_frontend
