@@ -109,19 +109,22 @@ bool is_constant_op(std::string_view domain, std::string_view op_type) {
   return (domain.empty() || domain == "ai.onnx") && op_type == "Constant";
 }
 
-// Gives the blocks a graph of `nodes` nodes just freed (its wire initializers, its names map) back to the
-// system. glibc keeps a freed block in its heap, instead of unmapping it, when the block is smaller than
-// its mmap threshold, which it raises to the size of every large block freed (up to 32 MiB): after one
-// load, the next load's freed initializers and names map would stay resident under its peak (~15% more
-// at 133k nodes). malloc_trim also returns free pages inside the heap. Small graphs free small blocks that
-// the heap reuses anyway.
-void return_freed_memory(size_t nodes) {
+// Gives the blocks a graph of `nodes` nodes just freed (its wire initializers, its names map, its wire
+// form) back to the system, from `min_nodes` nodes on. glibc keeps a freed block in its heap, instead of
+// unmapping it, when the block is smaller than its mmap threshold, which it raises to the size of every
+// large block freed (up to 32 MiB): after one load, the next load's freed initializers and names map
+// would stay resident under its peak (~10% more at 133k nodes). malloc_trim also returns free pages
+// inside the heap. Below `min_nodes` the heap reuses the blocks at once, and trimming them costs time
+// (faulting the pages in again: 7% more CPU at 133k nodes for the wire form's) for no lower peak.
+void return_freed_memory(size_t nodes, size_t min_nodes) {
 #if defined(__GLIBC__)
-  if (nodes >= 4096) ::malloc_trim(0);
+  if (nodes >= min_nodes) ::malloc_trim(0);
 #else
-  (void)nodes;
+  (void)nodes, (void)min_nodes;
 #endif
 }
+constexpr size_t kTrimNamesFrom = 65536;  // the initializers' and the names map's blocks: >= 2 MiB
+constexpr size_t kTrimWireFrom = 524288;  // the wire form's: >= 16 MiB, more than the key's tables reuse
 
 // An operand declare_nodes could not resolve yet (a real omitted input has output 0).
 constexpr ValueRef kUnresolved{ValueRef::Kind::kNone, 0, 1};
@@ -170,7 +173,7 @@ class GraphConverter {
     // free them (the model's graph) before the nodes are declared, when memory peaks.
     if (releasable_initializers_ != nullptr) {
       std::vector<WireTensor>().swap(*releasable_initializers_);
-      return_freed_memory(nodes);
+      return_freed_memory(nodes, kTrimNamesFrom);
     }
     declare_nodes();
     pages_.release_all();  // the nodes' and those that lookups compared
@@ -185,7 +188,7 @@ class GraphConverter {
                                                           : std::optional<ValueRef>(it->second));
       }
       NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
-      return_freed_memory(nodes);
+      return_freed_memory(nodes, kTrimNamesFrom);
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
       if (origin_[i].initializer) continue;
@@ -685,7 +688,7 @@ ir::Graph convert_model(WireModel& model, const ModelLocation& location, const O
   // The wire form is done: freed now, and its blocks handed back, before the caller keys the graph.
   const size_t nodes = model.graph->nodes.size();
   model.graph.reset();
-  return_freed_memory(nodes);
+  return_freed_memory(nodes, kTrimWireFrom);
   return graph;
 }
 

@@ -387,16 +387,17 @@ TEST(OnnxLoader, ForwardOperandsAndOutputsResolveBeforeTheNamesMapIsFreed) {
                "graph output is not produced by any node, graph input or initializer: graph.output[4] ('z')");
 }
 
-// A file the loader maps: it releases the file's pages behind its passes over the nodes (every MiB) and
-// reads released pages again (names compared in lookups, output names, error messages). Loaded from a
-// file of several MiB it must key, and fail, exactly as from bytes in memory (never released).
+// A file the loader maps: it releases the file's pages behind its passes over the nodes (every MiB, in
+// files of 4 MiB and more) and reads released pages again (names compared in lookups, output names, error
+// messages). Loaded from a file of several MiB it must key, and fail, exactly as from bytes in memory
+// (never released).
 TEST(OnnxLoader, MappedFileReleasedBehindThePassesLoadsAsFromMemory) {
   onnx::ModelProto model;
-  ASSERT_TRUE(model.ParseFromString(residual_model({.blocks = 20000, .mixed_payloads = true})));
+  ASSERT_TRUE(model.ParseFromString(residual_model({.blocks = 30000, .mixed_payloads = true})));
   TempDir dir;
   const auto file_and_memory = [&](const onnx::ModelProto& m) {
     const std::string bytes = m.SerializeAsString();
-    ASSERT_GT(bytes.size(), size_t{3} << 20);
+    ASSERT_GT(bytes.size(), size_t{6} << 20);  // released from 4 MiB on, every MiB
     const std::string path = dir.file("big.onnx");
     write_file(path, bytes);
     std::string from_file, from_memory;
@@ -420,7 +421,7 @@ TEST(OnnxLoader, MappedFileReleasedBehindThePassesLoadsAsFromMemory) {
   graph->mutable_node(graph->node_size() - 1)->set_input(1, "nowhere");
   file_and_memory(undefined);
   onnx::ModelProto cyclic = model;
-  cyclic.mutable_graph()->mutable_node(0)->set_input(0, "b19999.y");
+  cyclic.mutable_graph()->mutable_node(0)->set_input(0, "b29999.y");
   file_and_memory(cyclic);
   const std::string path = dir.file("cyclic.onnx");
   write_file(path, cyclic.SerializeAsString());
