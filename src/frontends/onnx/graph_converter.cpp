@@ -113,9 +113,11 @@ bool is_constant_op(std::string_view domain, std::string_view op_type) {
 // form) back to the system, from `min_nodes` nodes on. glibc keeps a freed block in its heap, instead of
 // unmapping it, when the block is smaller than its mmap threshold, which it raises to the size of every
 // large block freed (up to 32 MiB): after one load, the next load's freed initializers and names map
-// would stay resident under its peak (~10% more at 133k nodes). malloc_trim also returns free pages
-// inside the heap. Below `min_nodes` the heap reuses the blocks at once, and trimming them costs time
-// (faulting the pages in again: 7% more CPU at 133k nodes for the wire form's) for no lower peak.
+// would stay resident under its peak (~14% more at 400k nodes). malloc_trim also returns free pages
+// inside the heap. It costs time (the pages are faulted in again when the heap grows back): 2-4% more CPU
+// at 400k nodes, but 15% at 133k (for a 10% lower peak), and trimming the wire form's blocks lowers the
+// peak only where they exceed what the key's tables reuse at once. Hence the thresholds, measured with
+// bench/hardening.
 void return_freed_memory(size_t nodes, size_t min_nodes) {
 #if defined(__GLIBC__)
   if (nodes >= min_nodes) ::malloc_trim(0);
@@ -123,8 +125,8 @@ void return_freed_memory(size_t nodes, size_t min_nodes) {
   (void)nodes, (void)min_nodes;
 #endif
 }
-constexpr size_t kTrimNamesFrom = 65536;  // the initializers' and the names map's blocks: >= 2 MiB
-constexpr size_t kTrimWireFrom = 524288;  // the wire form's: >= 16 MiB, more than the key's tables reuse
+constexpr size_t kTrimNamesFrom = 262144;  // the initializers' and the names map's blocks: >= 8 MiB
+constexpr size_t kTrimWireFrom = 524288;   // the wire form's: >= 16 MiB
 
 // An operand declare_nodes could not resolve yet (a real omitted input has output 0).
 constexpr ValueRef kUnresolved{ValueRef::Kind::kNone, 0, 1};

@@ -13,8 +13,8 @@ namespace graphcache::onnx_frontend {
 
 class ModelPages {
  public:
-  // Null: bytes the caller owns, kept. So is a file under 4 MiB: there faulting its pages in again costs
-  // more time (a fifth more CPU at 13k nodes) than their few MiB are worth.
+  // Null: bytes the caller owns, kept. So is a file under 4 MiB: faulting its pages in again would cost
+  // more time than its few MiB are worth.
   explicit ModelPages(const MappedFile* file)
       : file_(file != nullptr && file->size() >= kMinFileBytes ? file : nullptr) {}
 
