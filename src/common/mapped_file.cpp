@@ -52,6 +52,16 @@ MappedFile::MappedFile(const std::string& path, Access access, const std::string
   data_ = static_cast<const uint8_t*>(mapping);  // the mapping keeps the file referenced after close
 }
 
+void MappedFile::release(uint64_t begin, uint64_t end) const {
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t first = (begin + page - 1) / page * page;
+  const uint64_t last =
+      end >= size_ ? (size_ + page - 1) / page * page : end / page * page;  // the tail page too
+  // A read-only shared mapping: MADV_DONTNEED unmaps the pages, the file and its page cache keep them.
+  if (data_ != nullptr && first < last)
+    ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -20,6 +20,10 @@ class MappedFile {
 
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
+  // Drops the pages that lie wholly inside bytes [begin, end) from this process's resident memory (for a
+  // reader done with that part of the file); reading them again faults them back in from the page cache,
+  // so views into the mapping stay valid.
+  void release(uint64_t begin, uint64_t end) const;
 
  private:
   const uint8_t* data_ = nullptr;

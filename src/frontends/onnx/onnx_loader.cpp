@@ -6,6 +6,7 @@
 #include "graph_converter.hpp"
 #include "graphcache/error.hpp"
 #include "graphcache/onnx.hpp"
+#include "model_pages.hpp"
 #include "wire_model.hpp"
 
 namespace graphcache {
@@ -20,8 +21,10 @@ ir::Graph load_onnx_file(const std::string& path, const OnnxLoadOptions& options
   const fs::path folder = fs::canonical(fs::absolute(fs::path(path)).parent_path(), ec);
   if (ec) throw Error(ErrorKind::kIo, path + ": cannot resolve the model's folder: " + ec.message());
   const ErrorSource source{path};
-  WireModel model = scan_model(Span{file.data(), file.size(), 0}, source);
-  const ModelLocation location{model_path.string(), file.data(), folder.string()};
+  ModelPages pages(&file);
+  WireModel model = scan_model(Span{file.data(), file.size(), 0}, source, &pages);
+  pages.release_all();  // the conversion reads the names again, in order
+  const ModelLocation location{model_path.string(), file.data(), folder.string(), &file};
   return convert_model(model, location, options, source);
 }
 

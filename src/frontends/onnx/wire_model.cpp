@@ -5,9 +5,13 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
 
 #include "graphcache/error.hpp"
 #include "graphcache/limits.hpp"
+#include "model_pages.hpp"
 
 namespace graphcache::onnx_frontend {
 
@@ -37,6 +41,7 @@ class FieldReader {
     return true;
   }
   uint32_t field() const { return tag_ >> 3; }
+  uint64_t offset() const { return span_.offset + position(); }  // in the model
   int wire_type() const { return static_cast<int>(tag_ & 7); }
 
   uint64_t varint() {
@@ -202,12 +207,39 @@ WireAttribute scan_attribute(Span span, const ErrorSource& source, const std::st
   return attribute;
 }
 
+// A graph's distinct operators (WireGraph::ops), found by their names' bytes.
+class OpTable {
+ public:
+  explicit OpTable(WireGraph& graph) : graph_(graph) {}
+  uint32_t intern(const WireOp& op) {
+    const Names names{graph_.str(op.op_type), graph_.str(op.domain), graph_.str(op.overload)};
+    const auto [it, added] = index_.try_emplace(names, static_cast<uint32_t>(graph_.ops.size()));
+    if (added) graph_.ops.push_back(op);
+    return it->second;
+  }
+
+ private:
+  struct Names {
+    std::string_view op_type, domain, overload;
+    bool operator==(const Names&) const = default;
+  };
+  struct NamesHash {
+    size_t operator()(const Names& names) const noexcept {
+      const std::hash<std::string_view> hash;
+      return hash(names.op_type) ^ (hash(names.domain) * 31) ^ (hash(names.overload) * 961);
+    }
+  };
+  WireGraph& graph_;
+  std::unordered_map<Names, uint32_t, NamesHash> index_;
+};
+
 // Appends the node to graph.nodes (its inputs and outputs to graph.value_names, its attributes to
-// graph.attributes). `inputs` / `outputs` are scratch buffers reused across nodes (the two lists may
-// interleave on the wire).
-void scan_node(Span span, const ErrorSource& source, Where where, int depth, WireGraph& graph,
+// graph.attributes, its operator to graph.ops if new). `inputs` / `outputs` are scratch buffers reused
+// across nodes (the two lists may interleave on the wire).
+void scan_node(Span span, const ErrorSource& source, Where where, int depth, WireGraph& graph, OpTable& ops,
                std::vector<WireName>& inputs, std::vector<WireName>& outputs) {
   WireNode node;
+  WireOp op;
   node.first_attribute = static_cast<uint32_t>(graph.attributes.size());
   inputs.clear();
   outputs.clear();
@@ -229,13 +261,13 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
         node.name = in.name();
         break;
       case 4:
-        node.op_type = in.name();
+        op.op_type = in.name();
         break;
       case 7:
-        node.domain = in.name();
+        op.domain = in.name();
         break;
       case 8:
-        node.overload = in.name();
+        op.overload = in.name();
         break;
       case 5:
         if (!node_where) node_where = where.str();
@@ -253,6 +285,7 @@ void scan_node(Span span, const ErrorSource& source, Where where, int depth, Wir
   node.output_count = static_cast<uint32_t>(outputs.size());
   graph.value_names.insert(graph.value_names.end(), inputs.begin(), inputs.end());
   graph.value_names.insert(graph.value_names.end(), outputs.begin(), outputs.end());
+  node.op = ops.intern(op);
   graph.nodes.push_back(node);
 }
 
@@ -270,7 +303,8 @@ std::pair<size_t, size_t> count_nodes_and_initializers(Span span) {
   return {nodes, initializers};
 }
 
-WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth) {
+WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& where, int depth,
+                     ModelPages* pages = nullptr) {
   if (depth > kMaxNestingDepth) source.fail("subgraphs nested too deeply", where);
   WireGraph graph;
   graph.model = span.data - span.offset;
@@ -280,15 +314,17 @@ WireGraph scan_graph(Span span, const ErrorSource& source, const std::string& wh
   // A guess (pages of a reserve nobody writes cost nothing), bounded by what the bytes can hold.
   graph.value_names.reserve(std::min(node_count * 4, span.size / 2));
   std::vector<WireName> inputs, outputs;
+  OpTable ops(graph);
   FieldReader in(span, source, where);
   while (in.next()) {
+    if (pages != nullptr) pages->reached(in.offset());
     if (in.wire_type() != kLengthDelimited) {
       in.skip();
       continue;
     }
     switch (in.field()) {
       case 1:
-        scan_node(in.bytes(), source, Where(where, ".node", graph.nodes.size()), depth, graph, inputs,
+        scan_node(in.bytes(), source, Where(where, ".node", graph.nodes.size()), depth, graph, ops, inputs,
                   outputs);
         break;
       case 2:
@@ -340,7 +376,7 @@ std::pair<std::string, int64_t> scan_opset(Span span, const ErrorSource& source,
 
 }  // namespace
 
-WireModel scan_model(Span model, const ErrorSource& source) {
+WireModel scan_model(Span model, const ErrorSource& source, ModelPages* pages) {
   if (model.size >= static_cast<size_t>(INT_MAX)) {
     throw Error(ErrorKind::kUnsupported, source.label +
                                              ": model is larger than protobuf's 2 GiB message limit: " +
@@ -358,7 +394,7 @@ WireModel scan_model(Span model, const ErrorSource& source) {
           in.bytes(), source, "model.opset_import[" + std::to_string(result.opset_import.size()) + "]"));
     } else if (field == 7 && in.wire_type() == kLengthDelimited) {
       if (result.graph) in.fail("field 'graph' appears twice");
-      result.graph = scan_graph(in.bytes(), source, "graph", 0);
+      result.graph = scan_graph(in.bytes(), source, "graph", 0, pages);
     } else if (field == 25 && in.wire_type() == kLengthDelimited) {
       result.functions.push_back(parse_message<onnx::FunctionProto>(
           in.bytes(), source, "model.functions[" + std::to_string(result.functions.size()) + "]"));

@@ -86,12 +86,19 @@ struct WireName {
   bool empty() const { return size == 0; }
 };
 
+// An operator as nodes name it, one per distinct (op_type, domain, overload) of a graph: a node holds its
+// 4-byte index instead of three names (24 bytes; a million-node model holds a million nodes).
+struct WireOp {
+  WireName op_type, domain;
+  WireName overload;  // IR 10 NodeProto.overload (field 8): which model-local function overload
+};
+
 // A node's strings are positions in the model's bytes (which outlive the WireModel); its inputs, outputs
 // and attributes live in arrays of the graph (one array each for the whole graph instead of three vectors
 // per node).
 struct WireNode {
-  WireName name, op_type, domain;
-  WireName overload;         // IR 10 NodeProto.overload (field 8): which model-local function overload
+  WireName name;
+  uint32_t op = 0;           // in WireGraph::ops
   uint32_t first_value = 0;  // inputs then outputs, in WireGraph::value_names
   uint32_t input_count = 0, output_count = 0;
   uint32_t first_attribute = 0, attribute_count = 0;  // in WireGraph::attributes
@@ -135,10 +142,17 @@ struct WireGraph {
   const uint8_t* model = nullptr;  // the model's first byte: WireName offsets count from it
   std::string name;
   std::vector<WireNode> nodes;
+  std::vector<WireOp> ops;
   std::vector<WireName> value_names;
   std::vector<WireAttribute> attributes;
   std::string_view str(WireName name) const {
     return {reinterpret_cast<const char*>(model) + name.offset, name.size};
+  }
+  const WireOp& op(const WireNode& node) const { return ops[node.op]; }
+  // Where the node lies in the model (its name, else its first input or output; 0 if it has none).
+  uint64_t offset(const WireNode& node) const {
+    if (node.name.offset != 0) return node.name.offset;
+    return node.input_count + node.output_count == 0 ? 0 : value_names[node.first_value].offset;
   }
   WireNames node_inputs(const WireNode& node) const {
     return {model, value_names.data() + node.first_value, node.input_count};
@@ -161,7 +175,10 @@ struct WireModel {
   std::vector<onnx::FunctionProto> functions;
 };
 
+class ModelPages;
+
 // Parses the model's structure. Throws Error(kInvalidModel) naming the malformed or truncated message.
-WireModel scan_model(Span model, const ErrorSource& source);
+// `pages` (a mapped file's): released behind the scan of the model graph's fields.
+WireModel scan_model(Span model, const ErrorSource& source, ModelPages* pages = nullptr);
 
 }  // namespace graphcache::onnx_frontend

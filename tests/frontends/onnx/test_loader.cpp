@@ -10,6 +10,7 @@
 
 #include "graphcache/error.hpp"
 #include "onnx_test_util.hpp"
+#include "residual_model.hpp"
 
 namespace graphcache::onnx_test {
 namespace {
@@ -384,6 +385,70 @@ TEST(OnnxLoader, ForwardOperandsAndOutputsResolveBeforeTheNamesMapIsFreed) {
   add_output(missing_output.mutable_graph(), "z");
   expect_error([&] { load(missing_output); }, ErrorKind::kInvalidModel,
                "graph output is not produced by any node, graph input or initializer: graph.output[4] ('z')");
+}
+
+// A file the loader maps: it releases the file's pages behind its passes over the nodes (every MiB, in
+// files of 4 MiB and more) and reads released pages again (names compared in lookups, output names, error
+// messages). Loaded from a file of several MiB it must key, and fail, exactly as from bytes in memory
+// (never released).
+TEST(OnnxLoader, MappedFileReleasedBehindThePassesLoadsAsFromMemory) {
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(residual_model({.blocks = 30000, .mixed_payloads = true})));
+  TempDir dir;
+  const auto file_and_memory = [&](const onnx::ModelProto& m) {
+    const std::string bytes = m.SerializeAsString();
+    ASSERT_GT(bytes.size(), size_t{6} << 20);  // released from 4 MiB on, every MiB
+    const std::string path = dir.file("big.onnx");
+    write_file(path, bytes);
+    std::string from_file, from_memory;
+    try {
+      from_file = compute_key(load_onnx_file(path)).key.hex();
+    } catch (const Error& e) {
+      from_file = std::string(e.what()).replace(0, path.size(), "<memory>");
+    }
+    try {
+      from_memory = compute_key(load_onnx_bytes(bytes, dir.path().string())).key.hex();
+    } catch (const Error& e) {
+      from_memory = e.what();
+    }
+    EXPECT_EQ(from_file, from_memory);
+  };
+  file_and_memory(model);
+  // The last node reads an undefined name; the first one reads the last output (a cycle, reported after
+  // every node is converted, with a node's name and op read from released pages).
+  onnx::ModelProto undefined = model;
+  auto* graph = undefined.mutable_graph();
+  graph->mutable_node(graph->node_size() - 1)->set_input(1, "nowhere");
+  file_and_memory(undefined);
+  onnx::ModelProto cyclic = model;
+  cyclic.mutable_graph()->mutable_node(0)->set_input(0, "b29999.y");
+  file_and_memory(cyclic);
+  const std::string path = dir.file("cyclic.onnx");
+  write_file(path, cyclic.SerializeAsString());
+  expect_error([&] { load_onnx_file(path); }, ErrorKind::kInvalidModel,
+               "the graph has a cycle: graph.node[0] ('b0.mm', MatMul)");
+}
+
+// Nodes share one wire operator per distinct (op_type, domain, overload): the same op_type in two domains
+// stays two ops.
+TEST(OnnxLoader, SameOpTypeInTwoDomainsStaysTwoOps) {
+  onnx::ModelProto model = make_model();
+  auto* custom = model.add_opset_import();
+  custom->set_domain("custom.ops");
+  custom->set_version(3);
+  auto* graph = model.mutable_graph();
+  add_input(graph, "x");
+  add_node(graph, "Relu", {"x"}, {"a"});
+  add_node(graph, "Relu", {"a"}, {"b"}, "custom.ops");
+  add_node(graph, "Relu", {"b"}, {"c"});
+  add_output(graph, "c");
+  const ir::Graph loaded = load(model);
+  ASSERT_EQ(loaded.nodes.size(), 3u);
+  EXPECT_EQ(loaded.nodes[0].op->domain, "");
+  EXPECT_EQ(loaded.nodes[1].op->domain, "custom.ops");
+  EXPECT_EQ(loaded.nodes[1].op->version, 3);
+  EXPECT_EQ(loaded.nodes[2].op->domain, "");
+  EXPECT_EQ(loaded.nodes[2].op->name, "Relu");
 }
 
 TEST(OnnxLoader, UndefinedAndDuplicateNamesAreRefused) {
