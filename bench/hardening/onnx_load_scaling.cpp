@@ -12,6 +12,7 @@
 // node costs while the model is loaded and keyed, the mapped file's pages included; load_B/n: the same
 // for the load alone (the rest of the peak is the key's, with the loaded graph).
 #include <onnx/onnx_pb.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,6 +66,20 @@ double minor_faults() {
   return static_cast<double>(usage.ru_minflt);
 }
 
+// CPU ms to take `bytes` of fresh memory from the kernel and write one byte per page: the page faults (and
+// the kernel zeroing the pages) that as large a peak costs at the least, whatever code touches it.
+double fresh_memory_cpu_ms(size_t bytes) {
+  if (bytes == 0) return 0;
+  void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return 0;
+  const double cpu0 = cpu_ms();
+  auto* bytes_at = static_cast<volatile char*>(memory);
+  for (size_t offset = 0; offset < bytes; offset += 4096) bytes_at[offset] = 1;
+  const double spent = cpu_ms() - cpu0;
+  ::munmap(memory, bytes);
+  return spent;
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -105,16 +120,22 @@ int measure(const std::string& path, size_t file_bytes, int runs) {
   const double later_peak_kib = status_kib("VmHWM");
   const double peak_kib = std::max(load_peak_kib, later_peak_kib);
   const auto n = static_cast<double>(nodes);
+  std::vector<double> fresh_ms;
+  for (int run = 0; run < runs; ++run)
+    fresh_ms.push_back(
+        fresh_memory_cpu_ms(static_cast<size_t>(std::max(0.0, peak_kib - rss_before_kib) * 1024)));
   const double load = median(load_ms), key = median(key_ms), cpu = median(total_cpu_ms);
   // The load's and the key's CPU time, each the median of its own runs (so they need not add up to cpu).
   std::vector<double> key_cpu_ms(total_cpu_ms.size());
   for (size_t i = 0; i < key_cpu_ms.size(); ++i) key_cpu_ms[i] = total_cpu_ms[i] - load_cpu_ms[i];
   std::printf(
-      "%10zu %9.1f %9.1f %9.0f %9.1f %9.0f %10.0f %10.0f %10.1f %10.0f %10.0f %10.0f %10.0f %8.0f %8.0f\n",
+      "%10zu %9.1f %9.1f %9.0f %9.1f %9.0f %10.0f %10.0f %10.1f %10.0f %10.0f %10.0f %10.0f %8.0f %8.0f "
+      "%9.0f\n",
       nodes, static_cast<double>(file_bytes) / (1 << 20), load, load * 1e6 / n, key, key * 1e6 / n,
       (load + key) * 1e6 / n, cpu * 1e6 / n, peak_kib / 1024, (peak_kib - rss_before_kib) * 1024 / n,
       (load_peak_kib - rss_before_kib) * 1024 / n, median(load_cpu_ms) * 1e6 / n,
-      median(key_cpu_ms) * 1e6 / n, median(load_faults) * 1000 / n, median(key_faults) * 1000 / n);
+      median(key_cpu_ms) * 1e6 / n, median(load_faults) * 1000 / n, median(key_faults) * 1000 / n,
+      median(fresh_ms) * 1e6 / n);
   return 0;
 }
 
@@ -138,9 +159,9 @@ int main(int argc, char** argv) {
   const std::string path =
       (std::filesystem::temp_directory_path() / ("onnx_load_scaling." + std::to_string(::getpid()) + ".onnx"))
           .string();
-  std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s %10s %10s %8s %8s\n", "nodes", "file_MiB",
-              "load_ms", "load_ns/n", "key_ms", "key_ns/n", "total_ns/n", "cpu_ns/n", "peak_MiB", "peak_B/n",
-              "load_B/n", "ld_cpu/n", "key_cpu/n", "ld_flt/k", "key_flt/k");
+  std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s %10s %10s %8s %8s %9s\n", "nodes",
+              "file_MiB", "load_ms", "load_ns/n", "key_ms", "key_ns/n", "total_ns/n", "cpu_ns/n", "peak_MiB",
+              "peak_B/n", "load_B/n", "ld_cpu/n", "key_cpu/n", "ld_flt/k", "key_flt/k", "fresh_mem");
   struct Row {
     double nodes, total_ns, cpu_ns, peak_bytes, load_cpu_ns, key_cpu_ns;
   };
@@ -153,7 +174,8 @@ int main(int argc, char** argv) {
       file_bytes = bytes.size();
       std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     }
-    const std::string runs = n <= 100000 ? "5" : "3";  // medians; the largest models take seconds each
+    // Medians; the smallest model's runs take milliseconds (many, for a steady median), the largest seconds.
+    const std::string runs = n <= 10000 ? "21" : n <= 100000 ? "7" : n <= 300000 ? "5" : "3";
     std::fflush(stdout);
     // The child's row comes back through a pipe, for the summary against the targets below.
     int pipe_fds[2];
