@@ -80,6 +80,25 @@ double fresh_memory_cpu_ms(size_t bytes) {
   return spent;
 }
 
+// CPU ns per random read in a table of 40 bytes per node (the names map's size; the key's node table is a
+// third of it), each read's address from the one before (a random cycle): what a hash-table probe that
+// misses the cache costs at this size, whatever the table's code.
+double random_read_ns(size_t nodes) {
+  std::vector<uint64_t> next(std::max<size_t>(nodes * 5, 2));
+  for (size_t i = 0; i < next.size(); ++i) next[i] = i;
+  uint64_t state = 0x9E3779B97F4A7C15u;
+  for (size_t i = next.size() - 1; i > 0; --i) {  // Sattolo's shuffle: one cycle through every slot
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    std::swap(next[i], next[state % i]);
+  }
+  const double cpu0 = cpu_ms();
+  uint64_t at = 0;
+  for (size_t i = 0; i < nodes; ++i) at = next[at];
+  const double spent = cpu_ms() - cpu0;
+  if (at == next.size()) std::puts("");  // keeps the chain
+  return spent * 1e6 / static_cast<double>(nodes);
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -120,7 +139,8 @@ int measure(const std::string& path, size_t file_bytes, int runs) {
   const double later_peak_kib = status_kib("VmHWM");
   const double peak_kib = std::max(load_peak_kib, later_peak_kib);
   const auto n = static_cast<double>(nodes);
-  std::vector<double> fresh_ms;
+  std::vector<double> fresh_ms, random_ns;
+  for (int run = 0; run < runs; ++run) random_ns.push_back(random_read_ns(nodes));
   for (int run = 0; run < runs; ++run)
     fresh_ms.push_back(
         fresh_memory_cpu_ms(static_cast<size_t>(std::max(0.0, peak_kib - rss_before_kib) * 1024)));
@@ -130,12 +150,12 @@ int measure(const std::string& path, size_t file_bytes, int runs) {
   for (size_t i = 0; i < key_cpu_ms.size(); ++i) key_cpu_ms[i] = total_cpu_ms[i] - load_cpu_ms[i];
   std::printf(
       "%10zu %9.1f %9.1f %9.0f %9.1f %9.0f %10.0f %10.0f %10.1f %10.0f %10.0f %10.0f %10.0f %8.0f %8.0f "
-      "%9.0f\n",
+      "%9.0f %8.1f\n",
       nodes, static_cast<double>(file_bytes) / (1 << 20), load, load * 1e6 / n, key, key * 1e6 / n,
       (load + key) * 1e6 / n, cpu * 1e6 / n, peak_kib / 1024, (peak_kib - rss_before_kib) * 1024 / n,
       (load_peak_kib - rss_before_kib) * 1024 / n, median(load_cpu_ms) * 1e6 / n,
       median(key_cpu_ms) * 1e6 / n, median(load_faults) * 1000 / n, median(key_faults) * 1000 / n,
-      median(fresh_ms) * 1e6 / n);
+      median(fresh_ms) * 1e6 / n, median(random_ns));
   return 0;
 }
 
@@ -159,9 +179,10 @@ int main(int argc, char** argv) {
   const std::string path =
       (std::filesystem::temp_directory_path() / ("onnx_load_scaling." + std::to_string(::getpid()) + ".onnx"))
           .string();
-  std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s %10s %10s %8s %8s %9s\n", "nodes",
+  std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s %10s %10s %8s %8s %9s %8s\n", "nodes",
               "file_MiB", "load_ms", "load_ns/n", "key_ms", "key_ns/n", "total_ns/n", "cpu_ns/n", "peak_MiB",
-              "peak_B/n", "load_B/n", "ld_cpu/n", "key_cpu/n", "ld_flt/k", "key_flt/k", "fresh_mem");
+              "peak_B/n", "load_B/n", "ld_cpu/n", "key_cpu/n", "ld_flt/k", "key_flt/k", "fresh_mem",
+              "rand_ns");
   struct Row {
     double nodes, total_ns, cpu_ns, peak_bytes, load_cpu_ns, key_cpu_ns;
   };
