@@ -71,7 +71,7 @@ MerkleHasher::MerkleHasher(const ir::Graph& graph, SymbolTable& symbols, HashMod
     node_digests_.resize(graph.nodes.size());
   } else {
     form_.reserve(graph.nodes.size() * 96);
-    // Load <= 2/3 (linear probing stays short); 8-byte entries: 12-24 bytes per node.
+    // Load <= 2/3 (homes 1.5 slots apart per number); 8-byte entries: 12-24 bytes per node.
     form_index_.resize(std::bit_ceil(graph.nodes.size() * 3 / 2 + 2));
     form_offsets_.reserve(graph.nodes.size() + 1);
     form_offsets_.push_back(0);
@@ -230,15 +230,39 @@ void MerkleHasher::finish_node(uint32_t index) {
   }
 }
 
+namespace {
+// Slots probed next to a node's newest operand before the hashed table: two cache lines.
+constexpr size_t kFormWindow = 16;
+}  // namespace
+
 uint32_t MerkleHasher::distinct_node_id() {
   // A node whose encoding (operands by number) was seen before is that node: reuse its number, as
   // equal Merkle digests would. Otherwise it gets the next number and its encoding joins the form.
+  // Equal encodings name equal operands, so they share a home: next to the newest operand's number,
+  // which the walk numbered a moment ago (post-order), so that part of the table is still in cache.
   const std::string& bytes = node_encoder_.bytes();
   const uint64_t hash = XXH3_64bits(bytes.data(), bytes.size());
   const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1;  // never 0 (empty)
-  const size_t mask = form_index_.size() - 1;
-  for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {
-    FormEntry& entry = form_index_[slot];
+  if (newest_operand_ >= 0) {
+    const size_t home = static_cast<size_t>(newest_operand_) * 3 / 2;  // numbers < nodes: no wrap-around
+    if (const std::optional<uint32_t> id = find_or_add_form(form_index_, home, kFormWindow, tag, bytes))
+      return *id;
+  }
+  // A leaf, or a full window (a node read by many others): placed by hash. A window only fills, so an
+  // encoding that is not in a full window was never added to it.
+  if ((hashed_entries_ + 1) * 3 > hashed_index_.size() * 2) grow_hashed_index();
+  const uint32_t before = distinct_nodes_;
+  const uint32_t id = *find_or_add_form(hashed_index_, tag >> 1, hashed_index_.size(), tag, bytes);
+  hashed_entries_ += distinct_nodes_ - before;
+  return id;
+}
+
+std::optional<uint32_t> MerkleHasher::find_or_add_form(std::vector<FormEntry>& table, size_t home,
+                                                       size_t window, uint32_t tag,
+                                                       const std::string& bytes) {
+  const size_t mask = table.size() - 1;
+  for (size_t probe = 0; probe < window; ++probe) {
+    FormEntry& entry = table[(home + probe) & mask];
     if (entry.tag == 0) {
       if (form_.size() + bytes.size() > UINT32_MAX)
         throw Error(ErrorKind::kUnsupported, "graph too large to key (canonical form over 4 GiB)");
@@ -253,6 +277,20 @@ uint32_t MerkleHasher::distinct_node_id() {
         return entry.id;
     }
   }
+  return std::nullopt;
+}
+
+void MerkleHasher::grow_hashed_index() {
+  // Homes come from the tags (tag >> 1: bit 0 is always set), so entries move without their bytes.
+  std::vector<FormEntry> grown(std::max<size_t>(64, hashed_index_.size() * 2));
+  const size_t mask = grown.size() - 1;
+  for (const FormEntry& entry : hashed_index_) {
+    if (entry.tag == 0) continue;
+    size_t slot = (entry.tag >> 1) & mask;
+    while (grown[slot].tag != 0) slot = (slot + 1) & mask;
+    grown[slot] = entry;
+  }
+  hashed_index_ = std::move(grown);
 }
 
 void MerkleHasher::encode_node(uint32_t index) {
@@ -290,6 +328,15 @@ void MerkleHasher::encode_node(uint32_t index) {
   }
   e.uvar(node.outputs.size());
   for (const auto& out : node.outputs) encode_type(e, *out.type);
+  if (mode_ == HashMode::kGraphOnly) {  // where distinct_node_id looks for an equal node
+    newest_operand_ = -1;
+    for (const auto* refs : {&node.inputs, &node.captures}) {
+      for (const auto& ref : *refs) {
+        if (ref.kind == ValueRef::Kind::kNodeOutput)
+          newest_operand_ = std::max(newest_operand_, node_ids_[ref.index]);
+      }
+    }
+  }
   // A random node is numbered by walk order, so it equals no other node (two draws are two values),
   // while the same graph stored in another order still gets the same numbers.
   e.u8(node.nondeterministic ? 1 : 0);

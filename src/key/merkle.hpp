@@ -75,15 +75,24 @@ class MerkleHasher {
   int depth_;
   std::vector<int64_t> node_ids_;     // -1 until reached; kGraphOnly: the distinct node's number
   std::vector<Digest> node_digests_;  // kPerNode
-  // kGraphOnly: the canonical form so far, and an open-addressing table over its node encodings. An
-  // entry is 8 bytes (32 hash bits, 0 = empty, and the distinct node's number; its bytes are
-  // form_[form_offsets_[id] .. form_offsets_[id + 1])): a million-node graph's table stays in a few MiB.
+  // kGraphOnly: the canonical form so far, and open-addressing tables over its node encodings. An entry
+  // is 8 bytes (32 hash bits, 0 = empty, and the distinct node's number; its bytes are
+  // form_[form_offsets_[id] .. form_offsets_[id + 1])). A node that reads other nodes is placed next to
+  // its newest operand's number (form_index_, probed in a short window), so the walk touches the table
+  // where it last did instead of at a random slot per node: at a million nodes a random slot missed the
+  // cache every time. Leaves, and nodes whose window is full, go to a hashed table that grows.
   struct FormEntry {
     uint32_t tag = 0;
     uint32_t id = 0;
   };
+  std::optional<uint32_t> find_or_add_form(std::vector<FormEntry>& table, size_t home, size_t window,
+                                           uint32_t tag, const std::string& bytes);
+  void grow_hashed_index();
   std::string form_;
-  std::vector<FormEntry> form_index_;
+  std::vector<FormEntry> form_index_;    // placed by the newest operand's number
+  std::vector<FormEntry> hashed_index_;  // placed by hash: leaves, and nodes whose window was full
+  size_t hashed_entries_ = 0;
+  int64_t newest_operand_ = -1;  // of the node being encoded: its highest operand number, -1 for a leaf
   std::vector<uint32_t> form_offsets_;  // start of each distinct node's encoding in form_, then form_'s end
   uint32_t distinct_nodes_ = 0;
   std::vector<int64_t> weight_slots_;  // -1 until first use

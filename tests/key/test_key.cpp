@@ -175,6 +175,33 @@ TEST(StructuralKey, DuplicatedSubexpressionIsTheSameComputation) {
   EXPECT_NE(structure(other), structure(std::move(b).build()));
 }
 
+TEST(StructuralKey, DuplicatesOfAWidelyReadNodesConsumersAreMerged) {
+  // relu(x) read by 40 distinct Mul nodes, each computed once or twice, and 20 leaf Constants, each once or
+  // twice: more readers than the canonical form's table probes next to relu(x) (16), so some equal nodes
+  // are found in its hashed overflow table. Equal keys either way; a changed consumer changes the key.
+  auto make = [](bool duplicated, int changed) {
+    GraphBuilder b;
+    auto x = b.input("x", f32({4}));
+    auto relu = b.op("Relu", {x});
+    const int copies = duplicated ? 2 : 1;
+    for (int copy = 0; copy < copies; ++copy) {
+      for (int i = 0; i < 40; ++i)
+        b.output(b.op("Mul", {relu}, {{"scalar", static_cast<double>(i == changed ? 100 : i)}}));
+      for (int i = 0; i < 20; ++i) b.output(b.op("Constant", {}, {{"value", int64_t{i}}}));
+    }
+    if (!duplicated) {  // the same outputs, read twice
+      const std::vector<ir::GraphOutput> outputs = b.graph().outputs;
+      for (const auto& out : outputs) b.output(out.value);
+    }
+    return std::move(b).build();
+  };
+  const ir::Graph shared = make(false, -1), duplicated = make(true, -1);
+  EXPECT_EQ(structure(shared), structure(duplicated));
+  EXPECT_TRUE(explain_difference(shared, duplicated).empty());
+  EXPECT_EQ(structural_hash(duplicated).reachable_nodes, 2u * 60 + 1);
+  for (int changed : {0, 17, 39}) EXPECT_NE(structure(make(true, changed)), structure(duplicated)) << changed;
+}
+
 TEST(StructuralKey, RandomNodesAreNeverMerged) {
   // sub(randn(x), randn(x)) draws twice (nonzero); sub(r, r) with one draw is zero: different keys,
   // though the two random nodes' encodings are equal. The same graph in another node order keeps its key.
