@@ -34,13 +34,14 @@ std::string attr_str(py::handle obj, const py::str& name) {
 }
 
 // A value (an attribute read) as a UTF-8 view that lives as long as `options` (it keeps the str); "" for
-// None.
-std::string_view keep_str(ConvertOptions& options, py::object v) {
+// None. `kept`, if given, is set to the str kept (borrowed; left as is for None).
+std::string_view keep_str(ConvertOptions& options, py::object v, PyObject** kept = nullptr) {
   if (v.is_none()) return {};
   if (!PyUnicode_Check(v.ptr())) v = py::str(v);
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
   if (!data) throw py::error_already_set();
+  if (kept != nullptr) *kept = v.ptr();
   options.keep_alive.push_back(std::move(v));
   return {data, static_cast<size_t>(size)};
 }
@@ -169,9 +170,9 @@ ConvertedGraph convert_exported_program(py::handle ep, bool node_names) {
     const std::string_view name = keep_str(options, py::getattr(spec.attr(n.arg), n.name, py::none()));
     if (kind == "PARAMETER" || kind == "BUFFER" || kind == "CONSTANT_TENSOR") {
       py::object target = py::getattr(spec, n.target, py::none());
-      PlaceholderBinding b{PlaceholderBinding::Kind::kWeight, keep_str(options, target)};
-      if (!target.is_none() && PyUnicode_CheckExact(options.keep_alive.back().ptr()))
-        b.name_object = options.keep_alive.back().ptr();  // what keep_str just kept
+      PyObject* target_str = nullptr;
+      PlaceholderBinding b{PlaceholderBinding::Kind::kWeight, keep_str(options, target, &target_str)};
+      if (target_str != nullptr && PyUnicode_CheckExact(target_str)) b.name_object = target_str;
       if (mutated.empty() || !mutated.count(std::string(b.name)))
         b.tensor = tensor_named(merged, state_dict, constants, target, b.name);
       b.parameter = kind == "PARAMETER";
