@@ -354,6 +354,14 @@ std::string to_string(const OpId& op);
 // Error(kInvalidModel) naming the first problem. Returns the nodes in one topological order.
 std::vector<uint32_t> validate(const Graph& graph);
 
+// The nodes in one topological order over node-output edges (operands and captures), by Kahn's
+// algorithm. References must be in range (validate checks them first).
+struct TopologicalOrder {
+  std::vector<uint32_t> order;      // operands before their readers; without a cycle's nodes
+  std::optional<uint32_t> blocked;  // set when there is a cycle: the first stored node left out
+};
+TopologicalOrder topological_order(const Graph& graph);
+
 // Builds graphs from code (tests, the C++ API, other front ends).
 class GraphBuilder {
  public:

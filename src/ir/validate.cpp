@@ -1,5 +1,5 @@
 // Structural validation shared by every front end: references in range, subgraph captures consistent,
-// no cycles. Iterative (Kahn) so huge graphs cannot overflow the stack; subgraph nesting is bounded.
+// no cycles (topological_order.cpp); subgraph nesting is bounded.
 // Every key runs this, so the success path allocates no strings: a message is built only on failure.
 #include <string>
 
@@ -115,47 +115,12 @@ void validate_graph(const Graph& g, size_t captures, int depth, std::vector<uint
     }
     return;
   }
-  // Edges in compressed form (consumers of node k are consumers[first[k]..first[k+1])): two flat arrays
-  // instead of one vector per node.
-  std::vector<uint32_t> pending(n, 0), first(n + 1, 0);
-  size_t edges = 0;
-  for (size_t i = 0; i < n; ++i) {
-    auto count_edge = [&](const ValueRef& ref) {
-      if (ref.kind != ValueRef::Kind::kNodeOutput) return;
-      ++pending[i];
-      ++first[ref.index + 1];
-      ++edges;
-    };
-    for (const auto& ref : g.nodes[i].inputs) count_edge(ref);
-    for (const auto& ref : g.nodes[i].captures) count_edge(ref);
+  TopologicalOrder topological = topological_order(g);
+  if (topological.blocked) {
+    const uint32_t i = *topological.blocked;
+    fail("node " + std::to_string(i) + " (" + g.nodes[i].op->name + ")", "is part of a cycle");
   }
-  for (size_t k = 0; k < n; ++k) first[k + 1] += first[k];
-  std::vector<uint32_t> consumers(edges), fill(first.begin(), first.end() - 1);
-  for (size_t i = 0; i < n; ++i) {
-    auto add_edge = [&](const ValueRef& ref) {
-      if (ref.kind == ValueRef::Kind::kNodeOutput) consumers[fill[ref.index]++] = static_cast<uint32_t>(i);
-    };
-    for (const auto& ref : g.nodes[i].inputs) add_edge(ref);
-    for (const auto& ref : g.nodes[i].captures) add_edge(ref);
-  }
-
-  std::vector<uint32_t> ready, topo;
-  topo.reserve(n);
-  for (size_t i = 0; i < n; ++i)
-    if (pending[i] == 0) ready.push_back(static_cast<uint32_t>(i));
-  while (!ready.empty()) {
-    uint32_t i = ready.back();
-    ready.pop_back();
-    topo.push_back(i);
-    for (uint32_t e = first[i]; e < first[i + 1]; ++e)
-      if (--pending[consumers[e]] == 0) ready.push_back(consumers[e]);
-  }
-  if (topo.size() != n) {
-    for (size_t i = 0; i < n; ++i)
-      if (pending[i] != 0)
-        fail("node " + std::to_string(i) + " (" + g.nodes[i].op->name + ")", "is part of a cycle");
-  }
-  if (order) *order = std::move(topo);
+  if (order) *order = std::move(topological.order);
 }
 
 }  // namespace

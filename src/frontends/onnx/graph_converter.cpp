@@ -17,8 +17,8 @@
 
 #include "attribute_convert.hpp"
 #include "capture_order.hpp"
-#include "external_data.hpp"
 #include "graphcache/error.hpp"
+#include "initializer_convert.hpp"
 #include "model_pages.hpp"
 #include "nondeterminism.hpp"
 #include "op_resolver.hpp"
@@ -96,14 +96,6 @@ struct Shared {
   OpResolver resolver;
   ir::OpRef unversioned_constant = ir::OpId{"", "Constant", "", 0};  // where no opset "" is imported
 };
-
-template <typename Message>
-Message parse_span(Span span, const ErrorSource& source, const std::string& where) {
-  Message message;
-  if (!message.ParseFromArray(span.data, static_cast<int>(span.size)))
-    source.fail("malformed protobuf", where);
-  return message;
-}
 
 bool is_constant_op(std::string_view domain, std::string_view op_type) {
   return (domain.empty() || domain == "ai.onnx") && op_type == "Constant";
@@ -267,13 +259,9 @@ class GraphConverter {
           existing != scope_.names.end() && existing->second.kind() == ValueRef::Kind::kGraphInput;
       const uint32_t input_index = is_input ? existing->second.index : 0;
       ValueRef value;
-      if (keep_by_value(tensor, where)) {
-        ir::TensorValue by_value = raw_tensor_value(tensor, where).value_or(ir::TensorValue{});
-        if (by_value.dtype == ir::DType::kUndefined)
-          by_value =
-              to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-        value = ValueRef::node_output(
-            add_constant_node(std::move(by_value), name, Origin{static_cast<uint32_t>(i), true}, where));
+      if (keep_by_value(tensor, shared_.options, source_, where)) {
+        value = ValueRef::node_output(add_constant_node(wire_tensor_value(tensor, source_, where), name,
+                                                        Origin{static_cast<uint32_t>(i), true}, where));
       } else {
         value = add_weight(tensor, name, where);
       }
@@ -282,7 +270,7 @@ class GraphConverter {
         // (its declared type wins) and its default is keyed / fingerprinted, since compilers bake it in.
         ir::GraphInput& input = graph_.inputs[input_index];
         if (input.type.dtype == ir::DType::kUndefined && !input.type.shape)
-          input.type = tensor_type_of(tensor, where);
+          input.type = wire_tensor_type(tensor, source_, where);
         input.default_value = value;
         continue;
       }
@@ -312,7 +300,7 @@ class GraphConverter {
         bytes += value.bytes;
         for (int64_t d : value.dims) bytes.append(reinterpret_cast<const char*>(&d), sizeof d);
       }
-      slot.data = owned_bytes(std::move(bytes));
+      slot.data = owned_weight_bytes(std::move(bytes));
       define(std::string_view(name), place_weight(std::move(slot)), where);
     }
   }
@@ -393,39 +381,6 @@ class GraphConverter {
     return nullptr;
   }
 
-  // The value of a plain tensor with one raw_data whose size fits its dims, read from its header: what
-  // to_tensor_value gives for it, without parsing it again into a protobuf message (a quarter of a big
-  // model's nodes are small initializers). nullopt for anything else: to_tensor_value decides (or fails).
-  std::optional<ir::TensorValue> raw_tensor_value(const WireTensor& tensor, const std::string& where) const {
-    if (!tensor.plain || tensor.payload_field != 9 || tensor.payload_occurrences != 1 || tensor.external ||
-        tensor.segmented)
-      return std::nullopt;
-    const ir::DType dtype = to_dtype(tensor.data_type, source_, where);
-    const std::optional<uint64_t> expected = raw_byte_size(dtype, element_count(tensor.dims, source_, where));
-    if (dtype == ir::DType::kUndefined || !expected || *expected != tensor.payload.size) return std::nullopt;
-    return ir::TensorValue{
-        dtype, tensor.dims,
-        std::string(reinterpret_cast<const char*>(tensor.payload.data), tensor.payload.size)};
-  }
-
-  bool keep_by_value(const WireTensor& tensor, const std::string& where) const {
-    if (tensor.external || tensor.segmented) return false;
-    const ir::DType dtype = to_dtype(tensor.data_type, source_, where);
-    const uint64_t count = element_count(tensor.dims, source_, where);
-    const std::optional<uint64_t> bytes = raw_byte_size(dtype, count);
-    if (count <= shared_.options.max_elements_by_value) return true;
-    return is_integer_or_bool(dtype) && bytes && *bytes <= shared_.options.max_integer_initializer_bytes;
-  }
-
-  ir::TensorType tensor_type_of(const WireTensor& tensor, const std::string& where) const {
-    ir::TensorType type{to_dtype(tensor.data_type, source_, where), std::vector<ir::Dim>{}};
-    for (int64_t dim : tensor.dims) {
-      if (dim < 0) source_.fail("negative tensor dimension " + std::to_string(dim), where);
-      type.shape->push_back(ir::Dim::fixed(dim));
-    }
-    return type;
-  }
-
   uint32_t add_constant_node(ir::TensorValue value, const std::string& name, Origin origin,
                              const std::string& where) {
     ir::Node& node = graph_.nodes.emplace_back(graph_.arena.get());
@@ -442,55 +397,7 @@ class GraphConverter {
   }
 
   ValueRef add_weight(const WireTensor& tensor, const std::string& name, const std::string& where) {
-    if (tensor.segmented)
-      throw Error(ErrorKind::kUnsupported, source_.label + ": segmented tensors: " + where);
-    ir::WeightSlot slot{name, tensor_type_of(tensor, where), {}};
-    if (slot.type.dtype == ir::DType::kUndefined) source_.fail("tensor has no data_type", where);
-    const uint64_t count = element_count(tensor.dims, source_, where);
-    const std::optional<uint64_t> expected = raw_byte_size(slot.type.dtype, count);
-    const ir::DType dtype = slot.type.dtype;
-    // No byte size for a fixed-size type means count * bits overflowed: say so, not "needs a fixed-size
-    // type".
-    if (!expected && ir::element_bits(dtype) > 0) source_.fail("tensor size overflows", where);
-    const bool raw_layout = tensor.payload_field == 9 ||
-                            (tensor.payload_packed && tensor.payload_field == 4 &&
-                             (dtype == ir::DType::kFloat32 || dtype == ir::DType::kComplex64)) ||
-                            (tensor.payload_packed && tensor.payload_field == 10 &&
-                             (dtype == ir::DType::kFloat64 || dtype == ir::DType::kComplex128));
-    if (tensor.external) {
-      const ExternalRange range =
-          resolve_external_data(tensor.external_data, shared_.location.base_dir, expected, source_, where);
-      slot.data =
-          ir::WeightData{ir::WeightData::Source::kFile, range.path, range.offset, range.length, nullptr};
-    } else if (tensor.payload_occurrences == 0) {
-      if (count != 0) source_.fail("tensor has " + std::to_string(count) + " elements but no data", where);
-    } else if (tensor.payload_occurrences == 1 && raw_layout) {
-      if (!expected || *expected != tensor.payload.size) {
-        source_.fail("tensor data holds " + std::to_string(tensor.payload.size) +
-                         " bytes but its dims need " +
-                         (expected ? std::to_string(*expected) : std::string("a fixed-size type")),
-                     where);
-      }
-      if (shared_.location.model_path.empty()) {
-        slot.data = ir::WeightData{ir::WeightData::Source::kMemory, "", tensor.payload.offset,
-                                   tensor.payload.size, shared_.location.base + tensor.payload.offset};
-      } else {
-        slot.data = ir::WeightData{ir::WeightData::Source::kFile, shared_.location.model_path,
-                                   tensor.payload.offset, tensor.payload.size, nullptr};
-      }
-    } else {
-      // Typed fields (float16/bfloat16 in int32_data, strings, varint or repeated payloads): no byte range
-      // holds the raw layout, so convert it and keep the bytes with the graph for the fingerprint.
-      const ir::TensorValue value =
-          to_tensor_value(parse_span<onnx::TensorProto>(tensor.whole, source_, where), source_, where);
-      slot.data = owned_bytes(value.bytes);
-    }
-    return place_weight(std::move(slot));
-  }
-
-  static ir::WeightData owned_bytes(std::string bytes) {
-    auto owned = std::make_shared<const std::string>(std::move(bytes));
-    return ir::WeightData{ir::WeightData::Source::kMemory, "", 0, owned->size(), owned->data(), owned};
+    return place_weight(weight_slot_of(tensor, name, shared_.location, source_, where));
   }
 
   // Adds a weight slot. Every slot lives in the top-level graph, where the weight fingerprint sees it: a
@@ -571,9 +478,7 @@ class GraphConverter {
         graph_attributes.push_back(std::move(converted));
       } else if (kind == onnx::AttributeProto::TENSOR) {
         if (!attribute.tensor) source_.fail("tensor attribute holds no tensor", at);
-        node.attributes.push_back({proto.name(), to_tensor_value(parse_span<onnx::TensorProto>(
-                                                                     attribute.tensor->whole, source_, at),
-                                                                 source_, at)});
+        node.attributes.push_back({proto.name(), parsed_tensor_value(attribute.tensor->whole, source_, at)});
       } else {
         node.attributes.push_back({proto.name(), convert_attribute(proto, kind, source_, at)});
       }
@@ -611,52 +516,10 @@ class GraphConverter {
     }
   }
 
-  // Kahn's algorithm over node-output edges (operands and captures), the edges in compressed form (the
-  // consumers of node k are consumers[first[k]..first[k+1])): flat arrays, not a vector per node.
   void check_acyclic() const {
     if (sorted_) return;  // every node reads only nodes before it
-    const size_t count = graph_.nodes.size();
-    std::vector<uint32_t> pending_inputs(count, 0), first(count + 1, 0);
-    for (uint32_t i = 0; i < count; ++i) {
-      const ir::Node& node = graph_.nodes[i];
-      for (const auto* refs : {&node.inputs, &node.captures}) {
-        for (const ValueRef& ref : *refs) {
-          if (ref.kind != ValueRef::Kind::kNodeOutput) continue;
-          ++first[ref.index + 1];
-          ++pending_inputs[i];
-        }
-      }
-    }
-    for (size_t k = 0; k < count; ++k) first[k + 1] += first[k];
-    std::vector<uint32_t> consumers(first[count]);
-    {
-      std::vector<uint32_t> fill(first.begin(), first.end() - 1);
-      for (uint32_t i = 0; i < count; ++i) {
-        const ir::Node& node = graph_.nodes[i];
-        for (const auto* refs : {&node.inputs, &node.captures}) {
-          for (const ValueRef& ref : *refs) {
-            if (ref.kind == ValueRef::Kind::kNodeOutput) consumers[fill[ref.index]++] = i;
-          }
-        }
-      }
-    }
-    std::vector<uint32_t> ready;
-    for (uint32_t i = 0; i < count; ++i) {
-      if (pending_inputs[i] == 0) ready.push_back(i);
-    }
-    size_t done = 0;
-    while (!ready.empty()) {
-      const uint32_t node = ready.back();
-      ready.pop_back();
-      ++done;
-      for (uint32_t e = first[node]; e < first[node + 1]; ++e) {
-        if (--pending_inputs[consumers[e]] == 0) ready.push_back(consumers[e]);
-      }
-    }
-    if (done == count) return;
-    for (uint32_t i = 0; i < count; ++i) {
-      if (pending_inputs[i] != 0) source_.fail("the graph has a cycle", node_where(i));
-    }
+    if (const std::optional<uint32_t> blocked = ir::topological_order(graph_).blocked)
+      source_.fail("the graph has a cycle", node_where(*blocked));
   }
 
   Shared& shared_;

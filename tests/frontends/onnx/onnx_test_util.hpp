@@ -134,6 +134,17 @@ inline onnx::TensorProto float_tensor(const std::string& name, const std::vector
   return tensor;
 }
 
+// x[2, W.dims[0]] @ W, W a float initializer of `weight_dims`.
+inline onnx::ModelProto matmul_with_weight(const std::vector<int64_t>& weight_dims) {
+  onnx::ModelProto model = make_model();
+  auto* graph = model.mutable_graph();
+  add_input(graph, "x", 1, {2, weight_dims[0]});
+  *graph->add_initializer() = float_tensor("W", weight_dims);
+  add_node(graph, "MatMul", {"x", "W"}, {"y"});
+  add_output(graph, "y");
+  return model;
+}
+
 inline Key key_of(const onnx::ModelProto& model, const std::string& folder = "") {
   return compute_key(load_onnx_bytes(model.SerializeAsString(), folder)).key;
 }
