@@ -17,6 +17,7 @@
 
 #include "attribute_convert.hpp"
 #include "capture_order.hpp"
+#include "deferred_names.hpp"
 #include "graphcache/error.hpp"
 #include "initializer_convert.hpp"
 #include "model_pages.hpp"
@@ -49,22 +50,6 @@ template <typename Value>
 using NameMap = tsl::robin_map<std::string_view, Value, NameHash, std::equal_to<std::string_view>,
                                std::allocator<std::pair<std::string_view, Value>>, /*StoreHash=*/true,
                                tsl::rh::mod_growth_policy<>>;
-
-// A ValueRef in 8 bytes instead of 12 (a bucket of the names map: 32 bytes instead of 40): the kind in
-// the top 3 bits of the output index.
-struct PackedRef {
-  static constexpr uint32_t kMaxOutput = (uint32_t{1} << 29) - 1;
-  uint32_t index = 0;
-  uint32_t kind_and_output = 0;
-
-  PackedRef(ValueRef ref)  // NOLINT: implicit, the map stores what define() is given
-      : index(ref.index), kind_and_output(static_cast<uint32_t>(ref.kind) << 29 | ref.output) {}
-  operator ValueRef() const {  // NOLINT: implicit, lookups give ValueRefs
-    return ValueRef{static_cast<ValueRef::Kind>(kind_and_output >> 29), index, kind_and_output & kMaxOutput};
-  }
-  ValueRef::Kind kind() const { return static_cast<ValueRef::Kind>(kind_and_output >> 29); }
-};
-static_assert(static_cast<uint32_t>(ValueRef::Kind::kCapture) < 8, "a ValueRef kind takes 3 bits");
 
 // Names visible in one graph; misses go to the enclosing graph and become captures. An open-addressing
 // map: at a million names std::unordered_map's node per entry made lookups cache misses (a fifth of the
@@ -158,8 +143,14 @@ class GraphConverter {
     origin_.reserve(nodes);
     size_t names = wire_.inputs.size() + wire_.initializers.size() + wire_.sparse_initializers.size();
     for (const WireNode& node : wire_.nodes) names += node.output_count;
-    scope_.names.max_load_factor(0.8f);  // robin hood probing stays short at 0.8; a third less memory
-    scope_.names.reserve(names);
+    // The model's graph without subgraphs (which resolve names through a map of every name while their
+    // node converts) resolves its names in sequential passes.
+    if (parent_ == nullptr && !has_subgraphs()) {
+      deferred_.emplace(names);
+    } else {
+      scope_.names.max_load_factor(0.8f);  // robin hood probing stays short at 0.8; a third less memory
+      scope_.names.reserve(names);
+    }
     declare_inputs();
     declare_initializers();
     pages_.release_all();  // the initializers' names and payloads
@@ -171,10 +162,13 @@ class GraphConverter {
     }
     declare_nodes();
     pages_.release_all();  // the nodes' and those that lookups compared
-    // Without subgraphs (which resolve names through this map while their node converts), the map is done
-    // once the forward references and the outputs are resolved: freed before the nodes are converted, it
-    // is not in memory with all of them (~40 bytes a node at a million nodes).
-    if (!has_subgraphs()) {
+    if (deferred_) {
+      resolve_deferred();
+      pages_.release_all();  // the names the join compared
+      return_freed_memory(nodes, kTrimNamesFrom);
+    } else if (!has_subgraphs()) {
+      // A body without subgraphs (which resolve names through this map while their node converts): the
+      // map is done once the forward references and the outputs are resolved.
       resolve_forward_operands();
       for (const onnx::ValueInfoProto& info : wire_.outputs) {
         const auto it = scope_.names.find(info.name());
@@ -200,14 +194,73 @@ class GraphConverter {
 
  private:
   // `where()` spells out the location for an error.
+  // `site` says where for a name that join() finds defined twice.
   template <typename WhereFn>
-  void define(std::string_view name, ValueRef ref, const WhereFn& where) {
+  void define(std::string_view name, ValueRef ref, DefinitionSite site, const WhereFn& where) {
     if (name.empty()) source_.fail("a value has an empty name", where());
-    if (!scope_.names.emplace(name, ref).second)
+    if (deferred_) {
+      deferred_->define(name, ref, site);
+    } else if (!scope_.names.emplace(name, ref).second) {
       source_.fail("value '" + std::string(name) + "' is defined twice", where());
+    }
   }
-  void define(std::string_view name, ValueRef ref, const std::string& where) {
-    define(name, ref, [&] { return where; });
+  void define(std::string_view name, ValueRef ref, DefinitionSite site, const std::string& where) {
+    define(name, ref, site, [&] { return where; });
+  }
+
+  // Where the deferred join writes a value: operand `k` of node `node`, or graph output `i`.
+  static constexpr uint64_t kGraphOutputUse = uint64_t{1} << 63;
+  static uint64_t operand_use(uint32_t node, size_t k) { return uint64_t{node} << 32 | k; }
+
+  // Resolves the operands declare_nodes deferred and the graph outputs; fails on a name defined twice,
+  // as the map would have when its second definition came (the earliest such one).
+  void resolve_deferred() {
+    for (size_t i = 0; i < wire_.outputs.size(); ++i) {
+      if (!wire_.outputs[i].name().empty()) deferred_->defer(wire_.outputs[i].name(), kGraphOutputUse | i);
+    }
+    early_outputs_.assign(wire_.outputs.size(), std::nullopt);
+    const MappedFile* file = shared_.location.file;
+    const std::optional<DeferredNames::DefinedTwice> twice = deferred_->join(
+        [&](uint64_t use, ValueRef ref) {
+          if (use & kGraphOutputUse) {
+            early_outputs_[use & ~kGraphOutputUse] = ref;
+          } else {
+            graph_.nodes[use >> 32].inputs[use & 0xffffffffu] = ref;
+          }
+        },
+        [&](const char* name) {  // in node order: the model's pages behind are released as the pass goes
+          const auto* byte = reinterpret_cast<const uint8_t*>(name);
+          if (file != nullptr && byte >= file->data() && byte < file->data() + file->size())
+            pages_.reached(static_cast<uint64_t>(byte - file->data()));
+        });
+    deferred_.reset();
+    if (!twice) return;
+    const auto is_initializer = [](DefinitionSite site) {
+      return site.kind == DefinitionSite::Kind::kInitializer ||
+             site.kind == DefinitionSite::Kind::kSparseInitializer;
+    };
+    const std::string name(twice->name);
+    const std::string where = definition_where(twice->second, name);
+    if (is_initializer(twice->first) && is_initializer(twice->second))
+      source_.fail("initializer '" + name + "' is defined twice", where);
+    source_.fail("value '" + name + "' is defined twice", where);
+  }
+  std::string definition_where(DefinitionSite site, const std::string& name) const {
+    const std::string index = "[" + std::to_string(site.index) + "] ('" + name + "')";
+    switch (site.kind) {
+      case DefinitionSite::Kind::kInput:
+        return where_ + ".input" + index;
+      case DefinitionSite::Kind::kInitializer:
+        return where_ + ".initializer" + index;
+      case DefinitionSite::Kind::kSparseInitializer:
+        return where_ + ".sparse_initializer" + index;
+      case DefinitionSite::Kind::kNode:
+        break;
+    }
+    return wire_node_where(site.index);
+  }
+  static DefinitionSite site(DefinitionSite::Kind kind, size_t index) {
+    return DefinitionSite{kind, static_cast<uint32_t>(index)};
   }
 
   // The location of graph_.nodes[i] in messages (built only for one).
@@ -233,7 +286,8 @@ class GraphConverter {
       ir::GraphInput input{info.name(), {}};
       const ValueRef ref = ValueRef::graph_input(static_cast<uint32_t>(i));
       if (info.has_type()) input.type = to_tensor_type(info.type(), source_, where);
-      define(std::string_view(info.name()), ref, where);
+      define(std::string_view(info.name()), ref, site(DefinitionSite::Kind::kInput, i), where);
+      if (deferred_) input_index_.emplace(std::string_view(info.name()), static_cast<uint32_t>(i));
       graph_.inputs.push_back(std::move(input));
     }
   }
@@ -242,6 +296,10 @@ class GraphConverter {
     // Only graph inputs and initializers are defined so far: a name already defined is an earlier
     // initializer's, unless it is an input's that no initializer gave a default yet.
     const auto defined_by_initializer = [&](std::string_view name) {
+      if (deferred_) {  // an earlier initializer's: join() finds it
+        const auto input = input_index_.find(name);
+        return input != input_index_.end() && graph_.inputs[input->second].default_value.has_value();
+      }
       const auto it = scope_.names.find(name);
       if (it == scope_.names.end()) return false;
       return it->second.kind() != ValueRef::Kind::kGraphInput ||
@@ -254,10 +312,15 @@ class GraphConverter {
       const std::string where = where_ + ".initializer[" + std::to_string(i) + "] ('" + name + "')";
       if (defined_by_initializer(tensor.name))
         source_.fail("initializer '" + name + "' is defined twice", where);
-      const auto existing = scope_.names.find(tensor.name);
-      const bool is_input =
-          existing != scope_.names.end() && existing->second.kind() == ValueRef::Kind::kGraphInput;
-      const uint32_t input_index = is_input ? existing->second.index : 0;
+      std::optional<uint32_t> input_index;
+      if (deferred_) {
+        if (const auto input = input_index_.find(tensor.name); input != input_index_.end())
+          input_index = input->second;
+      } else if (const auto it = scope_.names.find(tensor.name);
+                 it != scope_.names.end() && it->second.kind() == ValueRef::Kind::kGraphInput) {
+        input_index = it->second.index;
+      }
+      const bool is_input = input_index.has_value();
       ValueRef value;
       if (keep_by_value(tensor, shared_.options, source_, where)) {
         value = ValueRef::node_output(add_constant_node(wire_tensor_value(tensor, source_, where), name,
@@ -268,14 +331,15 @@ class GraphConverter {
       if (is_input) {
         // The default of a graph input (IR < 4, keep_initializers_as_inputs): the input stays an input
         // (its declared type wins) and its default is keyed / fingerprinted, since compilers bake it in.
-        ir::GraphInput& input = graph_.inputs[input_index];
+        ir::GraphInput& input = graph_.inputs[*input_index];
         if (input.type.dtype == ir::DType::kUndefined && !input.type.shape)
           input.type = wire_tensor_type(tensor, source_, where);
         input.default_value = value;
         continue;
       }
-      define(std::string_view(tensor.name), value, where);
+      define(std::string_view(tensor.name), value, site(DefinitionSite::Kind::kInitializer, i), where);
     }
+    if (deferred_) NameMap<uint32_t>().swap(input_index_);
     for (size_t i = 0; i < wire_.sparse_initializers.size(); ++i) {
       const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
       const std::string& name = sparse.values().name();
@@ -301,7 +365,8 @@ class GraphConverter {
         for (int64_t d : value.dims) bytes.append(reinterpret_cast<const char*>(&d), sizeof d);
       }
       slot.data = owned_weight_bytes(std::move(bytes));
-      define(std::string_view(name), place_weight(std::move(slot)), where);
+      define(std::string_view(name), place_weight(std::move(slot)),
+             site(DefinitionSite::Kind::kSparseInitializer, i), where);
     }
   }
 
@@ -334,7 +399,8 @@ class GraphConverter {
         const std::string where = wire_node_where(j);
         if (const WireTensor* big = large_constant(node, where); big != nullptr) {
           if (outputs.size() != 1) source_.fail("Constant must have exactly one output", where);
-          define(outputs[0], add_weight(*big, std::string(outputs[0]), where), where);
+          define(outputs[0], add_weight(*big, std::string(outputs[0]), where),
+                 site(DefinitionSite::Kind::kNode, j), where);
           continue;
         }
       }
@@ -349,6 +415,9 @@ class GraphConverter {
       for (const std::string_view name : inputs) {
         if (name.empty()) {
           ir_node.inputs.push_back(ValueRef::none());
+        } else if (deferred_) {  // or resolve_deferred() writes it
+          ir_node.inputs.push_back(deferred_->find_or_defer(name, operand_use(index, ir_node.inputs.size()))
+                                       .value_or(kUnresolved));
         } else if (const auto it = scope_.names.find(name); it != scope_.names.end()) {
           ir_node.inputs.push_back(it->second);
         } else {
@@ -363,7 +432,7 @@ class GraphConverter {
       for (size_t k = 0; k < outputs.size(); ++k) {
         if (!outputs[k].empty())
           define(outputs[k], ValueRef::node_output(index, static_cast<uint32_t>(k)),
-                 [&] { return wire_node_where(j); });
+                 site(DefinitionSite::Kind::kNode, j), [&] { return wire_node_where(j); });
       }
     }
   }
@@ -525,12 +594,16 @@ class GraphConverter {
   Shared& shared_;
   const ErrorSource& source_;
   const WireGraph& wire_;
-  // wire_.initializers, where the caller lets the converter release them once converted (the model's graph).
+  // wire_.initializers, where the caller lets the converter release them once converted (the model's
+  // graph).
   std::vector<WireTensor>* releasable_initializers_ = nullptr;
   std::string where_;
   GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   ModelPages pages_;  // the model graph's: the mapped file's pages its passes over the nodes are done with
   Scope scope_;
+  // The model's graph without subgraphs: its names, resolved in sequential passes (else scope_.names).
+  std::optional<DeferredNames> deferred_;
+  NameMap<uint32_t> input_index_;  // with deferred_: graph inputs by name, while initializers are declared
   ir::Graph graph_;
   std::vector<Origin> origin_;   // per IR node: what it came from (the wire node to convert; messages)
   bool sorted_ = true;           // no node reads a node stored after it (so there is no cycle)

@@ -1,0 +1,135 @@
+#include "deferred_names.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <bit>
+
+namespace graphcache::onnx_frontend {
+
+namespace {
+
+// Definitions per part of the join: its table (two slots each, 4 bytes a slot) stays in L1/L2.
+constexpr size_t kPerPart = 4096;
+// The latest-names table: 16K entries of 32 bytes (512 KiB, in L2), fewer for a small graph.
+constexpr size_t kMaxLatest = size_t{1} << 14;
+constexpr size_t kMinLatest = 64;
+// How many entries ahead the join prefetches the log entries it visits in hash order.
+constexpr size_t kAhead = 16;
+
+}  // namespace
+
+uint64_t DeferredNames::hash(std::string_view name) const {
+  return hash_ == nullptr ? XXH3_64bits(name.data(), name.size()) : hash_(name);
+}
+
+DeferredNames::DeferredNames(size_t definitions, HashFn hash) : hash_(hash) {
+  definitions_.reserve(definitions);
+  const size_t latest =
+      std::clamp(std::bit_ceil(std::max<size_t>(definitions, 1) * 2), kMinLatest, kMaxLatest);
+  latest_.resize(latest);
+  latest_mask_ = latest - 1;
+}
+
+void DeferredNames::define(std::string_view name, ir::ValueRef ref, DefinitionSite site) {
+  const uint64_t h = hash(name);
+  Definition& definition = definitions_.emplace_back();
+  definition.hash = h;
+  definition.data = name.data();
+  definition.size = static_cast<uint32_t>(name.size());
+  definition.site = site;
+  definition.ref = ref;
+  latest_[h & latest_mask_] = Latest{h, name.data(), static_cast<uint32_t>(name.size()), ref};
+}
+
+std::optional<ir::ValueRef> DeferredNames::find_or_defer(std::string_view name, uint64_t use) {
+  const uint64_t h = hash(name);
+  const Latest& latest = latest_[h & latest_mask_];
+  if (latest.hash == h && latest.size == name.size() && std::string_view(latest.data, latest.size) == name)
+    return static_cast<ir::ValueRef>(latest.ref);
+  deferred_.push_back(Use{h, name.data(), static_cast<uint32_t>(name.size()), kNone, use});
+  return std::nullopt;
+}
+
+void DeferredNames::defer(std::string_view name, uint64_t use) {
+  deferred_.push_back(Use{hash(name), name.data(), static_cast<uint32_t>(name.size()), kNone, use});
+}
+
+std::optional<DeferredNames::DefinedTwice> DeferredNames::match_hashes() {
+  std::vector<Latest>().swap(latest_);  // no more definitions or lookups
+  const size_t count = definitions_.size();
+  // Parts by the hash's top bits; the tables probe by its low bits.
+  unsigned bits = 0;
+  while ((size_t{1} << bits) * kPerPart < count) ++bits;
+  const size_t parts = size_t{1} << bits;
+  const auto part_of = [bits](uint64_t hash) {
+    return bits == 0 ? size_t{0} : static_cast<size_t>(hash >> (64 - bits));
+  };
+
+  // Each part's definitions (in log order) and uses, as indexes: a counting sort.
+  std::vector<uint32_t> definition_start(parts + 1, 0), use_start(parts + 1, 0);
+  for (const Definition& d : definitions_) ++definition_start[part_of(d.hash) + 1];
+  for (const Use& u : deferred_) ++use_start[part_of(u.hash) + 1];
+  for (size_t p = 0; p < parts; ++p) {
+    definition_start[p + 1] += definition_start[p];
+    use_start[p + 1] += use_start[p];
+  }
+  std::vector<uint32_t> definition_order(count), use_order(deferred_.size());
+  {
+    std::vector<uint32_t> fill(definition_start.begin(), definition_start.end() - 1);
+    for (size_t i = 0; i < count; ++i)
+      definition_order[fill[part_of(definitions_[i].hash)]++] = static_cast<uint32_t>(i);
+    fill.assign(use_start.begin(), use_start.end() - 1);
+    for (size_t i = 0; i < deferred_.size(); ++i)
+      use_order[fill[part_of(deferred_[i].hash)]++] = static_cast<uint32_t>(i);
+  }
+
+  std::optional<DefinedTwice> twice;
+  uint32_t twice_at = kNone;  // the log index of twice->second
+  std::vector<uint32_t> slots;
+  for (size_t p = 0; p < parts; ++p) {
+    const size_t in_part = definition_start[p + 1] - definition_start[p];
+    const size_t capacity = std::bit_ceil(std::max<size_t>(in_part * 2, 8));
+    const size_t mask = capacity - 1;
+    slots.assign(capacity, kNone);
+    for (size_t k = definition_start[p]; k < definition_start[p + 1]; ++k) {
+      // The part's definitions lie anywhere in the log: fetch them ahead (their addresses are known).
+      if (k + kAhead < definition_start[p + 1])
+        __builtin_prefetch(&definitions_[definition_order[k + kAhead]]);
+      const uint32_t index = definition_order[k];
+      Definition& definition = definitions_[index];
+      size_t slot = definition.hash & mask;
+      bool defined_before = false;
+      for (; slots[slot] != kNone; slot = (slot + 1) & mask) {
+        Definition& other = definitions_[slots[slot]];
+        if (other.hash != definition.hash) continue;
+        if (other.view() == definition.view()) {
+          defined_before = true;
+          if (index < twice_at) {
+            twice_at = index;
+            twice = DefinedTwice{definition.view(), other.site, definition.site};
+          }
+          break;
+        }
+        other.shares_hash = definition.shares_hash = 1;  // two names, one hash: uses compare names here
+      }
+      if (!defined_before) slots[slot] = index;
+    }
+    if (twice) continue;  // the join fails: no use needs a candidate
+    for (size_t k = use_start[p]; k < use_start[p + 1]; ++k) {
+      if (k + kAhead < use_start[p + 1]) __builtin_prefetch(&deferred_[use_order[k + kAhead]]);
+      Use& use = deferred_[use_order[k]];
+      for (size_t slot = use.hash & mask; slots[slot] != kNone; slot = (slot + 1) & mask) {
+        const Definition& definition = definitions_[slots[slot]];
+        if (definition.hash != use.hash) continue;
+        if (!definition.shares_hash || definition.view() == use.view()) {
+          use.candidate = slots[slot];
+          break;
+        }
+      }
+    }
+  }
+  return twice;
+}
+
+}  // namespace graphcache::onnx_frontend
