@@ -11,8 +11,9 @@ namespace {
 
 // Definitions per part of the join: its table (two slots each, 4 bytes a slot) stays in L1/L2.
 constexpr size_t kPerPart = 4096;
-// The latest-names table: 16K entries of 32 bytes (512 KiB, in L2), fewer for a small graph.
-constexpr size_t kMaxLatest = size_t{1} << 14;
+// The latest-names table: 4K entries of 16 bytes (64 KiB, in L2), fewer for a small graph. An operand
+// defined before the last few thousand definitions is joined instead.
+constexpr size_t kMaxLatest = size_t{1} << 12;
 constexpr size_t kMinLatest = 64;
 // How many entries ahead the join prefetches the log entries it visits in hash order.
 constexpr size_t kAhead = 16;
@@ -25,8 +26,7 @@ uint64_t DeferredNames::hash(std::string_view name) const {
 
 DeferredNames::DeferredNames(size_t definitions, HashFn hash) : hash_(hash) {
   definitions_.reserve(definitions);
-  const size_t latest =
-      std::clamp(std::bit_ceil(std::max<size_t>(definitions, 1) * 2), kMinLatest, kMaxLatest);
+  const size_t latest = std::clamp(std::bit_ceil(std::max<size_t>(definitions, 1)), kMinLatest, kMaxLatest);
   latest_.resize(latest);
   latest_mask_ = latest - 1;
 }
@@ -39,14 +39,16 @@ void DeferredNames::define(std::string_view name, ir::ValueRef ref, DefinitionSi
   definition.size = static_cast<uint32_t>(name.size());
   definition.site = site;
   definition.ref = ref;
-  latest_[h & latest_mask_] = Latest{h, name.data(), static_cast<uint32_t>(name.size()), ref};
+  latest_[h & latest_mask_] = Latest{h, static_cast<uint32_t>(definitions_.size() - 1)};
 }
 
 std::optional<ir::ValueRef> DeferredNames::find_or_defer(std::string_view name, uint64_t use) {
   const uint64_t h = hash(name);
   const Latest& latest = latest_[h & latest_mask_];
-  if (latest.hash == h && latest.size == name.size() && std::string_view(latest.data, latest.size) == name)
-    return static_cast<ir::ValueRef>(latest.ref);
+  if (latest.hash == h && latest.definition != kNone) {
+    const Definition& definition = definitions_[latest.definition];
+    if (definition.view() == name) return static_cast<ir::ValueRef>(definition.ref);
+  }
   deferred_.push_back(Use{h, name.data(), static_cast<uint32_t>(name.size()), kNone, use});
   return std::nullopt;
 }

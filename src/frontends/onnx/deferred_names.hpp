@@ -107,11 +107,9 @@ class DeferredNames {
     uint64_t use = 0;
     std::string_view view() const { return {data, size}; }
   };
-  struct Latest {  // 32 bytes
+  struct Latest {  // 16 bytes: the name and value are the log's (a recent entry, in cache)
     uint64_t hash = 0;
-    const char* data = nullptr;
-    uint32_t size = 0;
-    PackedRef ref;
+    uint32_t definition = kNone;
   };
 
   // Builds each part's table from its definitions and sets each deferred use's candidate.
