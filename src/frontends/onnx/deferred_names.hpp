@@ -112,13 +112,12 @@ class DeferredNames {
     uint32_t definition = kNone;
   };
 
+  uint64_t hash(std::string_view name) const;
   // Builds each part's table from its definitions and sets each deferred use's candidate.
   std::optional<DefinedTwice> match_hashes();
 
   std::vector<Definition> definitions_;
   std::deque<Use> deferred_;  // grows in blocks: no copy of all of it at twice its size
-  uint64_t hash(std::string_view name) const;
-
   HashFn hash_;
   std::vector<Latest> latest_;  // direct-mapped by the hash's low bits
   uint64_t latest_mask_ = 0;

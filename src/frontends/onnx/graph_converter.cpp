@@ -1,8 +1,5 @@
 #include "graph_converter.hpp"
 
-#include <tsl/robin_map.h>
-#include <xxhash.h>
-
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -21,6 +18,7 @@
 #include "graphcache/error.hpp"
 #include "initializer_convert.hpp"
 #include "model_pages.hpp"
+#include "name_scope.hpp"
 #include "nondeterminism.hpp"
 #include "op_resolver.hpp"
 #include "tensor_convert.hpp"
@@ -30,49 +28,6 @@ namespace graphcache::onnx_frontend {
 namespace {
 
 using ir::ValueRef;
-
-// The node that owns a subgraph: collects the enclosing-graph values its bodies read.
-struct CaptureSink {
-  std::vector<ValueRef> refs;
-  std::vector<std::string> names;
-  std::unordered_map<std::string, uint32_t> index;
-};
-
-struct NameHash {
-  size_t operator()(std::string_view name) const noexcept { return XXH3_64bits(name.data(), name.size()); }
-};
-// Open-addressing maps of names (views of the model's bytes or of the WireModel's strings, which outlive
-// the conversion) that keep each entry's hash: probes compare hashes, not the names in the mapped file.
-// As many buckets as reserve() asks (names / load factor): a power of two held up to twice as many, and
-// the primes of prime_growth_policy double too. A modulo per probe costs less than the missing buckets'
-// memory.
-template <typename Value>
-using NameMap = tsl::robin_map<std::string_view, Value, NameHash, std::equal_to<std::string_view>,
-                               std::allocator<std::pair<std::string_view, Value>>, /*StoreHash=*/true,
-                               tsl::rh::mod_growth_policy<>>;
-
-// Names visible in one graph; misses go to the enclosing graph and become captures. An open-addressing
-// map: at a million names std::unordered_map's node per entry made lookups cache misses (a fifth of the
-// load time) and cost ~90 bytes per name.
-struct Scope {
-  Scope* parent = nullptr;
-  CaptureSink* sink = nullptr;  // set together with parent
-  NameMap<PackedRef> names;
-
-  std::optional<ValueRef> resolve(std::string_view name) {
-    if (const auto it = names.find(name); it != names.end()) return it->second;
-    if (parent == nullptr) return std::nullopt;
-    const std::string key(name);
-    if (const auto it = sink->index.find(key); it != sink->index.end()) return ValueRef::capture(it->second);
-    const std::optional<ValueRef> outer = parent->resolve(name);
-    if (!outer) return std::nullopt;
-    const auto capture = static_cast<uint32_t>(sink->refs.size());
-    sink->refs.push_back(*outer);
-    sink->names.push_back(key);
-    sink->index.emplace(key, capture);
-    return ValueRef::capture(capture);
-  }
-};
 
 struct Shared {
   const ModelLocation& location;
