@@ -294,7 +294,6 @@ class GraphConverter {
       }
       define(std::string_view(tensor.name), value, site(DefinitionSite::Kind::kInitializer, i), where);
     }
-    if (deferred_) NameMap<uint32_t>().swap(input_index_);
     for (size_t i = 0; i < wire_.sparse_initializers.size(); ++i) {
       const onnx::SparseTensorProto& sparse = wire_.sparse_initializers[i];
       const std::string& name = sparse.values().name();
@@ -323,6 +322,7 @@ class GraphConverter {
       define(std::string_view(name), place_weight(std::move(slot)),
              site(DefinitionSite::Kind::kSparseInitializer, i), where);
     }
+    NameMap<uint32_t>().swap(input_index_);  // the sparse initializers looked inputs up too
   }
 
   bool has_subgraphs() const {

@@ -166,6 +166,22 @@ TEST(OnnxNames, NamesDefinedTwiceAreRefusedWhereTheSecondDefinitionIs) {
     *model.mutable_graph()->add_initializer() = float_tensor("x", {2, 4});
     refused(model, "initializer 'x' is defined twice", "graph.initializer[2] ('x')");
   }
+  {  // a sparse initializer for a graph input that has a default already, and one named as an initializer
+    const auto with_sparse = [](const std::string& name) {
+      onnx::ModelProto model = matmul_with_weight({4, 4});
+      *model.mutable_graph()->add_initializer() = float_tensor("x", {2, 4});
+      onnx::SparseTensorProto* sparse = model.mutable_graph()->add_sparse_initializer();
+      *sparse->mutable_values() = float_tensor(name, {1});
+      *sparse->mutable_indices() = onnx::TensorProto();
+      sparse->mutable_indices()->set_data_type(onnx::TensorProto::INT64);
+      sparse->mutable_indices()->add_dims(1);
+      sparse->mutable_indices()->add_int64_data(0);
+      sparse->add_dims(8);
+      return model;
+    };
+    refused(with_sparse("x"), "initializer 'x' is defined twice", "graph.sparse_initializer[0] ('x')");
+    refused(with_sparse("W"), "initializer 'W' is defined twice", "graph.sparse_initializer[0] ('W')");
+  }
 }
 
 TEST(OnnxNames, AnUndefinedOperandOrOutputIsNamedWhereItIsRead) {
