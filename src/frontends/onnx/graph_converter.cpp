@@ -98,9 +98,10 @@ class GraphConverter {
     origin_.reserve(nodes);
     size_t names = wire_.inputs.size() + wire_.initializers.size() + wire_.sparse_initializers.size();
     for (const WireNode& node : wire_.nodes) names += node.output_count;
-    // The model's graph without subgraphs (which resolve names through a map of every name while their
-    // node converts) resolves its names in sequential passes.
-    if (parent_ == nullptr && !has_subgraphs()) {
+    // A graph without subgraphs resolves its names in sequential passes (a name it does not define is
+    // an enclosing graph's, looked up when its node converts); one with subgraphs keeps a map of every
+    // name, which its bodies look up while their node converts.
+    if (!has_subgraphs()) {
       deferred_.emplace(names);
     } else {
       scope_.names.max_load_factor(0.8f);  // robin hood probing stays short at 0.8; a third less memory
@@ -120,17 +121,6 @@ class GraphConverter {
     if (deferred_) {
       resolve_deferred();
       pages_.release_all();  // the names the join compared
-      return_freed_memory(nodes, kTrimNamesFrom);
-    } else if (!has_subgraphs()) {
-      // A body without subgraphs (which resolve names through this map while their node converts): the
-      // map is done once the forward references and the outputs are resolved.
-      resolve_forward_operands();
-      for (const onnx::ValueInfoProto& info : wire_.outputs) {
-        const auto it = scope_.names.find(info.name());
-        early_outputs_.push_back(it == scope_.names.end() ? std::nullopt
-                                                          : std::optional<ValueRef>(it->second));
-      }
-      NameMap<PackedRef>().swap(scope_.names);  // what it misses now it would have missed before
       return_freed_memory(nodes, kTrimNamesFrom);
     }
     for (size_t i = 0; i < origin_.size(); ++i) {  // initializers' Constant nodes are built already
@@ -330,21 +320,6 @@ class GraphConverter {
                        [](const WireAttribute& attribute) { return !attribute.graphs.empty(); });
   }
 
-  // Resolves the operands that declare_nodes met before their definition (none in a sorted model).
-  void resolve_forward_operands() {
-    if (forward_operands_ == 0) return;
-    for (size_t i = 0; i < origin_.size(); ++i) {
-      if (origin_[i].initializer) continue;
-      ir::Node& node = graph_.nodes[i];
-      const WireNames inputs = wire_.node_inputs(wire_.nodes[origin_[i].index]);
-      for (size_t k = 0; k < inputs.size(); ++k) {
-        if (node.inputs[k] != kUnresolved) continue;
-        if (const auto it = scope_.names.find(inputs[k]); it != scope_.names.end())
-          node.inputs[k] = it->second;
-      }
-    }
-  }
-
   void declare_nodes() {
     for (size_t j = 0; j < wire_.nodes.size(); ++j) {
       const WireNode& node = wire_.nodes[j];
@@ -377,7 +352,6 @@ class GraphConverter {
           ir_node.inputs.push_back(it->second);
         } else {
           ir_node.inputs.push_back(kUnresolved);
-          ++forward_operands_;
         }
       }
       origin_.push_back(Origin{static_cast<uint32_t>(j), false});
@@ -556,14 +530,13 @@ class GraphConverter {
   GraphConverter* parent_;  // the enclosing graph's converter; null for the model's graph
   ModelPages pages_;  // the model graph's: the mapped file's pages its passes over the nodes are done with
   Scope scope_;
-  // The model's graph without subgraphs: its names, resolved in sequential passes (else scope_.names).
+  // A graph without subgraphs: its own names, resolved in sequential passes (else scope_.names).
   std::optional<DeferredNames> deferred_;
   NameMap<uint32_t> input_index_;  // with deferred_: graph inputs by name, while initializers are declared
   ir::Graph graph_;
-  std::vector<Origin> origin_;   // per IR node: what it came from (the wire node to convert; messages)
-  bool sorted_ = true;           // no node reads a node stored after it (so there is no cycle)
-  size_t forward_operands_ = 0;  // operands declare_nodes left unresolved
-  std::vector<std::optional<ValueRef>> early_outputs_;  // outputs resolved before the map was freed
+  std::vector<Origin> origin_;  // per IR node: what it came from (the wire node to convert; messages)
+  bool sorted_ = true;          // no node reads a node stored after it (so there is no cycle)
+  std::vector<std::optional<ValueRef>> early_outputs_;  // outputs the deferred join resolved
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
-// Names visible in one graph through a map, for the graphs whose names deferred_names.hpp does not
-// resolve: If/Loop/Scan bodies (a miss goes to the enclosing graph and becomes a capture) and a graph that
-// has them (its bodies look its names up while their node converts).
+// Names visible in one graph through a map, for a graph with If/Loop/Scan bodies (its bodies look its
+// names up while their node converts; graphs without bodies resolve theirs with deferred_names.hpp). A
+// name a body does not define goes to the enclosing graph and becomes a capture.
 #pragma once
 
 #include <tsl/robin_map.h>
