@@ -1,9 +1,6 @@
 // RedisStore: chunked engine entries in Redis. See include/graphcache/redis_store.hpp for the layout.
 #include "graphcache/redis_store.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -12,7 +9,7 @@
 #include <mutex>
 #include <random>
 
-#include "common/unique_fd.hpp"
+#include "engine_chunk_reader.hpp"
 #include "entry_format.hpp"
 #include "explain_index.hpp"
 #include "graphcache/error.hpp"
@@ -24,6 +21,7 @@ namespace graphcache {
 namespace {
 
 using store::BufferBlob;
+using store::EngineChunkReader;
 
 using redis::Args;
 using redis::Clock;
@@ -66,47 +64,6 @@ ScanPage parse_scan_page(const redisReply& reply) {
 // entry that a concurrent put has just replaced.
 constexpr std::string_view kDeleteIfEqualScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-
-// Streams the engine of a put chunk by chunk, from memory or from a file (never loaded whole).
-class ChunkReader {
- public:
-  ChunkReader(const EngineSource& source, uint64_t chunk_bytes) : source_(source) {
-    if (source.file_path.empty()) {
-      size_ = source.size;
-      if (size_ != 0 && source.data == nullptr)
-        throw Error(ErrorKind::kInvalidArgument, "engine data is null");
-      return;
-    }
-    fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd_.valid()) throw Error(ErrorKind::kInvalidArgument, "cannot open engine file " + source.file_path);
-    struct stat st {};
-    if (::fstat(fd_.get(), &st) != 0)
-      throw Error(ErrorKind::kIo, "cannot stat engine file " + source.file_path);
-    size_ = static_cast<uint64_t>(st.st_size);
-    buffer_.resize(std::min(chunk_bytes, size_));
-  }
-  uint64_t size() const { return size_; }
-
-  std::string_view chunk(uint64_t offset, uint64_t length) {
-    if (!fd_.valid()) return {reinterpret_cast<const char*>(source_.data) + offset, length};
-    uint64_t done = 0;
-    while (done < length) {
-      const ssize_t n =
-          ::pread(fd_.get(), buffer_.data() + done, length - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw Error(ErrorKind::kIo, "cannot read engine file " + source_.file_path + " (changed size?)");
-      done += static_cast<uint64_t>(n);
-    }
-    return {buffer_.data(), length};
-  }
-
- private:
-  const EngineSource& source_;
-  UniqueFd fd_;
-  uint64_t size_ = 0;
-  std::string buffer_;
-};
 
 std::string hex_u64(uint64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -372,7 +329,7 @@ class RedisStore::Impl {
   }
 
   void put(Connection& c, const Key& key, const EngineSource& engine, const EntryMetadata& metadata) {
-    ChunkReader reader(engine, config_.chunk_bytes);
+    EngineChunkReader reader(engine, config_.chunk_bytes);
     c.set_deadline(Clock::now() + c.allowance(reader.size()) + 3 * config_.io_timeout);
     Manifest manifest;
     manifest.key = key;
