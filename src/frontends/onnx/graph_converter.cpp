@@ -133,7 +133,7 @@ class GraphConverter {
     bind_outputs();
     NameMap<PackedRef>().swap(scope_.names);  // resolved: free it before the cycle check's arrays
     check_acyclic();
-    mark_nondeterministic(graph_);
+    for (const uint32_t dropout : dropouts_to_decide_) mark_dropout(graph_, dropout);
     return std::move(graph_);
   }
 
@@ -442,6 +442,7 @@ class GraphConverter {
     }
     shared_.resolver.resolve(node, domain == "ai.onnx" ? std::string_view() : domain, wire_.str(op.op_type),
                              wire_.str(op.overload), where);
+    if (mark_if_random(node)) dropouts_to_decide_.push_back(index);
   }
 
   void convert_attributes(const WireNode& wire, ir::Node& node, const std::string& where) {
@@ -536,6 +537,7 @@ class GraphConverter {
   ir::Graph graph_;
   std::vector<Origin> origin_;  // per IR node: what it came from (the wire node to convert; messages)
   bool sorted_ = true;          // no node reads a node stored after it (so there is no cycle)
+  std::vector<uint32_t> dropouts_to_decide_;            // mark_if_random's, for mark_dropout
   std::vector<std::optional<ValueRef>> early_outputs_;  // outputs the deferred join resolved
 };
 

@@ -22,32 +22,34 @@ bool is_constant_false(const ir::Graph& graph, const ir::ValueRef& ref) {
   return tensor != nullptr && tensor->dtype == ir::DType::kBool && tensor->bytes == std::string(1, '\0');
 }
 
-bool dropout_trains(const ir::Graph& graph, const ir::Node& node) {
-  if (node.op->version >= 12) {
-    return node.inputs.size() >= 3 && node.inputs[2].kind != ir::ValueRef::Kind::kNone &&
-           !is_constant_false(graph, node.inputs[2]);
-  }
-  if (node.op->version >= 7) return false;
-  const ir::AttrValue* is_test = attribute(node, "is_test");
-  const auto* flag = is_test == nullptr ? nullptr : std::get_if<int64_t>(&is_test->value);
-  return flag == nullptr || *flag == 0;
-}
-
-bool is_random(const ir::Graph& graph, const ir::Node& node) {
-  const std::string& name = node.op->name;
-  if (name == "RandomNormal" || name == "RandomUniform" || name == "RandomNormalLike" ||
-      name == "RandomUniformLike" || name == "Multinomial" || name == "Bernoulli")
-    return true;
-  if (node.op->domain.empty()) return name == "Dropout" && dropout_trains(graph, node);
-  return name.find("Random") != std::string::npos || name.find("Dropout") != std::string::npos;
+bool has_training_mode_operand(const ir::Node& node) {
+  return node.inputs.size() >= 3 && node.inputs[2].kind != ir::ValueRef::Kind::kNone;
 }
 
 }  // namespace
 
-void mark_nondeterministic(ir::Graph& graph) {
-  for (ir::Node& node : graph.nodes) {
-    if (is_random(graph, node)) node.nondeterministic = true;
+bool mark_if_random(ir::Node& node) {
+  const std::string& name = node.op->name;
+  bool random = name == "RandomNormal" || name == "RandomUniform" || name == "RandomNormalLike" ||
+                name == "RandomUniformLike" || name == "Multinomial" || name == "Bernoulli";
+  if (!random && !node.op->domain.empty()) {
+    random = name.find("Random") != std::string::npos || name.find("Dropout") != std::string::npos;
+  } else if (!random && name == "Dropout") {
+    if (node.op->version >= 12) return has_training_mode_operand(node);  // decided by mark_dropout
+    if (node.op->version < 7) {
+      const ir::AttrValue* is_test = attribute(node, "is_test");
+      const auto* flag = is_test == nullptr ? nullptr : std::get_if<int64_t>(&is_test->value);
+      random = flag == nullptr || *flag == 0;
+    }
   }
+  if (random) node.nondeterministic = true;
+  return false;
+}
+
+void mark_dropout(ir::Graph& graph, uint32_t index) {
+  ir::Node& node = graph.nodes[index];
+  if (has_training_mode_operand(node) && !is_constant_false(graph, node.inputs[2]))
+    node.nondeterministic = true;
 }
 
 }  // namespace graphcache::onnx_frontend

@@ -43,7 +43,8 @@ TEST(OnnxCoverage, RandomDrawsAreNeverMerged) {
 }
 
 // Dropout(X, ratio, training_mode) at opset 13, training_mode given by `training` ("" omitted, "T" a
-// graph input, "F"/"On" a constant false/true).
+// graph input, "F"/"On" an initializer false/true, "F@"/"On@" a Constant node false/true listed after the
+// Dropout: the file need not be sorted, and the Dropout is converted before its operand's producer).
 bool dropout_marked(const std::string& training) {
   onnx::ModelProto model = make_model(13);
   auto* graph = model.mutable_graph();
@@ -57,6 +58,13 @@ bool dropout_marked(const std::string& training) {
     *graph->add_initializer() = flag;
   }
   add_node(graph, "Dropout", {"X", "", training}, {"Y"});
+  if (training == "F@" || training == "On@") {
+    auto* value = add_node(graph, "Constant", {}, {training})->add_attribute();
+    value->set_name("value");
+    value->set_type(onnx::AttributeProto::TENSOR);
+    value->mutable_t()->set_data_type(onnx::TensorProto::BOOL);
+    value->mutable_t()->add_int32_data(training == "On@" ? 1 : 0);
+  }
   add_output(graph, "Y");
   for (const ir::Node& node : load(model).nodes) {
     if (node.op->name == "Dropout") return node.nondeterministic;
@@ -70,6 +78,8 @@ TEST(OnnxCoverage, DropoutIsRandomUnlessTrainingIsStaticallyOff) {
   EXPECT_FALSE(dropout_marked("F"));
   EXPECT_TRUE(dropout_marked("T"));
   EXPECT_TRUE(dropout_marked("On"));
+  EXPECT_FALSE(dropout_marked("F@"));
+  EXPECT_TRUE(dropout_marked("On@"));
 }
 
 // Identity over an input whose type `wrap` builds around float[2].
