@@ -75,7 +75,12 @@ class DeferredNames {
   std::optional<DefinedTwice> join(const Found& found, const Reading& reading) {
     std::optional<DefinedTwice> twice = match_hashes();
     if (!twice) {
-      for (const Use& use : deferred_) {
+      const size_t uses = deferred_.size();
+      for (size_t i = 0; i < uses; ++i) {
+        // The candidates lie anywhere in the log: fetch them ahead (their addresses are known).
+        if (i + kAhead < uses && deferred_[i + kAhead].candidate != kNone)
+          __builtin_prefetch(&definitions_[deferred_[i + kAhead].candidate]);
+        const Use& use = deferred_[i];
         if (use.candidate == kNone) continue;
         const Definition& definition = definitions_[use.candidate];
         reading(use.data);
@@ -90,11 +95,12 @@ class DeferredNames {
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
+  // How many entries ahead the join fetches the log entries it reads out of order.
+  static constexpr size_t kAhead = 16;
   struct Definition {  // 32 bytes
     uint64_t hash = 0;
     const char* data = nullptr;
-    uint32_t size : 31 = 0;
-    uint32_t shares_hash : 1 = 0;  // another name in the log has the same hash
+    uint32_t size = 0;
     DefinitionSite site{};
     PackedRef ref;
     std::string_view view() const { return {data, size}; }

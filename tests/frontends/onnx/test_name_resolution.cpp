@@ -3,6 +3,7 @@
 // reported where the map reported them; a hash shared by two names never joins them.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,12 +25,17 @@ uint64_t one_hash_for_all(std::string_view) {
 uint64_t hash_by_length(std::string_view name) {
   return name.size() % 2;
 }
+// Names spread over parts (the top bits) whose low 32 bits, the join's tags, take only 16 values.
+uint64_t few_tags(std::string_view name) {
+  const uint64_t h = std::hash<std::string_view>{}(name);
+  return h << 32 | (h >> 40) % 16;
+}
 
 DefinitionSite node_site(uint32_t node) {
   return DefinitionSite{DefinitionSite::Kind::kNode, node};
 }
 
-const DeferredNames::HashFn kHashes[] = {nullptr, &one_hash_for_all, &hash_by_length};
+const DeferredNames::HashFn kHashes[] = {nullptr, &one_hash_for_all, &hash_by_length, &few_tags};
 
 TEST(DeferredNames, EveryUseJoinsTheDefinitionOfItsNameWhateverTheHashes) {
   for (const DeferredNames::HashFn hash : kHashes) {
@@ -54,27 +60,29 @@ TEST(DeferredNames, EveryUseJoinsTheDefinitionOfItsNameWhateverTheHashes) {
 }
 
 TEST(DeferredNames, ManyPartsJoinForwardAndBackwardUses) {
-  // Over 4096 definitions: the join splits them by hash into parts.
-  std::vector<std::string> names;
-  for (int i = 0; i < 50000; ++i) names.push_back("n" + std::to_string(i));
-  DeferredNames table(names.size());
-  for (uint32_t i = 0; i < names.size(); ++i) table.defer(names[names.size() - 1 - i], i);  // before any
-  for (uint32_t i = 0; i < names.size(); ++i)
-    table.define(names[i], ValueRef::node_output(i, i % 3), node_site(i));
-  std::vector<uint64_t> order;
-  std::vector<std::optional<ValueRef>> found(names.size());
-  const auto twice = table.join(
-      [&](uint64_t use, ValueRef ref) {
-        order.push_back(use);
-        found[use] = ref;
-      },
-      [](const char*) {});
-  ASSERT_FALSE(twice);
-  for (uint32_t i = 0; i < names.size(); ++i) {
-    const uint32_t defined = static_cast<uint32_t>(names.size() - 1 - i);
-    EXPECT_EQ(found[i], ValueRef::node_output(defined, defined % 3));
+  for (const DeferredNames::HashFn hash : {DeferredNames::HashFn{nullptr}, &few_tags}) {
+    // Over 4096 definitions: the join splits them by hash into parts.
+    std::vector<std::string> names;
+    for (int i = 0; i < 50000; ++i) names.push_back("n" + std::to_string(i));
+    DeferredNames table(names.size(), hash);
+    for (uint32_t i = 0; i < names.size(); ++i) table.defer(names[names.size() - 1 - i], i);  // before any
+    for (uint32_t i = 0; i < names.size(); ++i)
+      table.define(names[i], ValueRef::node_output(i, i % 3), node_site(i));
+    std::vector<uint64_t> order;
+    std::vector<std::optional<ValueRef>> found(names.size());
+    const auto twice = table.join(
+        [&](uint64_t use, ValueRef ref) {
+          order.push_back(use);
+          found[use] = ref;
+        },
+        [](const char*) {});
+    ASSERT_FALSE(twice);
+    for (uint32_t i = 0; i < names.size(); ++i) {
+      const uint32_t defined = static_cast<uint32_t>(names.size() - 1 - i);
+      EXPECT_EQ(found[i], ValueRef::node_output(defined, defined % 3));
+    }
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));  // in the order the uses were deferred
   }
-  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));  // in the order the uses were deferred
 }
 
 TEST(DeferredNames, TheEarliestSecondDefinitionIsReportedWithTheFirst) {
