@@ -433,7 +433,8 @@ class GraphConverter {
       node.inputs[k] = *ref;
     }
     node.outputs.reserve(outputs.size());
-    for (const std::string_view name : outputs) node.outputs.push_back({std::string(name), {}});
+    for (const std::string_view name : outputs)
+      node.outputs.push_back({ir::Name(name), {}});  // no std::string
     if (wire.attribute_count != 0) convert_attributes(wire, node, where());
     for (const auto* refs : {&node.inputs, &node.captures}) {
       for (const ValueRef& ref : *refs) {
