@@ -216,8 +216,17 @@ void MerkleHasher::note_weight(uint32_t w) {
   if (weight_slots_[w] >= 0) return;
   weight_slots_[w] = static_cast<int64_t>(weight_order_.size());
   weight_order_.push_back(w);
-  Encoder scratch;  // canonicalize the slot's symbols now, in first-use order
-  encode_type(scratch, graph_.weights[w].type);
+  // Number the slot's symbols now, in first-use order (the encoding itself is made again later). Most
+  // weights have none: then encoding would only allocate.
+  const ir::TensorType& type = graph_.weights[w].type;
+  if (!type.shape) return;
+  for (const ir::Dim& d : *type.shape) {
+    if (d.opaque || !d.symbol.empty()) {  // what encode_type numbers
+      Encoder scratch;
+      encode_type(scratch, type);
+      return;
+    }
+  }
 }
 
 void MerkleHasher::finish_node(uint32_t index) {
