@@ -9,7 +9,7 @@ namespace graphcache::onnx_frontend {
 
 namespace {
 
-// Definitions per part of the join: its table (two 4-byte slots per definition) and its hashes (8 bytes
+// Definitions per part of the join: its table (two 4-byte slots per definition) and its tags (4 bytes
 // each) stay in L2.
 constexpr size_t kPerPart = 4096;
 // The latest-names table: 4K entries of 16 bytes (64 KiB, in L2), fewer for a small graph. An operand

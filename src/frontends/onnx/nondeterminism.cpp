@@ -30,17 +30,18 @@ bool has_training_mode_operand(const ir::Node& node) {
 
 bool mark_if_random(ir::Node& node) {
   const std::string& name = node.op->name;
-  bool random = name == "RandomNormal" || name == "RandomUniform" || name == "RandomNormalLike" ||
-                name == "RandomUniformLike" || name == "Multinomial" || name == "Bernoulli";
-  if (!random && !node.op->domain.empty()) {
+  bool random = false;
+  if (name == "RandomNormal" || name == "RandomUniform" || name == "RandomNormalLike" ||
+      name == "RandomUniformLike" || name == "Multinomial" || name == "Bernoulli") {
+    random = true;
+  } else if (!node.op->domain.empty()) {
     random = name.find("Random") != std::string::npos || name.find("Dropout") != std::string::npos;
-  } else if (!random && name == "Dropout") {
-    if (node.op->version >= 12) return has_training_mode_operand(node);  // decided by mark_dropout
-    if (node.op->version < 7) {
-      const ir::AttrValue* is_test = attribute(node, "is_test");
-      const auto* flag = is_test == nullptr ? nullptr : std::get_if<int64_t>(&is_test->value);
-      random = flag == nullptr || *flag == 0;
-    }
+  } else if (name == "Dropout" && node.op->version >= 12) {
+    return has_training_mode_operand(node);  // decided by mark_dropout
+  } else if (name == "Dropout" && node.op->version < 7) {
+    const ir::AttrValue* is_test = attribute(node, "is_test");
+    const auto* flag = is_test == nullptr ? nullptr : std::get_if<int64_t>(&is_test->value);
+    random = flag == nullptr || *flag == 0;
   }
   if (random) node.nondeterministic = true;
   return false;
