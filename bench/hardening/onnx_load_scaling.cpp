@@ -10,7 +10,10 @@
 // peak RSS of the measuring process, and (peak RSS - RSS before loading, after a warm-up on a 4-node
 // model) / IR nodes: the memory one
 // node costs while the model is loaded and keyed, the mapped file's pages included; load_B/n: the same
-// for the load alone (the rest of the peak is the key's, with the loaded graph).
+// for the load alone (the rest of the peak is the key's, with the loaded graph). cold_cpu/n: the first
+// run's CPU per node alone, all of its memory fresh from the kernel (a command that keys one model); the
+// later runs of a small model reuse the hot pages glibc kept, a large model's (blocks over glibc's 32 MiB
+// mmap ceiling) are fresh every run, so the medians' growth compares reused memory with fresh.
 #include <onnx/onnx_pb.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -151,12 +154,12 @@ int measure(const std::string& path, size_t file_bytes, int runs) {
   for (size_t i = 0; i < key_cpu_ms.size(); ++i) key_cpu_ms[i] = total_cpu_ms[i] - load_cpu_ms[i];
   std::printf(
       "%10zu %9.1f %9.1f %9.0f %9.1f %9.0f %10.0f %10.0f %10.1f %10.0f %10.0f %10.0f %10.0f %8.0f %8.0f "
-      "%9.0f %8.1f\n",
+      "%9.0f %8.1f %10.0f\n",
       nodes, static_cast<double>(file_bytes) / (1 << 20), load, load * 1e6 / n, key, key * 1e6 / n,
       (load + key) * 1e6 / n, cpu * 1e6 / n, peak_kib / 1024, (peak_kib - rss_before_kib) * 1024 / n,
       (load_peak_kib - rss_before_kib) * 1024 / n, median(load_cpu_ms) * 1e6 / n,
       median(key_cpu_ms) * 1e6 / n, median(load_faults) * 1000 / n, median(key_faults) * 1000 / n,
-      median(fresh_ms) * 1e6 / n, median(random_ns));
+      median(fresh_ms) * 1e6 / n, median(random_ns), total_cpu_ms.front() * 1e6 / n);
   return 0;
 }
 
@@ -180,12 +183,12 @@ int main(int argc, char** argv) {
   const std::string path =
       (std::filesystem::temp_directory_path() / ("onnx_load_scaling." + std::to_string(::getpid()) + ".onnx"))
           .string();
-  std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s %10s %10s %8s %8s %9s %8s\n", "nodes",
+  std::printf("%10s %9s %9s %9s %9s %9s %10s %10s %10s %10s %10s %10s %10s %8s %8s %9s %8s %10s\n", "nodes",
               "file_MiB", "load_ms", "load_ns/n", "key_ms", "key_ns/n", "total_ns/n", "cpu_ns/n", "peak_MiB",
               "peak_B/n", "load_B/n", "ld_cpu/n", "key_cpu/n", "ld_flt/k", "key_flt/k", "fresh_mem",
-              "rand_ns");
+              "rand_ns", "cold_cpu/n");
   struct Row {
-    double nodes, total_ns, cpu_ns, peak_bytes, load_cpu_ns, key_cpu_ns;
+    double nodes, total_ns, cpu_ns, peak_bytes, load_cpu_ns, key_cpu_ns, cold_cpu_ns;
   };
   // Measures the model at `model` in a fresh process (`runs` runs), prints its row (with `suffix`) and
   // gives it back; nullopt if the child failed.
@@ -219,12 +222,12 @@ int main(int argc, char** argv) {
     }
     while (!line.empty() && line.back() == '\n') line.pop_back();
     std::printf("%s%s\n", line.c_str(), suffix);
-    double f[15] = {};
-    if (std::sscanf(line.c_str(), "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &f[0], &f[1],
-                    &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12], &f[13],
-                    &f[14]) != 15)
+    double f[18] = {};
+    if (std::sscanf(line.c_str(), "%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+                    &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11],
+                    &f[12], &f[13], &f[14], &f[15], &f[16], &f[17]) != 18)
       return std::nullopt;
-    return Row{f[0], f[6], f[7], f[9], f[11], f[12]};
+    return Row{f[0], f[6], f[7], f[9], f[11], f[12], f[17]};
   };
   // Growth is each model's per-node figure over the smallest model's, measured right before and right
   // after it (their mean): this shared VM's speed drifts by a third within minutes, and a figure taken
@@ -235,12 +238,24 @@ int main(int argc, char** argv) {
   bool failed = false;
   for (size_t n : {size_t{10000}, size_t{100000}, size_t{300000}, size_t{1000000}}) {
     if (n > max_nodes) break;
-    size_t file_bytes = 0;
-    {
+    const std::string& model = rows.empty() ? smallest_path : path;
+    // Generated in a child of its own: generated and freed in this process, the 10^6-node model's protobuf
+    // objects made the next child's first run much slower (cold_cpu/n 917-1014 vs 563-615 ns/node).
+    if (const pid_t writer = ::fork(); writer == 0) {
       const std::string bytes = make_model_bytes(n);
-      file_bytes = bytes.size();
-      std::ofstream(rows.empty() ? smallest_path : path, std::ios::binary)
-          .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      std::ofstream(model, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      std::_Exit(0);
+    } else if (int status = 0; writer < 0 || ::waitpid(writer, &status, 0) != writer || status != 0) {
+      std::fprintf(stderr, "writing the %zu-node model failed\n", n);
+      failed = true;
+      break;
+    }
+    std::error_code size_error;
+    const size_t file_bytes = std::filesystem::file_size(model, size_error);
+    if (size_error) {
+      std::fprintf(stderr, "%s: %s\n", model.c_str(), size_error.message().c_str());
+      failed = true;
+      break;
     }
     if (rows.empty()) smallest_bytes = file_bytes;
     // Medians; the smallest model's runs take milliseconds (many, for a steady median), the largest seconds.
@@ -278,18 +293,19 @@ int main(int argc, char** argv) {
       "\nagainst the targets (<= %.0f ns and <= %.0f peak bytes per node; growth = per-node figure / the "
       "smallest model's, measured right before and after it):\n",
       kTargetNs, kTargetBytes);
-  std::printf("%10s %10s %10s %10s %11s %11s %11s %11s %11s\n", "nodes", "wall/tgt", "cpu/tgt", "peak/tgt",
-              "wall_growth", "cpu_growth", "peak_growth", "load_growth", "key_growth");
+  std::printf("%10s %10s %10s %10s %11s %11s %11s %11s %11s %11s\n", "nodes", "wall/tgt", "cpu/tgt",
+              "peak/tgt", "wall_growth", "cpu_growth", "peak_growth", "load_growth", "key_growth",
+              "cold_growth");
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const auto base = [&](double Row::*field) {
       return (smallest_before[i].*field + smallest_after[i].*field) / 2;
     };
-    std::printf("%10.0f %10.2f %10.2f %10.2f %11.2f %11.2f %11.2f %11.2f %11.2f\n", row.nodes,
+    std::printf("%10.0f %10.2f %10.2f %10.2f %11.2f %11.2f %11.2f %11.2f %11.2f %11.2f\n", row.nodes,
                 row.total_ns / kTargetNs, row.cpu_ns / kTargetNs, row.peak_bytes / kTargetBytes,
                 row.total_ns / base(&Row::total_ns), row.cpu_ns / base(&Row::cpu_ns),
                 row.peak_bytes / rows.front().peak_bytes, row.load_cpu_ns / base(&Row::load_cpu_ns),
-                row.key_cpu_ns / base(&Row::key_cpu_ns));
+                row.key_cpu_ns / base(&Row::key_cpu_ns), row.cold_cpu_ns / base(&Row::cold_cpu_ns));
   }
   return 0;
 }
