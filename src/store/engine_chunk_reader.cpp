@@ -6,24 +6,41 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "graphcache/error.hpp"
 
 namespace graphcache::store {
 
-EngineChunkReader::EngineChunkReader(const EngineSource& source, uint64_t chunk_bytes) : source_(source) {
+namespace {
+
+uint64_t file_size(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw Error(ErrorKind::kIo, "cannot stat engine file '" + path + "': " + std::strerror(errno));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+[[noreturn]] void changed_size(const std::string& path) {
+  throw Error(ErrorKind::kIo, "engine file '" + path + "' changed size while being stored");
+}
+
+}  // namespace
+
+EngineChunkReader::EngineChunkReader(const EngineSource& source, uint64_t chunk_bytes)
+    : source_(source), chunk_bytes_(std::max<uint64_t>(chunk_bytes, 1)) {
   if (source.file_path.empty()) {
     size_ = source.size;
-    if (size_ != 0 && source.data == nullptr) throw Error(ErrorKind::kInvalidArgument, "engine data is null");
+    if (size_ != 0 && source.data == nullptr)
+      throw Error(ErrorKind::kInvalidArgument, "engine source has a size but no data");
     return;
   }
   fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd_.valid()) throw Error(ErrorKind::kInvalidArgument, "cannot open engine file " + source.file_path);
-  struct stat st {};
-  if (::fstat(fd_.get(), &st) != 0)
-    throw Error(ErrorKind::kIo, "cannot stat engine file " + source.file_path);
-  size_ = static_cast<uint64_t>(st.st_size);
-  buffer_.resize(std::min(chunk_bytes, size_));
+  if (!fd_.valid())
+    throw Error(ErrorKind::kInvalidArgument,
+                "cannot open engine file '" + source.file_path + "': " + std::strerror(errno));
+  size_ = file_size(fd_.get(), source.file_path);
+  buffer_.resize(std::min(chunk_bytes_, size_));
 }
 
 std::string_view EngineChunkReader::chunk(uint64_t offset, uint64_t length) {
@@ -33,11 +50,23 @@ std::string_view EngineChunkReader::chunk(uint64_t offset, uint64_t length) {
     const ssize_t n =
         ::pread(fd_.get(), buffer_.data() + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw Error(ErrorKind::kIo, "cannot read engine file " + source_.file_path + " (changed size?)");
+    if (n < 0)
+      throw Error(ErrorKind::kIo,
+                  "cannot read engine file '" + source_.file_path + "': " + std::strerror(errno));
+    if (n == 0) changed_size(source_.file_path);  // shorter than when it was opened
     done += static_cast<uint64_t>(n);
   }
   return {buffer_.data(), length};
+}
+
+void EngineChunkReader::for_each_chunk(const std::function<void(std::string_view)>& add) {
+  for (uint64_t offset = 0; offset < size_; offset += chunk_bytes_)
+    add(chunk(offset, std::min(chunk_bytes_, size_ - offset)));
+  check_unchanged();
+}
+
+void EngineChunkReader::check_unchanged() const {
+  if (fd_.valid() && file_size(fd_.get(), source_.file_path) != size_) changed_size(source_.file_path);
 }
 
 }  // namespace graphcache::store

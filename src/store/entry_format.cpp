@@ -1,6 +1,5 @@
 #include "entry_format.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
@@ -17,7 +16,7 @@
 #include <vector>
 
 #include "common/atomic_file.hpp"
-#include "common/unique_fd.hpp"
+#include "engine_chunk_reader.hpp"
 #include "graphcache/error.hpp"
 
 namespace graphcache::store {
@@ -246,22 +245,8 @@ EntryHeader parse_header(const uint8_t* data, uint64_t size) {
 
 uint64_t write_entry(int fd, const Key& key, const EngineSource& engine, EntryMetadata metadata,
                      const WriteOptions& options) {
-  UniqueFd source;
-  uint64_t engine_size = engine.size;
-  if (!engine.file_path.empty()) {
-    source.reset(::open(engine.file_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!source.valid()) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "cannot open engine file '" + engine.file_path + "': " + std::strerror(errno));
-    }
-    off_t end = ::lseek(source.get(), 0, SEEK_END);
-    if (end < 0 || ::lseek(source.get(), 0, SEEK_SET) < 0) {
-      io_error("cannot size engine file '" + engine.file_path + "'", errno);
-    }
-    engine_size = static_cast<uint64_t>(end);
-  } else if (engine.data == nullptr && engine.size != 0) {
-    throw Error(ErrorKind::kInvalidArgument, "engine source has a size but no data");
-  }
+  EngineChunkReader reader(engine, kIoChunk);
+  const uint64_t engine_size = reader.size();
   if (metadata.created_unix == 0) metadata.created_unix = static_cast<int64_t>(std::time(nullptr));
   const std::string meta = serialize_metadata(metadata);
 
@@ -277,29 +262,9 @@ uint64_t write_entry(int fd, const Key& key, const EngineSource& engine, EntryMe
   write_all(fd, meta.data(), meta.size());
 
   PayloadWriter payload(fd, options, engine_size);
-  if (source.valid()) {
-    std::vector<uint8_t> chunk(kIoChunk);
-    uint64_t copied = 0;
-    for (;;) {
-      ssize_t n = ::read(source.get(), chunk.data(), chunk.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        io_error("cannot read engine file '" + engine.file_path + "'", errno);
-      }
-      if (n == 0) break;
-      payload.add(chunk.data(), static_cast<size_t>(n));
-      copied += static_cast<uint64_t>(n);
-    }
-    if (copied != engine_size) {
-      throw Error(ErrorKind::kIo, "engine file '" + engine.file_path + "' changed size while being stored");
-    }
-  } else {
-    for (uint64_t done = 0; done < engine_size;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kIoChunk, engine_size - done));
-      payload.add(engine.data + done, n);
-      done += n;
-    }
-  }
+  reader.for_each_chunk([&](std::string_view bytes) {
+    payload.add(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  });
   payload.finish();
   h.payload_size = payload.stored_size();
   h.payload_checksum = payload.checksum();

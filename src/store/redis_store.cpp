@@ -359,6 +359,7 @@ class RedisStore::Impl {
                                           " failed: " + std::string(reply->str, reply->len));
         }
       }
+      reader.check_unchanged();  // a file still being written is not stored, as in the local tier
       // The manifest goes last: until it is set, readers see the old entry or none, never a partial one.
       const std::string encoded = redis::encode_manifest(manifest);
       const std::string mkey = manifest_key(key);

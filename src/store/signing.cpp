@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/unique_fd.hpp"
+#include "engine_chunk_reader.hpp"
 #include "entry_format.hpp"
 #include "graphcache/error.hpp"
 #include "sha256.hpp"
@@ -68,24 +69,10 @@ std::array<uint8_t, 32> sha256(const void* data, size_t size) {
 
 // SHA-256 and size of the engine bytes of a put, streamed from the engine file when it is one.
 std::pair<std::array<uint8_t, 32>, uint64_t> engine_digest(const EngineSource& engine) {
-  if (engine.file_path.empty()) return {sha256(engine.data, engine.size), engine.size};
-  UniqueFd fd{::open(engine.file_path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (!fd.valid()) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "cannot open engine file '" + engine.file_path + "': " + std::strerror(errno));
-  }
+  store::EngineChunkReader reader(engine, kHashChunk);
   Sha256 h;
-  std::vector<uint8_t> chunk(kHashChunk);
-  uint64_t total = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error(ErrorKind::kIo, "cannot read engine file '" + engine.file_path + "'");
-    if (n == 0) break;
-    h.add(chunk.data(), static_cast<size_t>(n));
-    total += static_cast<uint64_t>(n);
-  }
-  return {h.digest(), total};
+  reader.for_each_chunk([&](std::string_view bytes) { h.add(bytes.data(), bytes.size()); });
+  return {h.digest(), reader.size()};
 }
 
 std::vector<uint8_t> signed_message(const Key& key, const PublicKeyBytes& signer, EntryMetadata metadata,
