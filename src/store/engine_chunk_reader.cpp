@@ -14,11 +14,11 @@ namespace graphcache::store {
 
 namespace {
 
-uint64_t file_size(int fd, const std::string& path) {
+struct stat stat_of(int fd, const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0)
     throw Error(ErrorKind::kIo, "cannot stat engine file '" + path + "': " + std::strerror(errno));
-  return static_cast<uint64_t>(st.st_size);
+  return st;
 }
 
 [[noreturn]] void changed_size(const std::string& path) {
@@ -35,11 +35,16 @@ EngineChunkReader::EngineChunkReader(const EngineSource& source, uint64_t chunk_
       throw Error(ErrorKind::kInvalidArgument, "engine source has a size but no data");
     return;
   }
-  fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO planted at the path must not wait for a writer (reads of a regular
+  // file ignore the flag).
+  fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd_.valid())
     throw Error(ErrorKind::kInvalidArgument,
                 "cannot open engine file '" + source.file_path + "': " + std::strerror(errno));
-  size_ = file_size(fd_.get(), source.file_path);
+  const struct stat st = stat_of(fd_.get(), source.file_path);
+  if (!S_ISREG(st.st_mode))  // a pipe's or device's size is not known up front; a directory has no bytes
+    throw Error(ErrorKind::kInvalidArgument, "engine file '" + source.file_path + "' is not a regular file");
+  size_ = static_cast<uint64_t>(st.st_size);
   buffer_.resize(std::min(chunk_bytes_, size_));
 }
 
@@ -66,7 +71,8 @@ void EngineChunkReader::for_each_chunk(const std::function<void(std::string_view
 }
 
 void EngineChunkReader::check_unchanged() const {
-  if (fd_.valid() && file_size(fd_.get(), source_.file_path) != size_) changed_size(source_.file_path);
+  if (fd_.valid() && static_cast<uint64_t>(stat_of(fd_.get(), source_.file_path).st_size) != size_)
+    changed_size(source_.file_path);
 }
 
 }  // namespace graphcache::store

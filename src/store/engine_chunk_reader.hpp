@@ -16,8 +16,8 @@ namespace graphcache::store {
 
 class EngineChunkReader {
  public:
-  // Opens and sizes a file source (kInvalidArgument when it cannot be opened, kIo when it cannot be sized);
-  // a memory source must not be null unless empty (kInvalidArgument).
+  // Opens and sizes a file source (kInvalidArgument when it cannot be opened or is not a regular file, kIo
+  // when it cannot be sized); a memory source must not be null unless empty (kInvalidArgument).
   EngineChunkReader(const EngineSource& source, uint64_t chunk_bytes);
   uint64_t size() const { return size_; }
 

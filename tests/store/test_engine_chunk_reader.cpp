@@ -2,6 +2,7 @@
 // put's digest): chunks equal to the engine's bytes from memory and from a file, and a file that is
 // missing, or changes size while it is read, is refused with an error that names it, never stored in part.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,18 @@ TEST(EngineChunkReader, MissingFileIsInvalidArgumentNamingIt) {
   EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
   EXPECT_NE(std::string(e.what()).find("does-not-exist"), std::string::npos) << e.what();
   EXPECT_NE(std::string(e.what()).find("No such file"), std::string::npos) << e.what();
+}
+
+TEST(EngineChunkReader, FifoAndDirectoryAreRefusedWithoutWaiting) {
+  ScratchDir dir;
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);  // no writer: a blocking open would hang here
+  std::filesystem::create_directory(dir / "folder");
+  for (const char* name : {"fifo", "folder"}) {
+    const EngineSource file = EngineSource::from_file(dir / name);
+    const Error e = error_of([&] { EngineChunkReader reader(file, 64); });
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << name;
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
 }
 
 TEST(EngineChunkReader, MemoryWithASizeButNoDataIsInvalidArgument) {

@@ -226,6 +226,21 @@ TEST(LocalStore, PutOfMissingFileThrowsAndLeavesNothing) {
   EXPECT_EQ(store.stats().errors, 1u);
 }
 
+TEST(LocalStore, PutOfAFifoIsRefusedWithoutWaitingAndLeavesNothing) {
+  ScratchDir dir, elsewhere;
+  ASSERT_EQ(::mkfifo((elsewhere / "engine.fifo").c_str(), 0600), 0);  // no writer will ever open it
+  LocalStore store(test_config(dir.path()));
+  try {
+    store.put(key_from_seed(1), EngineSource::from_file(elsewhere / "engine.fifo"), {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(testing::count_temp_files(dir.path()), 0u);
+  EXPECT_TRUE(store.list().empty());
+}
+
 TEST(LocalStore, UnwritableDirectoryIsAnIoError) {
   EXPECT_THROW(LocalStore(test_config("/proc/graphcache-cannot-exist")), Error);
 }
