@@ -35,15 +35,25 @@ EngineChunkReader::EngineChunkReader(const EngineSource& source, uint64_t chunk_
       throw Error(ErrorKind::kInvalidArgument, "engine source has a size but no data");
     return;
   }
-  // O_NONBLOCK: opening a FIFO planted at the path must not wait for a writer (reads of a regular
-  // file ignore the flag).
+  // Only a regular file has its size up front (not a pipe or device; a directory has no bytes). Checked
+  // before open as MappedFile does: opening a FIFO waits for a writer, opening a device can have side
+  // effects; O_NONBLOCK and the fstat cover a path swapped in between (reads of a regular file ignore it).
+  const auto refuse_if_not_regular = [&](const struct stat& st) {
+    if (!S_ISREG(st.st_mode))
+      throw Error(ErrorKind::kInvalidArgument,
+                  "engine file '" + source.file_path + "' is not a regular file");
+  };
+  struct stat before {};
+  if (::stat(source.file_path.c_str(), &before) != 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                "cannot open engine file '" + source.file_path + "': " + std::strerror(errno));
+  refuse_if_not_regular(before);
   fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd_.valid())
     throw Error(ErrorKind::kInvalidArgument,
                 "cannot open engine file '" + source.file_path + "': " + std::strerror(errno));
   const struct stat st = stat_of(fd_.get(), source.file_path);
-  if (!S_ISREG(st.st_mode))  // a pipe's or device's size is not known up front; a directory has no bytes
-    throw Error(ErrorKind::kInvalidArgument, "engine file '" + source.file_path + "' is not a regular file");
+  refuse_if_not_regular(st);
   size_ = static_cast<uint64_t>(st.st_size);
   buffer_.resize(std::min(chunk_bytes_, size_));
 }
