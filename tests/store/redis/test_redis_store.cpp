@@ -1,5 +1,7 @@
 // RedisStore against a real redis-server: round trips (0 B, 1 KiB, >= 1 GiB chunked), corruption of
 // chunks and manifests behind the store's back, overwrite, TTL, list/remove/stats, unreachable servers.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -93,6 +95,17 @@ TEST_F(RedisStoreTest, PutStreamsFromFile) {
   ASSERT_EQ(entry->engine->size(), engine.size());
   EXPECT_EQ(0, std::memcmp(entry->engine->data(), engine.data(), engine.size()));
   EXPECT_THROW(store.put(test_key(6), EngineSource::from_file(dir / "missing.bin"), {}), Error);
+  // A FIFO at the path (no writer will open it) is refused at once, and nothing is stored.
+  ASSERT_EQ(::mkfifo((dir / "engine.fifo").c_str(), 0600), 0);
+  try {
+    store.put(test_key(6), EngineSource::from_file(dir / "engine.fifo"), {});
+    ADD_FAILURE() << "a FIFO was stored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(chunk_keys(test_key(6)).empty());
+  EXPECT_FALSE(store.get(test_key(6)).has_value());
 }
 
 TEST_F(RedisStoreTest, MissOnAbsentKey) {
