@@ -1,6 +1,5 @@
 #include "engine_chunk_reader.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,18 +7,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/regular_file.hpp"
 #include "graphcache/error.hpp"
 
 namespace graphcache::store {
 
 namespace {
-
-struct stat stat_of(int fd, const std::string& path) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0)
-    throw Error(ErrorKind::kIo, "cannot stat engine file '" + path + "': " + std::strerror(errno));
-  return st;
-}
 
 [[noreturn]] void changed_size(const std::string& path) {
   throw Error(ErrorKind::kIo, "engine file '" + path + "' changed size while being stored");
@@ -35,26 +28,24 @@ EngineChunkReader::EngineChunkReader(const EngineSource& source, uint64_t chunk_
       throw Error(ErrorKind::kInvalidArgument, "engine source has a size but no data");
     return;
   }
-  // Only a regular file has its size up front (not a pipe or device; a directory has no bytes). Checked
-  // before open as MappedFile does: opening a FIFO waits for a writer, opening a device can have side
-  // effects; O_NONBLOCK and the fstat cover a path swapped in between (reads of a regular file ignore it).
-  const auto refuse_if_not_regular = [&](const struct stat& st) {
-    if (!S_ISREG(st.st_mode))
+  // Only a regular file has its size up front (not a pipe or device; a directory has no bytes).
+  RegularFile file = open_regular_file(source.file_path);
+  switch (file.status) {
+    case RegularFile::Status::kOk:
+      break;
+    case RegularFile::Status::kNotRegular:
       throw Error(ErrorKind::kInvalidArgument,
                   "engine file '" + source.file_path + "' is not a regular file");
-  };
-  struct stat before {};
-  if (::stat(source.file_path.c_str(), &before) != 0)
-    throw Error(ErrorKind::kInvalidArgument,
-                "cannot open engine file '" + source.file_path + "': " + std::strerror(errno));
-  refuse_if_not_regular(before);
-  fd_.reset(::open(source.file_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd_.valid())
-    throw Error(ErrorKind::kInvalidArgument,
-                "cannot open engine file '" + source.file_path + "': " + std::strerror(errno));
-  const struct stat st = stat_of(fd_.get(), source.file_path);
-  refuse_if_not_regular(st);
-  size_ = static_cast<uint64_t>(st.st_size);
+    case RegularFile::Status::kCannotFstat:
+      throw Error(ErrorKind::kIo,
+                  "cannot stat engine file '" + source.file_path + "': " + std::strerror(file.error));
+    case RegularFile::Status::kCannotStat:
+    case RegularFile::Status::kCannotOpen:
+      throw Error(ErrorKind::kInvalidArgument,
+                  "cannot open engine file '" + source.file_path + "': " + std::strerror(file.error));
+  }
+  fd_ = std::move(file.fd);
+  size_ = file.size;
   buffer_.resize(std::min(chunk_bytes_, size_));
 }
 
@@ -81,8 +72,12 @@ void EngineChunkReader::for_each_chunk(const std::function<void(std::string_view
 }
 
 void EngineChunkReader::check_unchanged() const {
-  if (fd_.valid() && static_cast<uint64_t>(stat_of(fd_.get(), source_.file_path).st_size) != size_)
-    changed_size(source_.file_path);
+  if (!fd_.valid()) return;
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0)
+    throw Error(ErrorKind::kIo,
+                "cannot stat engine file '" + source_.file_path + "': " + std::strerror(errno));
+  if (static_cast<uint64_t>(st.st_size) != size_) changed_size(source_.file_path);
 }
 
 }  // namespace graphcache::store
